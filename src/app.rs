@@ -1,0 +1,104 @@
+//! Assembling a running service from a configuration.
+
+use std::sync::Arc;
+
+use crate::auth::dev::DevIssuer;
+use crate::auth::jwt::{Authenticator, TrustedIssuer};
+use crate::config::{Config, JwksSource, KeysConfig};
+use crate::crypto::KeyProvider;
+use crate::crypto::kms::KmsKeyProvider;
+use crate::crypto::local::LocalKeyProvider;
+use crate::domain::orgs::OrgDirectory;
+use crate::store::keyring::{self, KeyringRecord};
+use crate::store::{Store, StoreError};
+use crate::vault::{Vault, now_rfc3339};
+
+/// Why the service could not start. Each is one sentence for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("the data directory {0} is not initialised; run `rootvault init` first")]
+    NotInitialised(String),
+    #[error(
+        "the data directory was initialised for the {stored} key provider, but the configuration says {configured}"
+    )]
+    ProviderMismatch { stored: String, configured: &'static str },
+    #[error("the issuer keys of org {org} are unusable: {message}")]
+    Issuer { org: String, message: String },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The shared state of a running service.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub vault: Vault,
+    pub auth: Arc<Authenticator>,
+}
+
+async fn fetch_jwks(url: &str) -> Result<String, String> {
+    let response = reqwest::get(url).await.map_err(|e| e.to_string())?;
+    let response = response.error_for_status().map_err(|e| e.to_string())?;
+    response.text().await.map_err(|e| e.to_string())
+}
+
+/// Load the trusted issuers named by the configuration.
+async fn issuers(config: &Config) -> Result<Vec<TrustedIssuer>, StartError> {
+    let mut out = Vec::new();
+    for org in &config.orgs {
+        let fail = |message: String| StartError::Issuer { org: org.name.to_string(), message };
+        let trusted = match &org.jwks {
+            JwksSource::Dev => DevIssuer::load_or_create(&config.data_dir, &org.name)
+                .and_then(|d| d.trusted())
+                .map_err(|e| fail(e.to_string()))?,
+            JwksSource::File(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+                TrustedIssuer::from_jwks(org.name.clone(), org.issuer.clone(), &text)
+                    .map_err(|e| fail(e.to_string()))?
+            }
+            JwksSource::Url(url) => {
+                let text = fetch_jwks(url).await.map_err(fail)?;
+                TrustedIssuer::from_jwks(org.name.clone(), org.issuer.clone(), &text)
+                    .map_err(|e| fail(e.to_string()))?
+            }
+        };
+        out.push(trusted);
+    }
+    Ok(out)
+}
+
+/// Open the store, the key provider and the issuers. A `local` provider
+/// starts sealed; `aws-kms` is ready at once (recorded on first start).
+pub async fn build(config: &Config) -> Result<App, StartError> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let store = Store::open(&config.data_dir)?;
+    let record = store.blocking(|c| keyring::load(c))?;
+    let keys: Arc<dyn KeyProvider> = match (&config.keys, record) {
+        (KeysConfig::Local, Some(KeyringRecord { provider, sealed: Some(ring) })) if provider == "local" => {
+            Arc::new(LocalKeyProvider::sealed(ring))
+        }
+        (KeysConfig::Local, None) => {
+            return Err(StartError::NotInitialised(config.data_dir.display().to_string()));
+        }
+        (KeysConfig::AwsKms(settings), record) => {
+            match record {
+                Some(r) if r.provider != "aws-kms" => {
+                    return Err(StartError::ProviderMismatch { stored: r.provider, configured: "aws-kms" });
+                }
+                Some(_) => {}
+                None => {
+                    let record = KeyringRecord { provider: "aws-kms".into(), sealed: None };
+                    store.blocking(|c| keyring::save(c, &record, &now_rfc3339()))?;
+                }
+            }
+            Arc::new(KmsKeyProvider::connect(settings.clone()).await)
+        }
+        (KeysConfig::Local, Some(r)) => {
+            return Err(StartError::ProviderMismatch { stored: r.provider, configured: "local" });
+        }
+    };
+    let orgs = OrgDirectory::new(config.provider_org.clone(), config.customer_orgs().cloned());
+    let auth = Authenticator::new(config.audience.clone(), issuers(config).await?);
+    Ok(App { vault: Vault::new(store, keys, orgs), auth: Arc::new(auth) })
+}

@@ -1,0 +1,200 @@
+//! The audit log's events.
+//!
+//! Every request that touches an account, a half, custody or the seal is one
+//! event, granted or refused, and so is every authentication failure. Events
+//! are written in the same SQLite transaction as the change they record
+//! (`crate::vault`), into a table whose triggers refuse UPDATE and DELETE.
+//! The leaf bytes of an event are its JSON with keys in sorted order.
+//!
+//! No secret ever enters an event: the types here carry ids, principals,
+//! fixed reason sentences and non-secret details only.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::domain::ids::{AccountId, Half, Principal};
+
+/// What happened. A closed list: auditors can rely on every value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// A request carried no valid bearer token.
+    AuthFail,
+    /// An unseal share was submitted.
+    SealUnseal,
+    AccountCreate,
+    AccountRead,
+    AccountList,
+    /// A custodian set was replaced.
+    CustodiansSet,
+    /// A new version of a half was deposited.
+    HalfDeposit,
+    /// Half metadata (versions, never secrets) was read.
+    HalfList,
+}
+
+impl Action {
+    pub const ALL: [Action; 8] = [
+        Action::AuthFail,
+        Action::SealUnseal,
+        Action::AccountCreate,
+        Action::AccountRead,
+        Action::AccountList,
+        Action::CustodiansSet,
+        Action::HalfDeposit,
+        Action::HalfList,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::AuthFail => "auth.fail",
+            Action::SealUnseal => "seal.unseal",
+            Action::AccountCreate => "account.create",
+            Action::AccountRead => "account.read",
+            Action::AccountList => "account.list",
+            Action::CustodiansSet => "custodians.set",
+            Action::HalfDeposit => "half.deposit",
+            Action::HalfList => "half.list",
+        }
+    }
+}
+
+/// `ok`, `denied` (refused by a rule) or `error` (the service failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    Denied,
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Denied => "denied",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// What the event is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Target {
+    pub account_id: Option<String>,
+    pub half: Option<String>,
+    pub request_id: Option<String>,
+    pub link_id_hash: Option<String>,
+}
+
+impl Target {
+    pub fn account(id: &AccountId) -> Self {
+        Self { account_id: Some(id.to_string()), ..Self::default() }
+    }
+
+    pub fn half(id: &AccountId, half: Half) -> Self {
+        Self { account_id: Some(id.to_string()), half: Some(half.to_string()), ..Self::default() }
+    }
+}
+
+/// The HTTP request behind an event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HttpInfo {
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// An event before the log assigns its sequence number and time.
+#[derive(Debug, Clone)]
+pub struct EventDraft {
+    pub actor: Option<Principal>,
+    pub action: Action,
+    pub target: Target,
+    pub http: HttpInfo,
+    pub details: Map<String, Value>,
+}
+
+impl EventDraft {
+    pub fn new(actor: Option<&Principal>, action: Action, target: Target, http: &HttpInfo) -> Self {
+        Self { actor: actor.cloned(), action, target, http: http.clone(), details: Map::new() }
+    }
+
+    /// Add a non-secret detail.
+    pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Complete the event with its place in the log and its outcome.
+    pub fn seal(self, seq: u64, time: &str, outcome: Outcome, reason: Option<String>) -> AuditEvent {
+        AuditEvent {
+            seq,
+            time: time.to_owned(),
+            actor: self.actor.map(|p| p.to_string()),
+            action: self.action.as_str(),
+            target: self.target,
+            outcome,
+            reason,
+            http: self.http,
+            details: Value::Object(self.details),
+        }
+    }
+}
+
+/// One audit event, as stored and exported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEvent {
+    pub seq: u64,
+    pub time: String,
+    pub actor: Option<String>,
+    pub action: &'static str,
+    pub target: Target,
+    pub outcome: Outcome,
+    pub reason: Option<String>,
+    pub http: HttpInfo,
+    pub details: Value,
+}
+
+impl AuditEvent {
+    /// The leaf bytes: the event's JSON with object keys in sorted order and
+    /// no insignificant white space (the RFC 8785 shape for the ASCII keys,
+    /// strings and integers events are made of).
+    pub fn leaf_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_value(self).map(|v| sorted(v).to_string())
+    }
+}
+
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leaf_json_is_compact_with_sorted_keys() {
+        let draft = EventDraft::new(None, Action::AuthFail, Target::default(), &HttpInfo::default())
+            .detail("zeta", 1)
+            .detail("alpha", "a");
+        let event = draft.seal(7, "2026-11-22T00:00:00Z", Outcome::Denied, Some("no token".into()));
+        let json = event.leaf_json().unwrap();
+        assert!(json.starts_with(r#"{"action":"auth.fail","actor":null,"details":{"alpha":"a","zeta":1},"http""#));
+        assert!(!json.contains(' ') || json.contains("no token"));
+    }
+
+    #[test]
+    fn action_names_are_unique_dotted_words() {
+        let names: std::collections::BTreeSet<_> = Action::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(names.len(), Action::ALL.len());
+        assert!(names.iter().all(|n| n.split('.').count() == 2));
+    }
+}

@@ -1,0 +1,108 @@
+//! The command line: server commands, set-up commands and client verbs.
+//!
+//! Exit codes: 0 success, 1 failure, 2 usage error (clap's own). Failures
+//! print one sentence to stderr.
+
+mod client;
+mod init;
+mod serve;
+mod token;
+mod unseal;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::DEFAULT_LISTEN;
+use crate::dev::DEFAULT_DATA_DIR;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rootvault",
+    version,
+    about = "Custody of AWS account root credentials, split in two halves under four-eyes rules."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the embedded default: local keys, dev issuers, demo data, auto-unsealed.
+    Dev {
+        /// Where the SQLite file, keys and dev issuers live.
+        #[arg(long, default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// Address to listen on; port 0 picks a free one.
+        #[arg(long, default_value = DEFAULT_LISTEN)]
+        listen: SocketAddr,
+    },
+    /// Run the production server from a configuration file.
+    Serve {
+        #[arg(long, env = "ROOTVAULT_CONFIG")]
+        config: PathBuf,
+        /// Only validate the configuration, then exit.
+        #[arg(long)]
+        check_config: bool,
+    },
+    /// Initialise a data directory for the local key provider and print the unseal shares once.
+    Init {
+        /// Configuration file naming the data directory.
+        #[arg(long, conflicts_with = "data_dir", required_unless_present = "data_dir")]
+        config: Option<PathBuf>,
+        /// The data directory to initialise.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// How many shares to split the sealing key into.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(1..=255))]
+        shares: u8,
+        /// How many shares unseal.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=255))]
+        threshold: u8,
+    },
+    /// Submit an unseal share to a running server (read from stdin or a file).
+    Unseal {
+        #[command(flatten)]
+        server: client::ServerArgs,
+        /// Read the share from this file instead of standard input.
+        #[arg(long)]
+        share_file: Option<PathBuf>,
+    },
+    /// Print a token signed by an org's dev issuer (dev data directories only).
+    Token {
+        #[arg(long, default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        sub: String,
+        /// Comma-separated roles: admin, staff, approver, auditor.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// Lifetime such as 90s, 30m, 1h or 2d (at most 7d).
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+    },
+}
+
+/// Parse the command line, run the command and turn its result into an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Dev { data_dir, listen } => serve::run_dev(data_dir, listen),
+        Command::Serve { config, check_config } => serve::run_serve(&config, check_config),
+        Command::Init { config, data_dir, shares, threshold } => init::run(config, data_dir, shares, threshold),
+        Command::Unseal { server, share_file } => unseal::run(&server, share_file),
+        Command::Token { data_dir, org, sub, roles, ttl } => token::run(&data_dir, &org, &sub, &roles, &ttl),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rootvault: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! Typed configuration: a TOML file, then `ROOTVAULT_*` environment overrides.
+//!
+//! Every problem is reported with the key that caused it, so an operator can
+//! fix the file without guessing. Dev mode builds its configuration in code
+//! (`Config::dev`) instead of reading a file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::crypto::kms::KmsSettings;
+use crate::domain::ids::OrgName;
+
+/// The audience tokens must carry unless configured otherwise.
+pub const DEFAULT_AUDIENCE: &str = "rootvault";
+/// Where the embedded default listens.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8750";
+
+/// A configuration mistake, naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration key `{key}`: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, message: impl Into<String>) -> Self {
+        Self { key: key.to_owned(), message: message.into() }
+    }
+}
+
+/// Where an issuer's public keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    File(PathBuf),
+    Url(String),
+    /// The org's dev issuer key in the data directory.
+    Dev,
+}
+
+/// One organisation and the issuer that vouches for its people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgConfig {
+    pub name: OrgName,
+    pub issuer: String,
+    pub jwks: JwksSource,
+}
+
+/// Which key provider protects the halves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysConfig {
+    Local,
+    AwsKms(KmsSettings),
+}
+
+impl KeysConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            KeysConfig::Local => "local",
+            KeysConfig::AwsKms(_) => "aws-kms",
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub audience: String,
+    pub provider_org: OrgName,
+    /// Every org, the provider first.
+    pub orgs: Vec<OrgConfig>,
+    pub keys: KeysConfig,
+    /// Set only by `rootvault dev`: dev issuers and auto-unseal.
+    pub dev: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    audience: Option<String>,
+    provider_org: Option<String>,
+    #[serde(default)]
+    orgs: Vec<FileOrg>,
+    keys: Option<FileKeys>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileOrg {
+    name: String,
+    issuer: String,
+    jwks_file: Option<PathBuf>,
+    jwks_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileKeys {
+    provider: String,
+    aws_kms: Option<FileKms>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileKms {
+    region: String,
+    endpoint_url: Option<String>,
+    password_key_id: String,
+    mfa_key_id: String,
+}
+
+/// Reads `ROOTVAULT_*` overrides; a seam so tests can supply their own.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+fn parse_listen(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
+    value.parse().map_err(|_| ConfigError::new(key, format!("{value:?} is not an address like 127.0.0.1:8750")))
+}
+
+fn parse_org(key: &str, value: &str) -> Result<OrgName, ConfigError> {
+    value.parse().map_err(|e: crate::domain::ids::IdError| ConfigError::new(key, e.to_string()))
+}
+
+impl Config {
+    /// Load and validate a TOML file, then apply environment overrides.
+    pub fn load(path: &Path, env: &dyn Env) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new("(file)", format!("cannot read {}: {e}", path.display())))?;
+        Self::parse(&text, path.parent().unwrap_or(Path::new(".")), env)
+    }
+
+    /// Validate TOML text; relative paths are taken from `base_dir`.
+    pub fn parse(text: &str, base_dir: &Path, env: &dyn Env) -> Result<Self, ConfigError> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| {
+            let message = e.message().to_owned();
+            let key = message
+                .split('`')
+                .nth(1)
+                .filter(|_| message.starts_with("unknown field"))
+                .unwrap_or("(syntax)")
+                .to_owned();
+            ConfigError { key, message }
+        })?;
+        let listen_raw = env.var("ROOTVAULT_LISTEN").or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = parse_listen("listen", &listen_raw)?;
+        let data_dir = env
+            .var("ROOTVAULT_DATA_DIR")
+            .map(PathBuf::from)
+            .or(file.data_dir)
+            .ok_or_else(|| ConfigError::new("data_dir", "is required"))?;
+        let data_dir = if data_dir.is_relative() { base_dir.join(data_dir) } else { data_dir };
+        let audience = env.var("ROOTVAULT_AUDIENCE").or(file.audience).unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned());
+        if audience.trim().is_empty() {
+            return Err(ConfigError::new("audience", "must not be empty"));
+        }
+        let provider_raw = file.provider_org.ok_or_else(|| ConfigError::new("provider_org", "is required"))?;
+        let provider_org = parse_org("provider_org", &provider_raw)?;
+
+        let mut orgs = Vec::new();
+        for (i, org) in file.orgs.into_iter().enumerate() {
+            let key = |field: &str| format!("orgs[{i}].{field}");
+            let name = parse_org(&key("name"), &org.name)?;
+            if orgs.iter().any(|o: &OrgConfig| o.name == name) {
+                return Err(ConfigError::new(&key("name"), format!("org {name} is listed twice")));
+            }
+            if org.issuer.trim().is_empty() {
+                return Err(ConfigError::new(&key("issuer"), "must not be empty"));
+            }
+            if orgs.iter().any(|o: &OrgConfig| o.issuer == org.issuer) {
+                return Err(ConfigError::new(&key("issuer"), "each issuer vouches for exactly one org"));
+            }
+            let jwks = match (org.jwks_file, org.jwks_url) {
+                (Some(file), None) => JwksSource::File(if file.is_relative() { base_dir.join(file) } else { file }),
+                (None, Some(url)) if url.starts_with("https://") || url.starts_with("http://127.0.0.1") => {
+                    JwksSource::Url(url)
+                }
+                (None, Some(_)) => return Err(ConfigError::new(&key("jwks_url"), "must be an https:// URL")),
+                _ => return Err(ConfigError::new(&key("jwks_file"), "set exactly one of jwks_file or jwks_url")),
+            };
+            orgs.push(OrgConfig { name, issuer: org.issuer, jwks });
+        }
+        let Some(position) = orgs.iter().position(|o| o.name == provider_org) else {
+            return Err(ConfigError::new("provider_org", format!("org {provider_org} is not listed under [[orgs]]")));
+        };
+        orgs.swap(0, position);
+
+        let keys = file.keys.ok_or_else(|| ConfigError::new("keys.provider", "is required (local or aws-kms)"))?;
+        let keys = match (keys.provider.as_str(), keys.aws_kms) {
+            ("local", None) => KeysConfig::Local,
+            ("local", Some(_)) => {
+                return Err(ConfigError::new("keys.aws_kms", "is only used with keys.provider = \"aws-kms\""));
+            }
+            ("aws-kms", Some(kms)) => {
+                let endpoint_url = env.var("ROOTVAULT_KMS_ENDPOINT_URL").or(kms.endpoint_url);
+                for (field, value) in [
+                    ("region", &kms.region),
+                    ("password_key_id", &kms.password_key_id),
+                    ("mfa_key_id", &kms.mfa_key_id),
+                ] {
+                    if value.trim().is_empty() {
+                        return Err(ConfigError::new(&format!("keys.aws_kms.{field}"), "must not be empty"));
+                    }
+                }
+                if kms.password_key_id == kms.mfa_key_id {
+                    return Err(ConfigError::new(
+                        "keys.aws_kms.mfa_key_id",
+                        "must differ from password_key_id: each half needs its own key",
+                    ));
+                }
+                KeysConfig::AwsKms(KmsSettings {
+                    region: kms.region,
+                    endpoint_url,
+                    password_key_id: kms.password_key_id,
+                    mfa_key_id: kms.mfa_key_id,
+                })
+            }
+            ("aws-kms", None) => return Err(ConfigError::new("keys.aws_kms", "is required with provider aws-kms")),
+            (other, _) => {
+                return Err(ConfigError::new("keys.provider", format!("{other:?} is not local or aws-kms")));
+            }
+        };
+        Ok(Self { listen, data_dir, audience, provider_org, orgs, keys, dev: false })
+    }
+
+    /// The embedded default: provider `acme`, customers `globex` and
+    /// `initech`, each with a dev issuer, local keys, auto-unsealed.
+    pub fn dev(data_dir: PathBuf, listen: SocketAddr) -> Self {
+        let org = |name: &str| {
+            let name: OrgName = name.parse().unwrap_or_else(|_| unreachable!("dev org names are valid"));
+            OrgConfig { issuer: crate::auth::dev::DevIssuer::issuer_for(&name), name, jwks: JwksSource::Dev }
+        };
+        Self {
+            listen,
+            data_dir,
+            audience: DEFAULT_AUDIENCE.to_owned(),
+            provider_org: org("acme").name,
+            orgs: vec![org("acme"), org("globex"), org("initech")],
+            keys: KeysConfig::Local,
+            dev: true,
+        }
+    }
+
+    /// The customer orgs (every org but the provider).
+    pub fn customer_orgs(&self) -> impl Iterator<Item = &OrgName> {
+        self.orgs.iter().map(|o| &o.name).filter(|n| **n != self.provider_org)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct FakeEnv(HashMap<&'static str, &'static str>);
+    impl Env for FakeEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|v| (*v).to_owned())
+        }
+    }
+
+    const GOOD: &str = r#"
+        data_dir = "/var/lib/rootvault"
+        provider_org = "acme"
+        [[orgs]]
+        name = "globex"
+        issuer = "https://idp.globex.example"
+        jwks_file = "globex.jwks.json"
+        [[orgs]]
+        name = "acme"
+        issuer = "https://idp.acme.example"
+        jwks_url = "https://idp.acme.example/jwks.json"
+        [keys]
+        provider = "local"
+    "#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/rootvault"), &FakeEnv(HashMap::new()))
+    }
+
+    #[test]
+    fn a_complete_file_parses_with_the_provider_first() {
+        let config = parse(GOOD).unwrap();
+        assert_eq!(config.orgs[0].name.as_str(), "acme");
+        assert_eq!(config.orgs[1].jwks, JwksSource::File("/etc/rootvault/globex.jwks.json".into()));
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.audience, DEFAULT_AUDIENCE);
+    }
+
+    #[test]
+    fn environment_overrides_win() {
+        let env = FakeEnv([("ROOTVAULT_LISTEN", "127.0.0.1:9999"), ("ROOTVAULT_DATA_DIR", "/srv/rv")].into());
+        let config = Config::parse(GOOD, Path::new("/"), &env).unwrap();
+        assert_eq!(config.listen.port(), 9999);
+        assert_eq!(config.data_dir, PathBuf::from("/srv/rv"));
+    }
+
+    #[test]
+    fn each_mistake_names_its_key() {
+        let cases = [
+            (GOOD.replace("provider = \"local\"", "provider = \"vault\""), "keys.provider"),
+            (GOOD.replace("provider_org = \"acme\"", "provider_org = \"umbrella\""), "provider_org"),
+            (GOOD.replace("name = \"globex\"", "name = \"Globex!\""), "orgs[0].name"),
+            (
+                GOOD.replace("jwks_url = \"https://idp.acme.example/jwks.json\"", "jwks_url = \"ftp://x\""),
+                "orgs[1].jwks_url",
+            ),
+            (GOOD.replace("data_dir", "datadir"), "datadir"),
+            (GOOD.replace("provider = \"local\"", "provider = \"aws-kms\""), "keys.aws_kms"),
+            (format!("listen = \"nowhere\"\n{GOOD}"), "listen"),
+        ];
+        for (text, key) in cases {
+            let err = parse(&text).unwrap_err();
+            assert_eq!(err.key, key, "{err}");
+        }
+    }
+
+    #[test]
+    fn the_two_kms_keys_must_differ() {
+        let text = GOOD.replace(
+            "provider = \"local\"",
+            "provider = \"aws-kms\"\n[keys.aws_kms]\nregion = \"eu-west-1\"\npassword_key_id = \"k\"\nmfa_key_id = \"k\"",
+        );
+        assert_eq!(parse(&text).unwrap_err().key, "keys.aws_kms.mfa_key_id");
+    }
+}

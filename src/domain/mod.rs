@@ -1,0 +1,14 @@
+//! The rules of custody, free of I/O.
+//!
+//! Everything here is plain data and pure functions: identifiers parsed once at
+//! the edge, the account model, which party may hold which half, the four-eyes
+//! checks and the password policy. Nothing in this module touches the network,
+//! the database or the clock's side effects, so every rule can be tested
+//! exhaustively and reused by whichever transport or store calls it.
+
+pub mod account;
+pub mod custody;
+pub mod ids;
+pub mod orgs;
+pub mod password_policy;
+pub mod wall;

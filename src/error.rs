@@ -1,0 +1,168 @@
+//! The service's one error type.
+//!
+//! Every refusal and failure a request can meet is a variant here, with a
+//! stable snake_case code. `crate::http::error` maps variants to status codes
+//! in one place. Messages are written for the person at the other end and
+//! never contain a secret; internal details (`Internal`, `Unavailable`) are
+//! logged and replaced by a fixed sentence in responses.
+
+use crate::audit::Outcome;
+use crate::crypto::CryptoError;
+use crate::crypto::totp::MfaError;
+use crate::domain::account::AccountError;
+use crate::domain::custody::CustodyError;
+use crate::domain::ids::IdError;
+use crate::domain::password_policy::PolicyViolation;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400: the request could not be read (bad JSON, bad id in the path).
+    #[error("{message}")]
+    Malformed { code: &'static str, message: String },
+    /// 401: no token, or a token that failed verification. The precise
+    /// reason goes to the audit log, not to the caller.
+    #[error("a valid bearer token is required")]
+    Unauthenticated,
+    /// 403: authenticated but not allowed.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// 404: unknown, or not visible to the caller.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 409: the request conflicts with the current state or a custody rule.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// 413: the body is over the size limit.
+    #[error("the request body is larger than 64 KiB")]
+    PayloadTooLarge,
+    /// 415: the body is not JSON.
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    /// 422: a value is well-formed but not acceptable.
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
+    /// 503: the key provider is sealed.
+    #[error("the vault is sealed")]
+    Sealed,
+    /// 503: the audit record could not be committed, so nothing happened.
+    #[error("the audit log is unavailable; nothing was changed")]
+    AuditUnavailable,
+    /// 503: a dependency (KMS) failed; details are logged.
+    #[error("a dependency is unavailable")]
+    Unavailable(String),
+    /// 500: a bug or a storage failure; details are logged.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Forbidden { code, message: message.into() }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Conflict { code, message: message.into() }
+    }
+
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Invalid { code, message: message.into() }
+    }
+
+    pub fn malformed(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Malformed { code, message: message.into() }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Malformed { code, .. }
+            | Error::Forbidden { code, .. }
+            | Error::Conflict { code, .. }
+            | Error::Invalid { code, .. } => code,
+            Error::Unauthenticated => "unauthenticated",
+            Error::NotFound(_) => "not_found",
+            Error::PayloadTooLarge => "payload_too_large",
+            Error::UnsupportedMediaType => "unsupported_media_type",
+            Error::Sealed => "sealed",
+            Error::AuditUnavailable => "audit_unavailable",
+            Error::Unavailable(_) => "unavailable",
+            Error::Internal(_) => "internal_error",
+        }
+    }
+
+    /// How an audit event records this error: a rule said no, or we failed.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Error::AuditUnavailable | Error::Unavailable(_) | Error::Internal(_) => Outcome::Error,
+            _ => Outcome::Denied,
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Error::Internal(e.to_string())
+    }
+}
+
+impl From<IdError> for Error {
+    fn from(e: IdError) -> Self {
+        Error::malformed("invalid_id", e.to_string())
+    }
+}
+
+impl From<AccountError> for Error {
+    fn from(e: AccountError) -> Self {
+        Error::invalid("invalid_account", e.to_string())
+    }
+}
+
+impl From<PolicyViolation> for Error {
+    fn from(e: PolicyViolation) -> Self {
+        Error::invalid("password_policy", e.to_string())
+    }
+}
+
+impl From<MfaError> for Error {
+    fn from(e: MfaError) -> Self {
+        match e {
+            MfaError::Payload => Error::Internal(e.to_string()),
+            _ => Error::invalid("invalid_mfa", e.to_string()),
+        }
+    }
+}
+
+impl From<CustodyError> for Error {
+    fn from(e: CustodyError) -> Self {
+        let message = e.to_string();
+        match e {
+            CustodyError::NothingStored(_) => Error::conflict("nothing_in_custody", message),
+            CustodyError::NotHoldingParty { .. } => Error::forbidden("not_half_holder", message),
+            CustodyError::ForeignPrincipal { .. } => Error::invalid("foreign_principal", message),
+            CustodyError::SelfAssignment => Error::forbidden("self_assignment", message),
+            CustodyError::TooMany => Error::invalid("too_many_custodians", message),
+            CustodyError::BothHalves { .. } | CustodyError::Walled { .. } => {
+                Error::conflict("four_eyes_violation", message)
+            }
+            CustodyError::NotCustodian(_) => Error::forbidden("not_custodian", message),
+        }
+    }
+}
+
+impl From<CryptoError> for Error {
+    fn from(e: CryptoError) -> Self {
+        let message = e.to_string();
+        match e {
+            CryptoError::Sealed => Error::Sealed,
+            CryptoError::InvalidShare => Error::invalid("invalid_share", message),
+            CryptoError::WrongShares => Error::invalid("unseal_failed", message),
+            CryptoError::DuplicateShare => Error::conflict("duplicate_share", message),
+            CryptoError::AlreadyUnsealed => Error::conflict("already_unsealed", message),
+            CryptoError::NotSealable => Error::conflict("not_sealable", message),
+            CryptoError::OverridesUnsupported => Error::invalid("key_override_unsupported", message),
+            CryptoError::Provider(_) => Error::Unavailable(message),
+            CryptoError::Decrypt | CryptoError::Keyring(_) => Error::Internal(message),
+        }
+    }
+}

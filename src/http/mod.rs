@@ -1,0 +1,115 @@
+//! The HTTP API (DESIGN §6): an axum router over the vault.
+//!
+//! Handlers are thin: they extract the caller and the body, call one vault
+//! method and serialize its answer. Errors become responses in `error.rs`.
+
+mod accounts;
+pub mod error;
+pub mod extract;
+mod halves;
+mod sys;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use tokio::net::TcpListener;
+
+use crate::app::App;
+use crate::error::Error;
+use extract::RequestId;
+
+/// Request bodies above this size are refused with 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The route template a response was produced by, for logs: raw paths may
+/// one day carry capability ids, templates never do.
+#[derive(Clone)]
+struct RouteTemplate(String);
+
+async fn remember_route(req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let mut response = next.run(req).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(RouteTemplate(route));
+    }
+    response
+}
+
+/// Give every request an id, answer with it, mark every response
+/// uncacheable, and log one line per request (never bodies or headers).
+async fn request_context(mut req: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().to_string();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let started = Instant::now();
+    let mut response = next.run(req).await;
+    let route = response.extensions().get::<RouteTemplate>().map_or("(unmatched)", |r| r.0.as_str()).to_owned();
+    tracing::info!(
+        request_id = %id,
+        method = %method,
+        route = %route,
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        headers.insert("x-request-id", value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+async fn not_found() -> Error {
+    Error::NotFound("route")
+}
+
+async fn method_not_allowed() -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+    (
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        axum::Json(
+            serde_json::json!({"error": {"code": "method_not_allowed", "message": "method not allowed on this path"}}),
+        ),
+    )
+}
+
+/// The full router for `app`.
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/healthz", get(sys::healthz))
+        .route("/readyz", get(sys::readyz))
+        .route("/v1/sys/seal-status", get(sys::seal_status))
+        .route("/v1/sys/unseal", post(sys::unseal))
+        .route("/v1/accounts", post(accounts::create).get(accounts::list))
+        .route("/v1/accounts/{account_id}", get(accounts::show))
+        .route("/v1/accounts/{account_id}/custodians/{half}", put(accounts::set_custodians))
+        .route("/v1/accounts/{account_id}/halves", get(halves::list))
+        .route("/v1/accounts/{account_id}/halves/password", put(halves::deposit_password))
+        .route("/v1/accounts/{account_id}/halves/mfa", put(halves::deposit_mfa))
+        .route_layer(middleware::from_fn(remember_route))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(request_context))
+        .with_state(app)
+}
+
+/// Serve `app` on `listener` until `shutdown` resolves, then finish the
+/// requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(app).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

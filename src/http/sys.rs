@@ -1,0 +1,47 @@
+//! Health, readiness and the seal.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::extract::{Meta, RawJson, or_refuse, parse_body};
+use crate::app::App;
+use crate::audit::{Action, EventDraft, Target};
+use crate::crypto::SealStatus;
+use crate::error::Error;
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// 200 when unsealed and the database answers, else 503.
+pub async fn readyz(State(app): State<App>) -> (StatusCode, Json<Value>) {
+    let sealed = app.vault.keys().seal_status().sealed;
+    let storage = app.vault.store().ping().await;
+    let ready = !sealed && storage;
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(json!({"ready": ready, "sealed": sealed, "storage": storage})))
+}
+
+pub async fn seal_status(State(app): State<App>) -> Json<SealStatus> {
+    Json(app.vault.keys().seal_status())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnsealBody {
+    share: SecretString,
+}
+
+pub async fn unseal(
+    State(app): State<App>,
+    Meta(http): Meta,
+    body: Result<RawJson, Error>,
+) -> Result<Json<SealStatus>, Error> {
+    let draft = || EventDraft::new(None, Action::SealUnseal, Target::default(), &http);
+    let body: UnsealBody = or_refuse(&app, draft, parse_body(body)).await?;
+    Ok(Json(app.vault.unseal(&http, body.share).await?))
+}

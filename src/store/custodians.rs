@@ -1,0 +1,44 @@
+//! The `custodians` table: who may receive which half of which account.
+
+use std::collections::BTreeSet;
+
+use rusqlite::{Connection, Transaction, params};
+
+use super::StoreError;
+use crate::domain::custody::CustodianSets;
+use crate::domain::ids::{AccountId, Half, Principal};
+
+/// Both custodian sets of an account.
+pub fn load(conn: &Connection, account: &AccountId) -> Result<CustodianSets, StoreError> {
+    let mut stmt = conn.prepare("SELECT half, principal FROM custodians WHERE account_id = ?1")?;
+    let mut sets = CustodianSets::default();
+    let rows = stmt.query_map([account.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (half, principal) = row?;
+        let principal: Principal = principal.parse().map_err(|_| StoreError::Corrupt("custodians.principal".into()))?;
+        match half.parse::<Half>().map_err(|_| StoreError::Corrupt("custodians.half".into()))? {
+            Half::Password => sets.password.insert(principal),
+            Half::Mfa => sets.mfa.insert(principal),
+        };
+    }
+    Ok(sets)
+}
+
+/// Replace the custodian set of one half with `next`.
+pub fn replace(
+    tx: &Transaction,
+    account: &AccountId,
+    half: Half,
+    next: &BTreeSet<Principal>,
+    by: &Principal,
+    now: &str,
+) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM custodians WHERE account_id = ?1 AND half = ?2", params![account.as_str(), half.as_str()])?;
+    let mut insert = tx.prepare(
+        "INSERT INTO custodians (account_id, half, principal, assigned_at, assigned_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for principal in next {
+        insert.execute(params![account.as_str(), half.as_str(), principal.to_string(), now, by.to_string()])?;
+    }
+    Ok(())
+}

@@ -1,0 +1,187 @@
+//! The `halves` and `half_versions` tables: encrypted half versions and
+//! which one is current.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::Serialize;
+
+use super::StoreError;
+use crate::crypto::WrappedKey;
+use crate::domain::ids::{AccountId, Half, Principal};
+use crate::domain::wall::CurrentVersions;
+
+/// Where a half version came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// A custodian supplied the secret.
+    Supplied,
+    /// The service generated it by policy.
+    Generated,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Supplied => "supplied",
+            Source::Generated => "generated",
+        }
+    }
+}
+
+/// A new encrypted version, ready to store.
+#[derive(Debug)]
+pub struct NewVersion<'a> {
+    pub account: &'a AccountId,
+    pub half: Half,
+    pub version: u32,
+    pub ciphertext: &'a [u8],
+    pub wrapped: &'a WrappedKey,
+    pub source: Source,
+    pub by: &'a Principal,
+}
+
+/// Metadata of one stored version; never the secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionInfo {
+    pub version: u32,
+    pub state: String,
+    pub source: String,
+    pub key_id: String,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+/// What `GET …/halves` shows of one half.
+#[derive(Debug, Clone, Serialize)]
+pub struct HalfStatus {
+    pub half: Half,
+    pub current_version: Option<u32>,
+    pub rotation_due: bool,
+    pub updated_at: Option<String>,
+    pub versions: Vec<VersionInfo>,
+}
+
+/// The stored ciphertext of the current version of a half.
+#[derive(Debug, Clone)]
+pub struct StoredHalf {
+    pub version: u32,
+    pub ciphertext: Vec<u8>,
+    pub wrapped: WrappedKey,
+}
+
+/// The current version of each half.
+pub fn current_versions(conn: &Connection, account: &AccountId) -> Result<CurrentVersions, StoreError> {
+    let mut stmt = conn.prepare("SELECT half, current_version FROM halves WHERE account_id = ?1")?;
+    let rows = stmt.query_map([account.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<u32>>(1)?)))?;
+    let mut current = CurrentVersions::default();
+    for row in rows {
+        let (half, version) = row?;
+        match half.parse::<Half>().map_err(|_| StoreError::Corrupt("halves.half".into()))? {
+            Half::Password => current.password = version,
+            Half::Mfa => current.mfa = version,
+        }
+    }
+    Ok(current)
+}
+
+/// The version number the next deposit of `half` will get.
+pub fn next_version(conn: &Connection, account: &AccountId, half: Half) -> Result<u32, StoreError> {
+    let max: Option<u32> = conn.query_row(
+        "SELECT MAX(version) FROM half_versions WHERE account_id = ?1 AND half = ?2",
+        params![account.as_str(), half.as_str()],
+        |r| r.get(0),
+    )?;
+    Ok(max.unwrap_or(0) + 1)
+}
+
+/// Store `new` as the current version of its half, superseding the old one.
+/// Returns `false` (and writes nothing) if another version was stored since
+/// `new.version` was chosen.
+pub fn insert_current(tx: &Transaction, new: &NewVersion, now: &str) -> Result<bool, StoreError> {
+    if next_version(tx, new.account, new.half)? != new.version {
+        return Ok(false);
+    }
+    let (account, half) = (new.account.as_str(), new.half.as_str());
+    tx.execute(
+        "UPDATE half_versions SET state = 'superseded' WHERE account_id = ?1 AND half = ?2 AND state = 'current'",
+        params![account, half],
+    )?;
+    tx.execute(
+        "INSERT INTO half_versions (account_id, half, version, state, ciphertext, wrapped_key, key_id, source,
+                                    created_at, created_by)
+         VALUES (?1, ?2, ?3, 'current', ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            account,
+            half,
+            new.version,
+            new.ciphertext,
+            new.wrapped.blob,
+            new.wrapped.key_id,
+            new.source.as_str(),
+            now,
+            new.by.to_string()
+        ],
+    )?;
+    tx.execute(
+        "INSERT INTO halves (account_id, half, current_version, rotation_due, updated_at) VALUES (?1, ?2, ?3, 0, ?4)
+         ON CONFLICT (account_id, half) DO UPDATE SET current_version = ?3, rotation_due = 0, updated_at = ?4",
+        params![account, half, new.version, now],
+    )?;
+    Ok(true)
+}
+
+/// The ciphertext of the current version of `half`, if one was deposited.
+pub fn load_current(conn: &Connection, account: &AccountId, half: Half) -> Result<Option<StoredHalf>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT v.version, v.ciphertext, v.wrapped_key, v.key_id
+               FROM halves h JOIN half_versions v
+                 ON v.account_id = h.account_id AND v.half = h.half AND v.version = h.current_version
+              WHERE h.account_id = ?1 AND h.half = ?2",
+            params![account.as_str(), half.as_str()],
+            |r| {
+                Ok(StoredHalf {
+                    version: r.get(0)?,
+                    ciphertext: r.get(1)?,
+                    wrapped: WrappedKey { blob: r.get(2)?, key_id: r.get(3)? },
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Metadata of both halves of an account, oldest version first.
+pub fn status(conn: &Connection, account: &AccountId) -> Result<Vec<HalfStatus>, StoreError> {
+    let mut out = Vec::with_capacity(2);
+    for half in Half::BOTH {
+        let head: Option<(Option<u32>, bool, String)> = conn
+            .query_row(
+                "SELECT current_version, rotation_due, updated_at FROM halves WHERE account_id = ?1 AND half = ?2",
+                params![account.as_str(), half.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let mut stmt = conn.prepare(
+            "SELECT version, state, source, key_id, created_at, created_by FROM half_versions
+              WHERE account_id = ?1 AND half = ?2 ORDER BY version",
+        )?;
+        let versions = stmt
+            .query_map(params![account.as_str(), half.as_str()], |r| {
+                Ok(VersionInfo {
+                    version: r.get(0)?,
+                    state: r.get(1)?,
+                    source: r.get(2)?,
+                    key_id: r.get(3)?,
+                    created_at: r.get(4)?,
+                    created_by: r.get(5)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let (current_version, rotation_due, updated_at) = match head {
+            Some((v, due, at)) => (v, due, Some(at)),
+            None => (None, false, None),
+        };
+        out.push(HalfStatus { half, current_version, rotation_due, updated_at, versions });
+    }
+    Ok(out)
+}

@@ -1,0 +1,151 @@
+//! Versioned schema migrations, applied in order on start.
+//!
+//! The schema version lives in SQLite's `user_version`. Each migration runs
+//! in one transaction with its version bump, so a crash mid-migration leaves
+//! the previous version intact. Migrations are append-only: never edit one
+//! that has shipped.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: accounts, custody, halves, history, exposures, audit log, key ring.
+    r#"
+    CREATE TABLE accounts (
+        account_id      TEXT PRIMARY KEY,
+        name            TEXT NOT NULL,
+        kind            TEXT NOT NULL CHECK (kind IN ('payer', 'member')),
+        model           TEXT NOT NULL CHECK (model IN ('spam', 'ecam')),
+        dedicated_payer INTEGER NOT NULL,
+        custody         TEXT NOT NULL CHECK (custody IN ('provider_split', 'co_owned', 'shared_payer', 'customer_owned')),
+        customer_org    TEXT,
+        root_email      TEXT NOT NULL,
+        contacts        TEXT NOT NULL,
+        kms_keys        TEXT NOT NULL,
+        status          TEXT NOT NULL DEFAULT 'active',
+        created_at      TEXT NOT NULL,
+        created_by      TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE custodians (
+        account_id  TEXT NOT NULL REFERENCES accounts(account_id),
+        half        TEXT NOT NULL CHECK (half IN ('password', 'mfa')),
+        principal   TEXT NOT NULL,
+        assigned_at TEXT NOT NULL,
+        assigned_by TEXT NOT NULL,
+        PRIMARY KEY (account_id, half, principal)
+    ) STRICT;
+
+    -- Invariant 1 again at the storage layer: whatever the code above does,
+    -- no principal is stored in both custodian sets of one account.
+    CREATE TRIGGER custodians_disjoint BEFORE INSERT ON custodians
+    WHEN EXISTS (SELECT 1 FROM custodians
+                 WHERE account_id = NEW.account_id AND principal = NEW.principal AND half <> NEW.half)
+    BEGIN SELECT RAISE(ABORT, 'four_eyes_violation'); END;
+
+    CREATE TABLE halves (
+        account_id      TEXT NOT NULL REFERENCES accounts(account_id),
+        half            TEXT NOT NULL CHECK (half IN ('password', 'mfa')),
+        current_version INTEGER,
+        rotation_due    INTEGER NOT NULL DEFAULT 0,
+        updated_at      TEXT NOT NULL,
+        PRIMARY KEY (account_id, half)
+    ) STRICT;
+
+    CREATE TABLE half_versions (
+        account_id  TEXT NOT NULL REFERENCES accounts(account_id),
+        half        TEXT NOT NULL CHECK (half IN ('password', 'mfa')),
+        version     INTEGER NOT NULL CHECK (version > 0),
+        state       TEXT NOT NULL CHECK (state IN ('current', 'superseded')),
+        ciphertext  BLOB NOT NULL,
+        wrapped_key BLOB NOT NULL,
+        key_id      TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        created_by  TEXT NOT NULL,
+        PRIMARY KEY (account_id, half, version)
+    ) STRICT;
+
+    CREATE TABLE password_history (
+        account_id TEXT NOT NULL REFERENCES accounts(account_id),
+        version    INTEGER NOT NULL,
+        hash       TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (account_id, version)
+    ) STRICT;
+
+    CREATE TABLE exposures (
+        account_id TEXT NOT NULL REFERENCES accounts(account_id),
+        principal  TEXT NOT NULL,
+        half       TEXT NOT NULL CHECK (half IN ('password', 'mfa')),
+        version    INTEGER NOT NULL,
+        kind       TEXT NOT NULL CHECK (kind IN ('deposited', 'received')),
+        at         TEXT NOT NULL,
+        PRIMARY KEY (account_id, principal, half, version, kind)
+    ) STRICT;
+
+    CREATE TABLE audit_events (
+        seq        INTEGER PRIMARY KEY,
+        time       TEXT NOT NULL,
+        actor      TEXT,
+        action     TEXT NOT NULL,
+        account_id TEXT,
+        outcome    TEXT NOT NULL CHECK (outcome IN ('ok', 'denied', 'error')),
+        event_json TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX audit_events_by_account ON audit_events (account_id, seq);
+
+    -- The audit log is append-only: no row is ever changed or removed.
+    CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+    CREATE TABLE keyring (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        provider   TEXT NOT NULL,
+        sealed     TEXT,
+        created_at TEXT NOT NULL
+    ) STRICT;
+    "#,
+];
+
+/// Bring the schema up to the latest version.
+pub fn apply(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?.try_into().unwrap_or(0);
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt(format!(
+            "the database schema (version {current}) is newer than this build knows ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once_and_the_audit_table_refuses_edits() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply(&mut conn).unwrap();
+        apply(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO audit_events (seq, time, action, outcome, event_json) VALUES (0, 't', 'a', 'ok', '{}')",
+            [],
+        )
+        .unwrap();
+        let update = conn.execute("UPDATE audit_events SET action = 'b'", []);
+        assert!(update.unwrap_err().to_string().contains("append-only"));
+        let delete = conn.execute("DELETE FROM audit_events", []);
+        assert!(delete.unwrap_err().to_string().contains("append-only"));
+    }
+}

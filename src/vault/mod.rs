@@ -1,0 +1,141 @@
+//! The vault: use cases that tie the rules, the keys, the store and the
+//! audit log together.
+//!
+//! HTTP handlers and command-line tasks call these methods; each one checks
+//! the domain rules, does its crypto, and commits its change together with
+//! its audit event in one SQLite transaction. A refusal is recorded too, in a
+//! transaction of its own. If an event cannot be committed, the caller gets
+//! `Error::AuditUnavailable` and nothing has changed (invariant 4).
+
+mod accounts;
+mod custody;
+mod halves;
+mod seal;
+
+use std::sync::Arc;
+
+use rusqlite::{Connection, Transaction};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+pub use accounts::{AccountView, CustodiansView};
+pub use halves::{Deposited, MfaInput, PasswordInput};
+
+use crate::audit::{EventDraft, Outcome};
+use crate::auth::Caller;
+use crate::crypto::KeyProvider;
+use crate::domain::account::Account;
+use crate::domain::ids::{AccountId, Role};
+use crate::domain::orgs::{OrgDirectory, Party};
+use crate::error::Error;
+use crate::store::{self, Store, StoreError};
+
+/// The service's core, shared by every request.
+#[derive(Debug, Clone)]
+pub struct Vault {
+    store: Store,
+    keys: Arc<dyn KeyProvider>,
+    orgs: Arc<OrgDirectory>,
+}
+
+/// The current time as RFC 3339 UTC with millisecond precision.
+pub fn now_rfc3339() -> String {
+    let now = OffsetDateTime::now_utc();
+    let now = now.replace_nanosecond(now.millisecond() as u32 * 1_000_000).unwrap_or(now);
+    now.format(&Rfc3339).unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
+fn audit_failed(e: StoreError) -> Error {
+    tracing::error!(error = %e, "audit event could not be committed");
+    Error::AuditUnavailable
+}
+
+/// Record a refused request in a transaction of its own; returns the error
+/// the caller should see (the refusal, or 503 if even that cannot be written).
+fn record_refusal(conn: &mut Connection, draft: EventDraft, err: Error) -> Error {
+    if let Error::Internal(detail) | Error::Unavailable(detail) = &err {
+        tracing::error!(code = err.code(), detail = %detail, "request failed");
+    }
+    let draft = draft.detail("code", err.code());
+    let written = store::begin(conn).and_then(|tx| {
+        store::audit::append(&tx, draft, &now_rfc3339(), err.outcome(), Some(err.to_string()))?;
+        tx.commit().map_err(StoreError::from)
+    });
+    match written {
+        Ok(()) => err,
+        Err(e) => audit_failed(e),
+    }
+}
+
+impl Vault {
+    pub fn new(store: Store, keys: Arc<dyn KeyProvider>, orgs: OrgDirectory) -> Self {
+        Self { store, keys, orgs: Arc::new(orgs) }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn keys(&self) -> &dyn KeyProvider {
+        self.keys.as_ref()
+    }
+
+    pub fn orgs(&self) -> &OrgDirectory {
+        &self.orgs
+    }
+
+    fn ensure_unsealed(&self) -> Result<(), Error> {
+        if self.keys.seal_status().sealed { Err(Error::Sealed) } else { Ok(()) }
+    }
+
+    /// Run `change` in one transaction and commit it with `draft` as an `ok`
+    /// event; if `change` refuses, roll back and record the refusal instead.
+    async fn audited<T: Send + 'static>(
+        &self,
+        mut draft: EventDraft,
+        change: impl FnOnce(&Transaction, &mut EventDraft, &str) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        self.store
+            .with_conn(move |conn| {
+                let now = now_rfc3339();
+                let tx = store::begin(conn).map_err(audit_failed)?;
+                match change(&tx, &mut draft, &now) {
+                    Ok(value) => {
+                        store::audit::append(&tx, draft, &now, Outcome::Ok, None).map_err(audit_failed)?;
+                        tx.commit().map_err(|e| audit_failed(e.into()))?;
+                        Ok(value)
+                    }
+                    Err(err) => {
+                        drop(tx);
+                        Err(record_refusal(conn, draft, err))
+                    }
+                }
+            })
+            .await
+    }
+
+    /// Record a request refused before it reached a use case (bad body,
+    /// sealed, ...) and return the error to answer with.
+    pub async fn refuse(&self, draft: EventDraft, err: Error) -> Error {
+        let result = self.store.with_conn(move |conn| Ok::<_, Error>(record_refusal(conn, draft, err))).await;
+        result.unwrap_or_else(|e| e)
+    }
+}
+
+/// The account `id` as seen by `caller`, and the side they stand on.
+/// Accounts the caller's org is no party to are reported as not found, so
+/// other tenants cannot even learn that they exist.
+fn visible(orgs: &OrgDirectory, conn: &Connection, caller: &Caller, id: &AccountId) -> Result<(Account, Party), Error> {
+    let account = store::accounts::get(conn, id)?.ok_or(Error::NotFound("account"))?;
+    let party = orgs.party_of(&account, &caller.principal.org).ok_or(Error::NotFound("account"))?;
+    Ok((account, party))
+}
+
+/// Refuse unless `caller` has `role`.
+fn require_role(caller: &Caller, role: Role, doing: &str) -> Result<(), Error> {
+    if caller.has_role(role) {
+        Ok(())
+    } else {
+        Err(Error::forbidden("forbidden", format!("{doing} needs the {role} role")))
+    }
+}
