@@ -76,8 +76,10 @@ pub const PEOPLE: &[DemoPerson] = &[
     },
 ];
 
-/// The demo accounts: id, name, kind, model, dedicated payer, custody, customer.
-const ACCOUNTS: &[(&str, &str, AccountKind, AccountModel, bool, CustodyMode, Option<&str>)] = &[
+/// A demo account: id, name, kind, model, dedicated payer, custody, customer.
+type DemoAccount = (&'static str, &'static str, AccountKind, AccountModel, bool, CustodyMode, Option<&'static str>);
+
+const ACCOUNTS: &[DemoAccount] = &[
     (
         "100000000001",
         "Globex payer",
@@ -152,7 +154,7 @@ fn caller(org: &str, sub: &str, roles: &[Role]) -> Caller {
 fn ensure_keyring(store: &Store, data_dir: &Path) -> Result<SecretString, DevError> {
     let share_path = data_dir.join(SHARE_FILE);
     if store.blocking(|c| keyring::load(c))?.is_none() {
-        let (ring, shares) = SealedKeyring::create(1, 1).map_err(|e| Error::from(e))?;
+        let (ring, shares) = SealedKeyring::create(1, 1).map_err(Error::from)?;
         let mut file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&share_path)?;
         for share in &shares {
             file.write_all(share.expose().as_bytes())?;
@@ -199,7 +201,8 @@ async fn seed(app: &App, http: &HttpInfo) -> Result<(), Error> {
         app.vault.create_account(&ada, http, new).await?;
     }
     // (account, admin org/sub, half, custodian org/sub)
-    let custody: &[(&str, (&str, &str), Half, (&str, &str))] = &[
+    type Assignment = (&'static str, (&'static str, &'static str), Half, (&'static str, &'static str));
+    let custody: &[Assignment] = &[
         ("100000000001", ("acme", "ada"), Half::Password, ("acme", "alice")),
         ("100000000001", ("globex", "gina"), Half::Mfa, ("globex", "gus")),
         ("100000000002", ("acme", "ada"), Half::Password, ("acme", "alice")),

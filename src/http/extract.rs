@@ -130,18 +130,6 @@ impl RawJson {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::redact_quoted;
-
-    #[test]
-    fn quoted_values_are_dropped_from_parse_messages() {
-        let m = redact_quoted(r#"invalid type: string "hunter2!", expected a boolean at line 1 column 30"#);
-        assert_eq!(m, r#"invalid type: string "…", expected a boolean at line 1 column 30"#);
-        assert!(!m.contains("hunter2"));
-    }
-}
-
 /// Parse a body extracted as `Result<RawJson, Error>` (so size and media
 /// type refusals reach the handler too).
 pub fn parse_body<T: DeserializeOwned>(body: Result<RawJson, Error>) -> Result<T, Error> {
@@ -153,5 +141,17 @@ pub async fn or_refuse<T>(app: &App, draft: impl FnOnce() -> EventDraft, result:
     match result {
         Ok(value) => Ok(value),
         Err(e) => Err(app.vault.refuse(draft(), e).await),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_quoted;
+
+    #[test]
+    fn quoted_values_are_dropped_from_parse_messages() {
+        let m = redact_quoted(r#"invalid type: string "hunter2!", expected a boolean at line 1 column 30"#);
+        assert_eq!(m, r#"invalid type: string "…", expected a boolean at line 1 column 30"#);
+        assert!(!m.contains("hunter2"));
     }
 }

@@ -50,8 +50,11 @@ pub fn insert(tx: &Transaction, account: &Account, by: &Principal, now: &str) ->
 const COLUMNS: &str =
     "account_id, name, kind, model, dedicated_payer, custody, customer_org, root_email, contacts, kms_keys";
 
+/// The selected columns, in `COLUMNS` order.
+type AccountRow = (String, String, String, String, bool, String, Option<String>, String, String, String);
+
 fn from_row(row: &Row) -> Result<Result<Account, StoreError>, rusqlite::Error> {
-    let raw: (String, String, String, String, bool, String, Option<String>, String, String, String) = (
+    let raw: AccountRow = (
         row.get(0)?,
         row.get(1)?,
         row.get(2)?,
@@ -66,20 +69,8 @@ fn from_row(row: &Row) -> Result<Result<Account, StoreError>, rusqlite::Error> {
     Ok(parse(raw))
 }
 
-#[expect(clippy::type_complexity, reason = "the tuple mirrors the selected columns one to one")]
 fn parse(
-    (id, name, kind, model, dedicated, custody, customer, email, contacts, keys): (
-        String,
-        String,
-        String,
-        String,
-        bool,
-        String,
-        Option<String>,
-        String,
-        String,
-        String,
-    ),
+    (id, name, kind, model, dedicated, custody, customer, email, contacts, keys): AccountRow,
 ) -> Result<Account, StoreError> {
     Ok(Account {
         account_id: id.parse().map_err(|_| corrupt("account_id"))?,
