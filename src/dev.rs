@@ -166,17 +166,26 @@ fn ensure_keyring(store: &Store, data_dir: &Path) -> Result<SecretString, DevErr
     Ok(SecretString::from(fs::read_to_string(share_path)?.trim().to_owned()))
 }
 
-/// Open (creating on first use) a dev data directory, unsealed, with the
-/// demo accounts in place.
-pub async fn open(data_dir: PathBuf, listen: std::net::SocketAddr) -> Result<DevVault, DevError> {
+fn dev_http() -> HttpInfo {
+    HttpInfo { user_agent: Some("rootvault dev".into()), ..HttpInfo::default() }
+}
+
+/// Open (creating on first use) a dev data directory, unsealed, with no
+/// demo data added.
+pub async fn open_empty(data_dir: PathBuf, listen: std::net::SocketAddr) -> Result<DevVault, DevError> {
     fs::create_dir_all(&data_dir)?;
     let share = ensure_keyring(&Store::open(&data_dir)?, &data_dir)?;
     let config = Config::dev(data_dir, listen);
     let app = app::build(&config).await?;
-    let http = HttpInfo { user_agent: Some("rootvault dev".into()), ..HttpInfo::default() };
-    app.vault.unseal(&http, share).await?;
-    seed(&app, &http).await?;
+    app.vault.unseal(&dev_http(), share).await?;
     Ok(DevVault { app, config })
+}
+
+/// Open a dev data directory, unsealed, with the demo accounts in place.
+pub async fn open(data_dir: PathBuf, listen: std::net::SocketAddr) -> Result<DevVault, DevError> {
+    let dev = open_empty(data_dir, listen).await?;
+    seed(&dev.app, &dev_http()).await?;
+    Ok(dev)
 }
 
 /// Register the demo accounts unless any account exists.

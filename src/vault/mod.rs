@@ -16,7 +16,6 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, Transaction};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 pub use accounts::{AccountView, CustodiansView};
 pub use halves::{Deposited, MfaInput, PasswordInput};
@@ -38,11 +37,15 @@ pub struct Vault {
     orgs: Arc<OrgDirectory>,
 }
 
+/// RFC 3339 in UTC with exactly three fractional digits, so timestamps have
+/// one fixed width and sort as text.
+const TIMESTAMP: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+
 /// The current time as RFC 3339 UTC with millisecond precision.
 pub fn now_rfc3339() -> String {
     let now = OffsetDateTime::now_utc();
-    let now = now.replace_nanosecond(now.millisecond() as u32 * 1_000_000).unwrap_or(now);
-    now.format(&Rfc3339).unwrap_or_else(|_| now.unix_timestamp().to_string())
+    now.format(TIMESTAMP).unwrap_or_else(|_| now.unix_timestamp().to_string())
 }
 
 fn audit_failed(e: StoreError) -> Error {

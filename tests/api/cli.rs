@@ -1,0 +1,186 @@
+//! The binary as an operator uses it: init, serve sealed, unseal, tokens.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use rootvault::auth::dev::DevIssuer;
+use rootvault::domain::ids::Role;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rootvault");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+/// A child process killed when the test ends, pass or fail.
+pub struct Server(pub Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start the binary with stdout and stderr going to files in `dir`.
+pub fn spawn_logged(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (Server, PathBuf, PathBuf) {
+    let (out, err) = (dir.join("stdout.log"), dir.join("stderr.log"));
+    let child = Command::new(BIN)
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    (Server(child), out, err)
+}
+
+/// Poll `stdout` until it holds `listening on http://…` (at most 60 s) and
+/// return the base URL.
+pub fn wait_for_listening(stdout: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(stdout).unwrap_or_default();
+        if let Some(url) = text.lines().find_map(|l| l.strip_prefix("listening on ")) {
+            return url.trim().to_owned();
+        }
+        assert!(Instant::now() < deadline, "the server did not print its address within 60 s; it printed {text:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn write_config(dir: &Path, data_dir: &Path) -> std::path::PathBuf {
+    let mut orgs = String::new();
+    for org in ["acme", "globex"] {
+        let issuer = DevIssuer::load_or_create(&dir.join("idp"), &org.parse().unwrap()).unwrap();
+        let jwks = dir.join(format!("{org}.jwks.json"));
+        std::fs::write(&jwks, issuer.jwks().to_string()).unwrap();
+        orgs.push_str(&format!(
+            "[[orgs]]\nname = \"{org}\"\nissuer = \"{}\"\njwks_file = \"{}\"\n\n",
+            DevIssuer::issuer_for(&org.parse().unwrap()),
+            jwks.display()
+        ));
+    }
+    let path = dir.join("rootvault.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nprovider_org = \"acme\"\n\n{orgs}[keys]\nprovider = \"local\"\n",
+            data_dir.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test]
+async fn an_operator_inits_serves_sealed_and_unseals_with_two_of_three_shares() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let config = write_config(dir.path(), &data_dir);
+    let config = config.to_str().unwrap();
+
+    let check = run(&["serve", "--config", config, "--check-config"]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+
+    let init = run(&["init", "--config", config, "--shares", "3", "--threshold", "2"]);
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let stdout = String::from_utf8(init.stdout).unwrap();
+    let shares: Vec<String> = stdout
+        .lines()
+        .filter_map(|l| l.split_once(": ").filter(|(k, _)| k.starts_with("share ")).map(|(_, v)| v.to_owned()))
+        .collect();
+    assert_eq!(shares.len(), 3, "{stdout}");
+    let again = run(&["init", "--config", config, "--shares", "3", "--threshold", "2"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already initialised"));
+
+    let (_server, stdout, _) = spawn_logged(dir.path(), &["serve", "--config", config], &[]);
+    let base = wait_for_listening(&stdout);
+    let client = reqwest::Client::new();
+    let status: serde_json::Value =
+        client.get(format!("{base}/v1/sys/seal-status")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(status, serde_json::json!({"sealed": true, "threshold": 2, "progress": 0}));
+
+    let share_file = dir.path().join("share-1");
+    std::fs::write(&share_file, &shares[2]).unwrap();
+    let first = run(&["unseal", "--addr", &base, "--share-file", share_file.to_str().unwrap()]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(String::from_utf8_lossy(&first.stdout).trim(), "sealed: 1 of 2 shares submitted");
+
+    let mut second = Command::new(BIN)
+        .args(["unseal", "--addr", &base])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    second.stdin.take().unwrap().write_all(shares[0].as_bytes()).unwrap();
+    let second = second.wait_with_output().unwrap();
+    assert!(second.status.success());
+    assert_eq!(String::from_utf8_lossy(&second.stdout).trim(), "unsealed");
+
+    assert_eq!(client.get(format!("{base}/readyz")).send().await.unwrap().status(), StatusCode::OK);
+    let token = DevIssuer::load(&dir.path().join("idp"), &"acme".parse().unwrap())
+        .unwrap()
+        .mint("rootvault", &"ada".parse().unwrap(), &[Role::Admin], 60)
+        .unwrap();
+    let accounts = client.get(format!("{base}/v1/accounts")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(accounts.status(), StatusCode::OK);
+}
+
+#[test]
+fn a_bad_configuration_is_refused_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "data_dir = \"/tmp/x\"\nprovider_org = \"acme\"\n[keys]\nprovider = \"vault\"\n").unwrap();
+    let out = run(&["serve", "--config", path.to_str().unwrap(), "--check-config"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`provider_org`") || stderr.contains("`keys.provider`"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one sentence: {stderr}");
+}
+
+#[test]
+fn tokens_are_minted_only_for_dev_data_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "token",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--org",
+        "acme",
+        "--sub",
+        "ada",
+        "--roles",
+        "admin",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a dev data directory"));
+
+    DevIssuer::load_or_create(dir.path(), &"acme".parse().unwrap()).unwrap();
+    let ok = run(&[
+        "token",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--org",
+        "acme",
+        "--sub",
+        "ada",
+        "--roles",
+        "admin,staff",
+        "--ttl",
+        "5m",
+    ]);
+    assert!(ok.status.success());
+    assert_eq!(String::from_utf8_lossy(&ok.stdout).trim().split('.').count(), 3);
+
+    let bad_role =
+        run(&["token", "--data-dir", dir.path().to_str().unwrap(), "--org", "acme", "--sub", "ada", "--roles", "root"]);
+    assert_eq!(bad_role.status.code(), Some(1));
+    let usage = run(&["token", "--org", "acme"]);
+    assert_eq!(usage.status.code(), Some(2), "a usage error exits 2");
+}

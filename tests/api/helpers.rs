@@ -1,0 +1,244 @@
+//! `spawn_app()` and friends: a fresh service per test.
+
+use std::path::PathBuf;
+
+use reqwest::StatusCode;
+use rootvault::app::{self, App};
+use rootvault::auth::dev::DevIssuer;
+use rootvault::config::{Config, KeysConfig};
+use rootvault::crypto::kms::KmsSettings;
+use rootvault::crypto::local::SealedKeyring;
+use rootvault::domain::ids::{OrgName, Role, Subject};
+use rootvault::store::keyring::{self, KeyringRecord};
+use rootvault::store::{DB_FILE, Store};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// A running service on a free loopback port with its own data directory.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub app: App,
+    pub config: Config,
+    _dir: TempDir,
+    server: JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn localhost() -> std::net::SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+async fn start(app: App, config: Config, dir: TempDir) -> TestApp {
+    let listener = TcpListener::bind(localhost()).await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let served = app.clone();
+    let server = tokio::spawn(async move {
+        rootvault::http::serve(listener, served, std::future::pending()).await.unwrap();
+    });
+    TestApp { base, client: reqwest::Client::new(), app, config, _dir: dir, server }
+}
+
+/// An unsealed service with local keys, dev issuers and no accounts.
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = rootvault::dev::open_empty(dir.path().to_path_buf(), localhost()).await.unwrap();
+    start(dev.app, dev.config, dir).await
+}
+
+/// A sealed service with local keys split into `shares` shares, any
+/// `threshold` of which unseal it. Returns the shares.
+pub async fn spawn_sealed_app(shares: u8, threshold: u8) -> (TestApp, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::dev(dir.path().to_path_buf(), localhost());
+    let store = Store::open(dir.path()).unwrap();
+    let (ring, out) = SealedKeyring::create(shares, threshold).unwrap();
+    let record = KeyringRecord { provider: "local".into(), sealed: Some(ring) };
+    store.blocking(|c| keyring::save(c, &record, "2026-01-01T00:00:00Z")).unwrap();
+    drop(store);
+    let app = app::build(&config).await.unwrap();
+    let shares = out.iter().map(|s| s.expose().to_owned()).collect();
+    (start(app, config, dir).await, shares)
+}
+
+/// The KMS emulator's endpoint, started by `scripts/test`.
+pub fn kms_endpoint() -> String {
+    std::env::var("ROOTVAULT_TEST_KMS_ENDPOINT").expect(
+        "ROOTVAULT_TEST_KMS_ENDPOINT is not set: run the suite with scripts/test, which starts the KMS emulator",
+    )
+}
+
+/// A KMS client for the emulator.
+pub async fn kms_client() -> aws_sdk_kms::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(kms_endpoint())
+        .load()
+        .await;
+    aws_sdk_kms::Client::new(&config)
+}
+
+/// Create a fresh symmetric key in the emulator and return its ARN.
+pub async fn create_kms_key(client: &aws_sdk_kms::Client, description: &str) -> String {
+    let out = client.create_key().description(description).send().await.unwrap();
+    out.key_metadata().unwrap().arn().unwrap().to_owned()
+}
+
+/// An unsealed service whose halves are protected by two fresh KMS keys.
+pub async fn spawn_kms_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let client = kms_client().await;
+    let settings = KmsSettings {
+        region: "us-east-1".into(),
+        endpoint_url: Some(kms_endpoint()),
+        password_key_id: create_kms_key(&client, "rootvault test: password halves").await,
+        mfa_key_id: create_kms_key(&client, "rootvault test: MFA halves").await,
+    };
+    let mut config = Config::dev(dir.path().to_path_buf(), localhost());
+    config.keys = KeysConfig::AwsKms(settings);
+    config.dev = false;
+    let app = app::build(&config).await.unwrap();
+    start(app, config, dir).await
+}
+
+/// A response's status and JSON body (or `null` when the body is empty).
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `error.code` of an error body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub fn data_dir(&self) -> PathBuf {
+        self.config.data_dir.clone()
+    }
+
+    /// A token for `org/sub` with `roles`, from the org's dev issuer.
+    pub fn token(&self, who: &str, roles: &[&str]) -> String {
+        let (org, sub) = who.split_once('/').unwrap();
+        let org: OrgName = org.parse().unwrap();
+        let sub: Subject = sub.parse().unwrap();
+        let roles: Vec<Role> = roles.iter().map(|r| r.parse().unwrap()).collect();
+        DevIssuer::load(&self.config.data_dir, &org).unwrap().mint(&self.config.audience, &sub, &roles, 600).unwrap()
+    }
+
+    pub async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
+        Reply { status, body }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.send(reqwest::Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.send(reqwest::Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.send(reqwest::Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    /// A second connection to the service's SQLite file, as an operator
+    /// (or an attacker with file access) would open it.
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.config.data_dir.join(DB_FILE)).unwrap()
+    }
+
+    /// Every audit event, oldest first.
+    pub fn audit_events(&self) -> Vec<Value> {
+        let db = self.db();
+        let mut stmt = db.prepare("SELECT event_json FROM audit_events ORDER BY seq").unwrap();
+        stmt.query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(|j| serde_json::from_str(&j.unwrap()).unwrap())
+            .collect()
+    }
+
+    /// The newest audit event with `action`.
+    pub fn last_event(&self, action: &str) -> Value {
+        self.audit_events()
+            .into_iter()
+            .rev()
+            .find(|e| e["action"] == action)
+            .unwrap_or_else(|| panic!("no {action} event"))
+    }
+
+    /// Register an account as the provider admin `acme/ada`.
+    pub async fn register(&self, id: &str, custody: &str, customer: Option<&str>) -> Reply {
+        let ada = self.token("acme/ada", &["admin"]);
+        self.post("/v1/accounts", &ada, account_body(id, custody, customer)).await
+    }
+
+    /// Name custodians of a half as `admin` and assert it worked.
+    pub async fn assign(&self, id: &str, half: &str, admin: &str, principals: &[&str]) {
+        let token = self.token(admin, &["admin"]);
+        let reply =
+            self.put(&format!("/v1/accounts/{id}/custodians/{half}"), &token, json!({"principals": principals})).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+
+    /// Deposit a password as `who` and return the reply.
+    pub async fn deposit_password(&self, id: &str, who: &str, password: &str) -> Reply {
+        let token = self.token(who, &["staff"]);
+        self.put(&format!("/v1/accounts/{id}/halves/password"), &token, json!({"password": password})).await
+    }
+
+    /// Deposit an MFA seed as `who` and return the reply.
+    pub async fn deposit_seed(&self, id: &str, who: &str, secret_base32: &str) -> Reply {
+        let token = self.token(who, &["staff"]);
+        self.put(&format!("/v1/accounts/{id}/halves/mfa"), &token, json!({"secret_base32": secret_base32})).await
+    }
+
+    /// A provider-split account with `acme/alice` on the password half and
+    /// `acme/bob` on the MFA half.
+    pub async fn provider_split_account(&self, id: &str) {
+        assert_eq!(self.register(id, "provider_split", Some("globex")).await.status, StatusCode::CREATED);
+        self.assign(id, "password", "acme/ada", &["acme/alice"]).await;
+        self.assign(id, "mfa", "acme/ada", &["acme/bob"]).await;
+    }
+}
+
+/// A valid account registration body.
+pub fn account_body(id: &str, custody: &str, customer: Option<&str>) -> Value {
+    let (kind, model) = if custody == "customer_owned" { ("member", "ecam") } else { ("payer", "spam") };
+    json!({
+        "account_id": id,
+        "name": format!("Account {id}"),
+        "kind": kind,
+        "model": model,
+        "dedicated_payer": kind == "payer",
+        "custody": custody,
+        "customer_org": customer,
+        "root_email": format!("aws-root+{id}@acme.example"),
+        "contacts": {"billing": "billing@acme.example", "operations": "ops@globex.example", "security": "soc@globex.example"}
+    })
+}
+
+/// RFC 6238's test secret in base32; any 160-bit seed would do.
+pub const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+/// A password that meets the policy.
+pub const PASSWORD: &str = "Correct-Horse-9-Battery";

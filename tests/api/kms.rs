@@ -1,0 +1,64 @@
+//! The `aws-kms` key provider against the local KMS emulator.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::encryption_context::{assert_moves_fail, two_accounts};
+use crate::helpers::{PASSWORD, create_kms_key, kms_client, spawn_kms_app};
+
+#[tokio::test]
+async fn halves_are_wrapped_by_their_own_kms_key() {
+    let app = spawn_kms_app().await;
+    app.provider_split_account("123456789012").await;
+    assert_eq!(app.deposit_password("123456789012", "acme/alice", PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(app.deposit_seed("123456789012", "acme/bob", crate::helpers::SEED).await.status, StatusCode::OK);
+    let ada = app.token("acme/ada", &["admin"]);
+    let halves = app.get("/v1/accounts/123456789012/halves", &ada).await;
+    let password_key = halves.body["halves"][0]["versions"][0]["key_id"].as_str().unwrap().to_owned();
+    let mfa_key = halves.body["halves"][1]["versions"][0]["key_id"].as_str().unwrap().to_owned();
+    assert!(password_key.starts_with("arn:aws:kms:"), "{password_key}");
+    assert_ne!(password_key, mfa_key);
+    let stored =
+        app.app.vault.decrypt_current(&"123456789012".parse().unwrap(), rootvault::domain::ids::Half::Password).await;
+    assert_eq!(&*stored.unwrap().unwrap().1, PASSWORD.as_bytes());
+}
+
+#[tokio::test]
+async fn a_ciphertext_copied_into_another_row_fails_to_decrypt_with_kms() {
+    let app = spawn_kms_app().await;
+    two_accounts(&app).await;
+    assert_moves_fail(&app).await;
+}
+
+#[tokio::test]
+async fn an_account_can_name_its_own_key_for_the_mfa_half() {
+    let app = spawn_kms_app().await;
+    let customer_key = create_kms_key(&kms_client().await, "globex-held key for its MFA half").await;
+    let ada = app.token("acme/ada", &["admin"]);
+    let mut body = crate::helpers::account_body("123456789012", "shared_payer", Some("globex"));
+    body["kms_keys"] = json!({"mfa": customer_key});
+    let created = app.post("/v1/accounts", &ada, body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["kms_keys"], json!({"mfa": customer_key}));
+    app.assign("123456789012", "mfa", "globex/gina", &["globex/gus"]).await;
+    assert_eq!(app.deposit_seed("123456789012", "globex/gus", crate::helpers::SEED).await.status, StatusCode::OK);
+    let halves = app.get("/v1/accounts/123456789012/halves", &ada).await;
+    assert_eq!(halves.body["halves"][1]["versions"][0]["key_id"], customer_key.as_str());
+}
+
+#[tokio::test]
+async fn a_kms_failure_is_a_503_and_stores_nothing() {
+    let app = spawn_kms_app().await;
+    let ada = app.token("acme/ada", &["admin"]);
+    let mut body = crate::helpers::account_body("123456789012", "provider_split", None);
+    body["kms_keys"] =
+        json!({"password": "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"});
+    assert_eq!(app.post("/v1/accounts", &ada, body).await.status, StatusCode::CREATED);
+    app.assign("123456789012", "password", "acme/ada", &["acme/alice"]).await;
+    let reply = app.deposit_password("123456789012", "acme/alice", PASSWORD).await;
+    assert_eq!((reply.status, reply.code()), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
+    assert_eq!(reply.body["error"]["message"], "a dependency is unavailable");
+    let versions: i64 = app.db().query_row("SELECT COUNT(*) FROM half_versions", [], |r| r.get(0)).unwrap();
+    assert_eq!(versions, 0);
+    assert_eq!(app.last_event("half.deposit")["outcome"], "error");
+}

@@ -1,0 +1,17 @@
+//! Integration tests: real servers on 127.0.0.1:0, real SQLite files in
+//! temporary directories, the AWS SDK against a local KMS emulator.
+
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on any unexpected error")]
+
+mod accounts;
+mod audit_log;
+mod auth;
+mod bad_input;
+mod cli;
+mod custodians;
+mod encryption_context;
+mod halves;
+mod helpers;
+mod kms;
+mod seal;
+mod secrets;
