@@ -184,3 +184,78 @@ impl Authenticator {
         Ok(Caller { principal: Principal::new(trusted.org.clone(), sub), roles })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use serde_json::json;
+
+    use super::*;
+
+    const JWKS: &str = include_str!("../../tests/fixtures/test-issuer.jwks.json");
+    const ES256_KEY: &[u8] = include_bytes!("../../tests/fixtures/es256-test-only.pem");
+    const RS256_KEY: &[u8] = include_bytes!("../../tests/fixtures/rs256-test-only.pem");
+    const ISSUER: &str = "https://idp.globex.example";
+
+    fn authenticator() -> Authenticator {
+        let issuer = TrustedIssuer::from_jwks("globex".parse().unwrap(), ISSUER.into(), JWKS).unwrap();
+        Authenticator::new("rootvault".into(), [issuer])
+    }
+
+    fn token(alg: Algorithm, kid: Option<&str>, key: &EncodingKey) -> String {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let claims =
+            json!({"iss": ISSUER, "aud": "rootvault", "sub": "gina", "roles": ["admin", "superuser"], "exp": now + 60});
+        let mut header = Header::new(alg);
+        header.kid = kid.map(str::to_owned);
+        encode(&header, &claims, key).unwrap()
+    }
+
+    #[test]
+    fn es256_and_rs256_tokens_from_a_jwks_verify() {
+        let auth = authenticator();
+        let es = EncodingKey::from_ec_pem(ES256_KEY).unwrap();
+        let rs = EncodingKey::from_rsa_pem(RS256_KEY).unwrap();
+        for t in [token(Algorithm::ES256, Some("es-test"), &es), token(Algorithm::RS256, Some("rs-test"), &rs)] {
+            let caller = auth.verify(&t).unwrap();
+            assert_eq!(caller.principal.to_string(), "globex/gina");
+            assert_eq!(
+                caller.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+                ["admin"],
+                "unknown roles are dropped"
+            );
+        }
+    }
+
+    #[test]
+    fn a_header_algorithm_other_than_the_keys_is_refused() {
+        let auth = authenticator();
+        let rs = EncodingKey::from_rsa_pem(RS256_KEY).unwrap();
+        let wrong = token(Algorithm::RS256, Some("es-test"), &rs);
+        assert_eq!(auth.verify(&wrong).unwrap_err().reason, "algorithm does not match the issuer's key");
+        let no_kid = token(Algorithm::RS256, None, &rs);
+        assert_eq!(auth.verify(&no_kid).unwrap_err().reason, "token names no key id");
+        let ps = token(Algorithm::PS256, Some("rs-test"), &rs);
+        assert!(auth.verify(&ps).is_err());
+    }
+
+    #[test]
+    fn symmetric_and_unsupported_keys_are_refused_when_loading() {
+        let oct = r#"{"keys": [{"kty": "oct", "kid": "h", "k": "c2VjcmV0"}]}"#;
+        assert!(matches!(
+            TrustedIssuer::from_jwks("globex".parse().unwrap(), ISSUER.into(), oct),
+            Err(KeySetError::Unsupported(_))
+        ));
+        let empty = r#"{"keys": []}"#;
+        assert!(matches!(
+            TrustedIssuer::from_jwks("globex".parse().unwrap(), ISSUER.into(), empty),
+            Err(KeySetError::Empty)
+        ));
+        assert!(matches!(
+            TrustedIssuer::from_jwks("globex".parse().unwrap(), ISSUER.into(), "{"),
+            Err(KeySetError::Parse(_))
+        ));
+    }
+}
