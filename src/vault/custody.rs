@@ -2,10 +2,9 @@
 
 use std::sync::Arc;
 
-use super::{CustodiansView, Vault, require_role, visible};
+use super::{CustodiansView, CustodyRecords, Vault, require_role};
 use crate::audit::{Action, EventDraft, HttpInfo, Target};
 use crate::auth::Caller;
-use crate::domain::custody::CustodyState;
 use crate::domain::ids::{AccountId, Half, Principal, Role};
 use crate::error::Error;
 use crate::store;
@@ -29,19 +28,12 @@ impl Vault {
         }
         let (orgs, caller) = (Arc::clone(&self.orgs), caller.clone());
         self.audited(draft, move |tx, draft, now| {
-            let (account, _) = visible(&orgs, tx, &caller, &id)?;
+            let records = CustodyRecords::load(&orgs, tx, &caller, &id)?;
             require_role(&caller, Role::Admin, "naming custodians")?;
-            let mut sets = store::custodians::load(tx, &id)?;
-            let state = CustodyState {
-                account: &account,
-                orgs: &orgs,
-                sets: &sets,
-                exposures: &store::exposures::for_account(tx, &id)?,
-                current: store::halves::current_versions(tx, &id)?,
-            };
-            let next = state.assign(&caller.principal, half, &principals)?;
+            let next = records.state(&orgs).assign(&caller.principal, half, &principals)?;
             store::custodians::replace(tx, &id, half, &next, &caller.principal, now)?;
             draft.details.insert("custodians".into(), next.iter().map(ToString::to_string).collect::<Vec<_>>().into());
+            let mut sets = records.sets;
             match half {
                 Half::Password => sets.password = next,
                 Half::Mfa => sets.mfa = next,

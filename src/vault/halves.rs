@@ -6,12 +6,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::{Vault, visible};
+use super::{CustodyRecords, Vault, visible};
 use crate::audit::{Action, EventDraft, HttpInfo, Target};
 use crate::auth::Caller;
 use crate::crypto::totp::MfaSeed;
 use crate::crypto::{EncryptionContext, envelope, passwords};
-use crate::domain::custody::CustodyState;
 use crate::domain::ids::{AccountId, Half};
 use crate::domain::password_policy::{PolicyViolation, check_supplied};
 use crate::error::Error;
@@ -69,23 +68,15 @@ impl Vault {
         let (orgs, caller, id) = (Arc::clone(&self.orgs), caller.clone(), id.clone());
         self.store
             .read(move |conn| {
-                let (account, _) = visible(&orgs, conn, &caller, &id)?;
-                let sets = store::custodians::load(conn, &id)?;
-                let state = CustodyState {
-                    account: &account,
-                    orgs: &orgs,
-                    sets: &sets,
-                    exposures: &store::exposures::for_account(conn, &id)?,
-                    current: store::halves::current_versions(conn, &id)?,
-                };
-                state.check_deposit(&caller.principal, half)?;
+                let records = CustodyRecords::load(&orgs, conn, &caller, &id)?;
+                records.state(&orgs).check_deposit(&caller.principal, half)?;
                 let history = match half {
                     Half::Password => store::history::recent(conn, &id)?,
                     Half::Mfa => Vec::new(),
                 };
                 Ok(Plan {
                     version: store::halves::next_version(conn, &id, half)?,
-                    key_override: account.kms_keys.for_half(half).map(str::to_owned),
+                    key_override: records.account.kms_keys.for_half(half).map(str::to_owned),
                     history,
                 })
             })
@@ -118,16 +109,7 @@ impl Vault {
         self.audited(draft, move |tx, draft, now| {
             // Re-check under the write lock: custody may have changed while
             // the key provider was working.
-            let (account, _) = visible(&orgs, tx, &caller, &id)?;
-            let sets = store::custodians::load(tx, &id)?;
-            CustodyState {
-                account: &account,
-                orgs: &orgs,
-                sets: &sets,
-                exposures: &store::exposures::for_account(tx, &id)?,
-                current: store::halves::current_versions(tx, &id)?,
-            }
-            .check_deposit(&caller.principal, half)?;
+            CustodyRecords::load(&orgs, tx, &caller, &id)?.state(&orgs).check_deposit(&caller.principal, half)?;
             let new = NewVersion {
                 account: &id,
                 half,

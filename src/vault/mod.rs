@@ -24,8 +24,10 @@ use crate::audit::{EventDraft, Outcome};
 use crate::auth::Caller;
 use crate::crypto::KeyProvider;
 use crate::domain::account::Account;
+use crate::domain::custody::{CustodianSets, CustodyState};
 use crate::domain::ids::{AccountId, Role};
 use crate::domain::orgs::{OrgDirectory, Party};
+use crate::domain::wall::{CurrentVersions, Exposure};
 use crate::error::Error;
 use crate::store::{self, Store, StoreError};
 
@@ -122,6 +124,37 @@ impl Vault {
     pub async fn refuse(&self, draft: EventDraft, err: Error) -> Error {
         let result = self.store.with_conn(move |conn| Ok::<_, Error>(record_refusal(conn, draft, err))).await;
         result.unwrap_or_else(|e| e)
+    }
+}
+
+/// Everything the custody rules need to know about one visible account.
+struct CustodyRecords {
+    account: Account,
+    sets: CustodianSets,
+    exposures: Vec<Exposure>,
+    current: CurrentVersions,
+}
+
+impl CustodyRecords {
+    /// Load the account (if `caller` may see it) with its custody records.
+    fn load(orgs: &OrgDirectory, conn: &Connection, caller: &Caller, id: &AccountId) -> Result<Self, Error> {
+        let (account, _) = visible(orgs, conn, caller, id)?;
+        Ok(Self {
+            account,
+            sets: store::custodians::load(conn, id)?,
+            exposures: store::exposures::for_account(conn, id)?,
+            current: store::halves::current_versions(conn, id)?,
+        })
+    }
+
+    fn state<'a>(&'a self, orgs: &'a OrgDirectory) -> CustodyState<'a> {
+        CustodyState {
+            account: &self.account,
+            orgs,
+            sets: &self.sets,
+            exposures: &self.exposures,
+            current: self.current,
+        }
     }
 }
 
