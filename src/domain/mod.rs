@@ -7,6 +7,7 @@
 //! exhaustively and reused by whichever transport or store calls it.
 
 pub mod account;
+pub mod breakglass;
 pub mod custody;
 pub mod ids;
 pub mod orgs;
