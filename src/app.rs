@@ -9,6 +9,7 @@ use crate::crypto::KeyProvider;
 use crate::crypto::kms::KmsKeyProvider;
 use crate::crypto::local::LocalKeyProvider;
 use crate::domain::orgs::OrgDirectory;
+use crate::notify::NotifySettings;
 use crate::store::keyring::{self, KeyringRecord};
 use crate::store::{Store, StoreError};
 use crate::vault::{Vault, now_rfc3339};
@@ -100,5 +101,41 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     };
     let orgs = OrgDirectory::new(config.provider_org.clone(), config.customer_orgs().cloned());
     let auth = Authenticator::new(config.audience.clone(), issuers(config).await?);
-    Ok(App { vault: Vault::new(store, keys, orgs), auth: Arc::new(auth) })
+    Ok(App { vault: Vault::new(store, keys, orgs, config.break_glass), auth: Arc::new(auth) })
+}
+
+/// How often requests past a deadline are moved to `expired`.
+const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The service's background work; stops when dropped.
+#[derive(Debug)]
+pub struct Background(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+impl App {
+    /// Start the webhook delivery worker and the request-expiry sweeper.
+    pub fn start_background(&self, notify: NotifySettings) -> Background {
+        let worker = tokio::spawn(crate::notify::worker::run(self.vault.store().clone(), notify));
+        let vault = self.vault.clone();
+        let sweeper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(EXPIRY_SWEEP);
+            loop {
+                tick.tick().await;
+                if vault.keys().seal_status().sealed {
+                    continue;
+                }
+                if let Err(e) = vault.expire_due().await {
+                    tracing::error!(code = e.code(), "expiring requests failed");
+                }
+            }
+        });
+        Background(vec![worker, sweeper])
+    }
 }

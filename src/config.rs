@@ -6,11 +6,14 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::crypto::kms::KmsSettings;
+use crate::domain::breakglass::{Policy, PolicyError};
 use crate::domain::ids::OrgName;
+use crate::notify::NotifySettings;
 
 /// The audience tokens must carry unless configured otherwise.
 pub const DEFAULT_AUDIENCE: &str = "rootvault";
@@ -74,6 +77,10 @@ pub struct Config {
     /// Every org, the provider first.
     pub orgs: Vec<OrgConfig>,
     pub keys: KeysConfig,
+    /// How break-glass requests are approved and released.
+    pub break_glass: Policy,
+    /// How webhook notifications are delivered.
+    pub notify: NotifySettings,
     /// Set only by `rootvault dev`: dev issuers and auto-unseal.
     pub dev: bool,
 }
@@ -88,6 +95,50 @@ struct FileConfig {
     #[serde(default)]
     orgs: Vec<FileOrg>,
     keys: Option<FileKeys>,
+    #[serde(default)]
+    break_glass: FileBreakGlass,
+    #[serde(default)]
+    notify: FileNotify,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileBreakGlass {
+    #[serde(default = "default_approvals")]
+    approvals_required: u8,
+    #[serde(default = "default_views")]
+    password_views: u8,
+    #[serde(default = "default_pending_ttl")]
+    pending_ttl_minutes: u32,
+}
+
+fn default_approvals() -> u8 {
+    2
+}
+fn default_views() -> u8 {
+    1
+}
+fn default_pending_ttl() -> u32 {
+    60
+}
+
+impl Default for FileBreakGlass {
+    fn default() -> Self {
+        Self {
+            approvals_required: default_approvals(),
+            password_views: default_views(),
+            pending_ttl_minutes: default_pending_ttl(),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileNotify {
+    retry_base_seconds: Option<u64>,
+    retry_max_seconds: Option<u64>,
+    max_attempts: Option<u32>,
+    timeout_seconds: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -236,7 +287,34 @@ impl Config {
                 return Err(ConfigError::new("keys.provider", format!("{other:?} is not local or aws-kms")));
             }
         };
-        Ok(Self { listen, data_dir, audience, provider_org, orgs, keys, dev: false })
+        let bg = file.break_glass;
+        let break_glass =
+            Policy::new(bg.approvals_required, bg.password_views, bg.pending_ttl_minutes).map_err(|e| {
+                let key = match e {
+                    PolicyError::Threshold(_) => "break_glass.approvals_required",
+                    PolicyError::Views(_) => "break_glass.password_views",
+                    PolicyError::PendingTtl => "break_glass.pending_ttl_minutes",
+                };
+                ConfigError::new(key, e.to_string())
+            })?;
+        let defaults = NotifySettings::default();
+        let seconds = |key: &str, value: Option<u64>, default: Duration| match value {
+            Some(0) => Err(ConfigError::new(key, "must be at least 1")),
+            Some(n) => Ok(Duration::from_secs(n)),
+            None => Ok(default),
+        };
+        let notify = NotifySettings {
+            retry_base: seconds("notify.retry_base_seconds", file.notify.retry_base_seconds, defaults.retry_base)?,
+            retry_max: seconds("notify.retry_max_seconds", file.notify.retry_max_seconds, defaults.retry_max)?,
+            timeout: seconds("notify.timeout_seconds", file.notify.timeout_seconds, defaults.timeout)?,
+            max_attempts: match file.notify.max_attempts {
+                Some(0) => return Err(ConfigError::new("notify.max_attempts", "must be at least 1")),
+                Some(n) => n,
+                None => defaults.max_attempts,
+            },
+            poll_interval: defaults.poll_interval,
+        };
+        Ok(Self { listen, data_dir, audience, provider_org, orgs, keys, break_glass, notify, dev: false })
     }
 
     /// The embedded default: provider `acme`, customers `globex` and
@@ -253,6 +331,8 @@ impl Config {
             provider_org: org("acme").name,
             orgs: vec![org("acme"), org("globex"), org("initech")],
             keys: KeysConfig::Local,
+            break_glass: Policy::default(),
+            notify: NotifySettings::default(),
             dev: true,
         }
     }
@@ -324,6 +404,9 @@ mod tests {
             (GOOD.replace("data_dir", "datadir"), "datadir"),
             (GOOD.replace("provider = \"local\"", "provider = \"aws-kms\""), "keys.aws_kms"),
             (format!("listen = \"nowhere\"\n{GOOD}"), "listen"),
+            (format!("{GOOD}\n[break_glass]\napprovals_required = 1\n"), "break_glass.approvals_required"),
+            (format!("{GOOD}\n[break_glass]\npassword_views = 4\n"), "break_glass.password_views"),
+            (format!("{GOOD}\n[notify]\nmax_attempts = 0\n"), "notify.max_attempts"),
         ];
         for (text, key) in cases {
             let err = parse(&text).unwrap_err();

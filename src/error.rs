@@ -10,6 +10,7 @@ use crate::audit::Outcome;
 use crate::crypto::CryptoError;
 use crate::crypto::totp::MfaError;
 use crate::domain::account::AccountError;
+use crate::domain::breakglass::RequestError;
 use crate::domain::custody::CustodyError;
 use crate::domain::ids::IdError;
 use crate::domain::password_policy::PolicyViolation;
@@ -33,6 +34,9 @@ pub enum Error {
     /// 409: the request conflicts with the current state or a custody rule.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// 410: what was asked for is gone for good (a closed window, used views).
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     /// 413: the body is over the size limit.
     #[error("the request body is larger than 64 KiB")]
     PayloadTooLarge,
@@ -79,6 +83,7 @@ impl Error {
             Error::Malformed { code, .. }
             | Error::Forbidden { code, .. }
             | Error::Conflict { code, .. }
+            | Error::Gone { code, .. }
             | Error::Invalid { code, .. } => code,
             Error::Unauthenticated => "unauthenticated",
             Error::NotFound(_) => "not_found",
@@ -146,6 +151,47 @@ impl From<CustodyError> for Error {
                 Error::conflict("four_eyes_violation", message)
             }
             CustodyError::NotCustodian(_) => Error::forbidden("not_custodian", message),
+        }
+    }
+}
+
+impl From<RequestError> for Error {
+    fn from(e: RequestError) -> Self {
+        let message = e.to_string();
+        let code = match &e {
+            RequestError::NotStaff | RequestError::NotApprover => "forbidden",
+            RequestError::NotRequester => "not_requester",
+            RequestError::NotRecipient(_) => "not_recipient",
+            RequestError::Reason
+            | RequestError::Ticket
+            | RequestError::NoRecipient
+            | RequestError::SameRecipient
+            | RequestError::Window => "invalid_request",
+            RequestError::RecipientNotCustodian { .. } => "recipient_not_custodian",
+            RequestError::Walled { .. } => "four_eyes_violation",
+            RequestError::NothingStored => "nothing_in_custody",
+            RequestError::SelfApproval => "self_approval",
+            RequestError::RecipientApproval => "recipient_approval",
+            RequestError::AlreadyDecided => "already_decided",
+            RequestError::OtherPartyRequired(_) => "other_party_approval_required",
+            RequestError::NotPending(_) => "request_not_pending",
+            RequestError::NotApproved(_) => "request_not_approved",
+            RequestError::WindowClosed => "window_closed",
+            RequestError::NoViewsLeft => "no_views_left",
+        };
+        match e {
+            RequestError::NotStaff
+            | RequestError::NotApprover
+            | RequestError::NotRequester
+            | RequestError::NotRecipient(_) => Error::forbidden(code, message),
+            RequestError::Reason
+            | RequestError::Ticket
+            | RequestError::NoRecipient
+            | RequestError::SameRecipient
+            | RequestError::Window
+            | RequestError::RecipientNotCustodian { .. } => Error::invalid(code, message),
+            RequestError::WindowClosed | RequestError::NoViewsLeft => Error::Gone { code, message },
+            _ => Error::conflict(code, message),
         }
     }
 }

@@ -27,5 +27,6 @@ pub mod dev;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod notify;
 pub mod store;
 pub mod vault;

@@ -30,10 +30,27 @@ pub enum Action {
     HalfDeposit,
     /// Half metadata (versions, never secrets) was read.
     HalfList,
+    /// A password, or an MFA code, left the service to a person.
+    HalfRelease,
+    /// A rotation candidate was generated for a custodian.
+    HalfRotate,
+    /// A custodian confirmed a rotation candidate as current.
+    HalfRotateConfirm,
+    RequestCreate,
+    RequestRead,
+    RequestList,
+    RequestApprove,
+    RequestDeny,
+    RequestCancel,
+    /// A request passed a deadline (recorded by the service, actor null).
+    RequestExpire,
+    SubscriberCreate,
+    SubscriberList,
+    SubscriberDelete,
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 21] = [
         Action::AuthFail,
         Action::SealUnseal,
         Action::AccountCreate,
@@ -42,6 +59,19 @@ impl Action {
         Action::CustodiansSet,
         Action::HalfDeposit,
         Action::HalfList,
+        Action::HalfRelease,
+        Action::HalfRotate,
+        Action::HalfRotateConfirm,
+        Action::RequestCreate,
+        Action::RequestRead,
+        Action::RequestList,
+        Action::RequestApprove,
+        Action::RequestDeny,
+        Action::RequestCancel,
+        Action::RequestExpire,
+        Action::SubscriberCreate,
+        Action::SubscriberList,
+        Action::SubscriberDelete,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +84,19 @@ impl Action {
             Action::CustodiansSet => "custodians.set",
             Action::HalfDeposit => "half.deposit",
             Action::HalfList => "half.list",
+            Action::HalfRelease => "half.release",
+            Action::HalfRotate => "half.rotate",
+            Action::HalfRotateConfirm => "half.rotate_confirm",
+            Action::RequestCreate => "request.create",
+            Action::RequestRead => "request.read",
+            Action::RequestList => "request.list",
+            Action::RequestApprove => "request.approve",
+            Action::RequestDeny => "request.deny",
+            Action::RequestCancel => "request.cancel",
+            Action::RequestExpire => "request.expire",
+            Action::SubscriberCreate => "subscriber.create",
+            Action::SubscriberList => "subscriber.list",
+            Action::SubscriberDelete => "subscriber.delete",
         }
     }
 }
@@ -87,6 +130,10 @@ pub struct Target {
 }
 
 impl Target {
+    pub fn request(account: &AccountId, request_id: &str) -> Self {
+        Self { account_id: Some(account.to_string()), request_id: Some(request_id.to_owned()), ..Self::default() }
+    }
+
     pub fn account(id: &AccountId) -> Self {
         Self { account_id: Some(id.to_string()), ..Self::default() }
     }

@@ -59,6 +59,7 @@ pub fn run_serve(path: &Path, check_only: bool) -> anyhow::Result<()> {
         let status = app.vault.keys().seal_status();
         tracing::info!(%addr, keys = app.vault.keys().kind(), sealed = status.sealed, "rootvault serving");
         println!("listening on http://{addr}");
+        let _background = app.start_background(config.notify);
         crate::http::serve(listener, app, shutdown_signal()).await?;
         Ok(())
     })
@@ -71,6 +72,7 @@ pub fn run_dev(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         print_banner(&dev.config, addr)?;
+        let _background = dev.app.start_background(dev.config.notify);
         crate::http::serve(listener, dev.app, shutdown_signal()).await?;
         Ok(())
     })

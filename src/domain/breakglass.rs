@@ -174,7 +174,9 @@ pub enum RequestError {
     Window,
     #[error("{principal} is not a current custodian of the {half} half")]
     RecipientNotCustodian { principal: Principal, half: Half },
-    #[error("{principal} has seen version {version} of the {seen} half, which is still current; no one may hold both halves")]
+    #[error(
+        "{principal} has seen version {version} of the {seen} half, which is still current; no one may hold both halves"
+    )]
     Walled { principal: Principal, seen: Half, version: u32 },
     #[error("the account stores no halves")]
     NothingStored,
@@ -363,7 +365,13 @@ impl Request {
     ) -> Result<(), RequestError> {
         self.ensure_pending(now)?;
         self.check_decider(approver, roles)?;
-        self.decisions.push(Decision { approver: approver.clone(), party: party.into(), approve: false, comment, at: now });
+        self.decisions.push(Decision {
+            approver: approver.clone(),
+            party: party.into(),
+            approve: false,
+            comment,
+            at: now,
+        });
         self.state = State::Denied;
         self.ended_at = Some(now);
         Ok(())
@@ -481,8 +489,18 @@ mod tests {
 
     fn open(custody: CustodyMode) -> Request {
         let current = CurrentVersions { password: Some(1), mfa: Some(1) };
-        Request::open(&account(custody), &sets(), &[], current, &p("acme/sam"), &[Role::Staff], ask(), Policy::default(), 1000)
-            .unwrap()
+        Request::open(
+            &account(custody),
+            &sets(),
+            &[],
+            current,
+            &p("acme/sam"),
+            &[Role::Staff],
+            ask(),
+            Policy::default(),
+            1000,
+        )
+        .unwrap()
     }
 
     const APPROVER: &[Role] = &[Role::Approver];
@@ -503,15 +521,22 @@ mod tests {
         };
         assert_eq!(go(ask(), &[Role::Approver]).unwrap_err(), RequestError::NotStaff);
         assert_eq!(go(Ask { reason: " ".into(), ..ask() }, &[Role::Staff]).unwrap_err(), RequestError::Reason);
-        assert_eq!(go(Ask { password_to: None, mfa_to: None, ..ask() }, &[Role::Staff]).unwrap_err(), RequestError::NoRecipient);
-        assert_eq!(go(Ask { mfa_to: Some(p("acme/alice")), ..ask() }, &[Role::Staff]).unwrap_err(), RequestError::SameRecipient);
+        assert_eq!(
+            go(Ask { password_to: None, mfa_to: None, ..ask() }, &[Role::Staff]).unwrap_err(),
+            RequestError::NoRecipient
+        );
+        assert_eq!(
+            go(Ask { mfa_to: Some(p("acme/alice")), ..ask() }, &[Role::Staff]).unwrap_err(),
+            RequestError::SameRecipient
+        );
         assert_eq!(go(Ask { window_minutes: Some(721), ..ask() }, &[Role::Staff]).unwrap_err(), RequestError::Window);
         assert!(matches!(
             go(Ask { mfa_to: Some(p("globex/gina")), ..ask() }, &[Role::Staff]),
             Err(RequestError::RecipientNotCustodian { .. })
         ));
         let seen = [Exposure { principal: p("acme/alice"), half: Half::Mfa, version: 1 }];
-        let walled = Request::open(&acc, &sets(), &seen, current, &p("acme/sam"), &[Role::Staff], ask(), Policy::default(), 0);
+        let walled =
+            Request::open(&acc, &sets(), &seen, current, &p("acme/sam"), &[Role::Staff], ask(), Policy::default(), 0);
         assert!(matches!(walled, Err(RequestError::Walled { .. })));
     }
 
@@ -526,13 +551,22 @@ mod tests {
         ] {
             assert_eq!(r.approve(&p(who), APPROVER, Party::Provider, false, policy, None, 1001), Err(err));
         }
-        assert_eq!(r.approve(&p("acme/carol"), &[Role::Staff], Party::Provider, false, policy, None, 1001), Err(RequestError::NotApprover));
+        assert_eq!(
+            r.approve(&p("acme/carol"), &[Role::Staff], Party::Provider, false, policy, None, 1001),
+            Err(RequestError::NotApprover)
+        );
         assert_eq!(r.approve(&p("acme/carol"), APPROVER, Party::Provider, false, policy, None, 1001), Ok(false));
-        assert_eq!(r.approve(&p("acme/carol"), APPROVER, Party::Provider, false, policy, None, 1002), Err(RequestError::AlreadyDecided));
+        assert_eq!(
+            r.approve(&p("acme/carol"), APPROVER, Party::Provider, false, policy, None, 1002),
+            Err(RequestError::AlreadyDecided)
+        );
         assert_eq!(r.approve(&p("acme/dave"), APPROVER, Party::Provider, false, policy, None, 1003), Ok(true));
         assert_eq!(r.state, State::Approved);
         assert_eq!(r.window_ends, Some(1003 + 3600));
-        assert_eq!(r.approve(&p("acme/erin"), APPROVER, Party::Provider, false, policy, None, 1004), Err(RequestError::NotPending("approved")));
+        assert_eq!(
+            r.approve(&p("acme/erin"), APPROVER, Party::Provider, false, policy, None, 1004),
+            Err(RequestError::NotPending("approved"))
+        );
     }
 
     #[test]
@@ -554,7 +588,10 @@ mod tests {
         assert_eq!(r.state, State::Denied);
         let mut r = open(CustodyMode::ProviderSplit);
         let late = r.pending_until;
-        assert_eq!(r.approve(&p("acme/carol"), APPROVER, Party::Provider, false, Policy::default(), None, late), Err(RequestError::NotPending("expired")));
+        assert_eq!(
+            r.approve(&p("acme/carol"), APPROVER, Party::Provider, false, Policy::default(), None, late),
+            Err(RequestError::NotPending("expired"))
+        );
     }
 
     #[test]
@@ -564,13 +601,22 @@ mod tests {
         r.approve(&p("acme/carol"), APPROVER, Party::Provider, false, policy, None, 1001).unwrap();
         r.approve(&p("acme/dave"), APPROVER, Party::Provider, false, policy, None, 1002).unwrap();
         let current = CurrentVersions { password: Some(1), mfa: Some(1) };
-        assert_eq!(r.check_release(&p("globex/gus"), Half::Password, &sets(), &[], current, 1003), Err(RequestError::NotRecipient(Half::Password)));
+        assert_eq!(
+            r.check_release(&p("globex/gus"), Half::Password, &sets(), &[], current, 1003),
+            Err(RequestError::NotRecipient(Half::Password))
+        );
         assert_eq!(r.check_release(&p("acme/alice"), Half::Password, &sets(), &[], current, 1003), Ok(()));
         r.record_password_view(1003);
-        assert_eq!(r.check_release(&p("acme/alice"), Half::Password, &sets(), &[], current, 1004), Err(RequestError::NoViewsLeft));
+        assert_eq!(
+            r.check_release(&p("acme/alice"), Half::Password, &sets(), &[], current, 1004),
+            Err(RequestError::NoViewsLeft)
+        );
         assert_eq!(r.check_release(&p("globex/gus"), Half::Mfa, &sets(), &[], current, 1004), Ok(()));
         let end = r.window_ends.unwrap();
-        assert_eq!(r.check_release(&p("globex/gus"), Half::Mfa, &sets(), &[], current, end), Err(RequestError::WindowClosed));
+        assert_eq!(
+            r.check_release(&p("globex/gus"), Half::Mfa, &sets(), &[], current, end),
+            Err(RequestError::WindowClosed)
+        );
         assert_eq!(r.state, State::Expired);
     }
 

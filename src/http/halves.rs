@@ -117,3 +117,23 @@ pub async fn list(
     let halves = app.vault.halves(&caller, &http, id.clone()).await?;
     Ok(Json(HalvesView { account_id: id, halves }))
 }
+
+pub async fn rotate(
+    State(app): State<App>,
+    caller: Caller,
+    Meta(http): Meta,
+    Path(raw): Path<String>,
+) -> Result<Json<crate::vault::RotationCandidate>, Error> {
+    let id = account_id(&app, &caller, &http, Action::HalfRotate, &raw).await?;
+    Ok(Json(app.vault.rotate_password(&caller, &http, id).await?))
+}
+
+pub async fn confirm_rotation(
+    State(app): State<App>,
+    caller: Caller,
+    Meta(http): Meta,
+    Path(raw): Path<String>,
+) -> Result<Json<Deposited>, Error> {
+    let id = account_id(&app, &caller, &http, Action::HalfRotateConfirm, &raw).await?;
+    Ok(Json(app.vault.confirm_rotation(&caller, &http, id).await?))
+}

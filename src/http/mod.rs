@@ -7,6 +7,8 @@ mod accounts;
 pub mod error;
 pub mod extract;
 mod halves;
+mod requests;
+mod subscribers;
 mod sys;
 
 use std::future::Future;
@@ -18,7 +20,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use tokio::net::TcpListener;
 
 use crate::app::App;
@@ -94,6 +96,17 @@ pub fn router(app: App) -> Router {
         .route("/v1/accounts/{account_id}/halves", get(halves::list))
         .route("/v1/accounts/{account_id}/halves/password", put(halves::deposit_password))
         .route("/v1/accounts/{account_id}/halves/mfa", put(halves::deposit_mfa))
+        .route("/v1/accounts/{account_id}/halves/password/rotate", post(halves::rotate))
+        .route("/v1/accounts/{account_id}/halves/password/rotate/confirm", post(halves::confirm_rotation))
+        .route("/v1/accounts/{account_id}/subscribers", post(subscribers::create).get(subscribers::list))
+        .route("/v1/accounts/{account_id}/subscribers/{subscriber_id}", delete(subscribers::remove))
+        .route("/v1/requests", post(requests::create).get(requests::list))
+        .route("/v1/requests/{id}", get(requests::show))
+        .route("/v1/requests/{id}/approve", post(requests::approve))
+        .route("/v1/requests/{id}/deny", post(requests::deny))
+        .route("/v1/requests/{id}/cancel", post(requests::cancel))
+        .route("/v1/requests/{id}/password", post(requests::password))
+        .route("/v1/requests/{id}/mfa-code", post(requests::mfa_code))
         .route_layer(middleware::from_fn(remember_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -17,6 +17,8 @@ pub enum Source {
     Supplied,
     /// The service generated it by policy.
     Generated,
+    /// A generated rotation candidate, confirmed by its custodian.
+    Rotated,
 }
 
 impl Source {
@@ -24,6 +26,7 @@ impl Source {
         match self {
             Source::Supplied => "supplied",
             Source::Generated => "generated",
+            Source::Rotated => "rotated",
         }
     }
 }
@@ -184,4 +187,70 @@ pub fn status(conn: &Connection, account: &AccountId) -> Result<Vec<HalfStatus>,
         out.push(HalfStatus { half, current_version, rotation_due, updated_at, versions });
     }
     Ok(out)
+}
+
+/// Flag a half for rotation (after its password was released: invariant 7).
+pub fn mark_rotation_due(tx: &Transaction, account: &AccountId, half: Half, now: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE halves SET rotation_due = 1, updated_at = ?3 WHERE account_id = ?1 AND half = ?2",
+        params![account.as_str(), half.as_str(), now],
+    )?;
+    Ok(())
+}
+
+/// A generated password waiting for its custodian to confirm it is set.
+#[derive(Debug, Clone)]
+pub struct PendingRotation {
+    pub version: u32,
+    pub ciphertext: Vec<u8>,
+    pub wrapped: WrappedKey,
+    pub history_hash: String,
+    pub created_by: String,
+}
+
+/// Store (or replace) the pending rotation of an account's password.
+pub fn put_pending(
+    tx: &Transaction,
+    account: &AccountId,
+    pending: &PendingRotation,
+    now: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT OR REPLACE INTO pending_rotations
+            (account_id, half, version, ciphertext, wrapped_key, key_id, history_hash, created_at, created_by)
+         VALUES (?1, 'password', ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            account.as_str(),
+            pending.version,
+            pending.ciphertext,
+            pending.wrapped.blob,
+            pending.wrapped.key_id,
+            pending.history_hash,
+            now,
+            pending.created_by
+        ],
+    )?;
+    Ok(())
+}
+
+/// Remove and return the pending rotation of an account's password.
+pub fn take_pending(tx: &Transaction, account: &AccountId) -> Result<Option<PendingRotation>, StoreError> {
+    let pending = tx
+        .query_row(
+            "SELECT version, ciphertext, wrapped_key, key_id, history_hash, created_by
+               FROM pending_rotations WHERE account_id = ?1 AND half = 'password'",
+            [account.as_str()],
+            |r| {
+                Ok(PendingRotation {
+                    version: r.get(0)?,
+                    ciphertext: r.get(1)?,
+                    wrapped: WrappedKey { blob: r.get(2)?, key_id: r.get(3)? },
+                    history_hash: r.get(4)?,
+                    created_by: r.get(5)?,
+                })
+            },
+        )
+        .optional()?;
+    tx.execute("DELETE FROM pending_rotations WHERE account_id = ?1", [account.as_str()])?;
+    Ok(pending)
 }

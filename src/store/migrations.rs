@@ -109,6 +109,59 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL
     ) STRICT;
     "#,
+    // 2: break-glass requests, pending password rotations, webhook
+    // subscribers and their durable outbox.
+    r#"
+    CREATE TABLE requests (
+        id         TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(account_id),
+        state      TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        body       TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX requests_by_account ON requests (account_id, created_at);
+    CREATE INDEX requests_by_state ON requests (state);
+
+    CREATE TABLE pending_rotations (
+        account_id   TEXT NOT NULL REFERENCES accounts(account_id),
+        half         TEXT NOT NULL CHECK (half = 'password'),
+        version      INTEGER NOT NULL,
+        ciphertext   BLOB NOT NULL,
+        wrapped_key  BLOB NOT NULL,
+        key_id       TEXT NOT NULL,
+        history_hash TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        created_by   TEXT NOT NULL,
+        PRIMARY KEY (account_id, half)
+    ) STRICT;
+
+    CREATE TABLE subscribers (
+        id         TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(account_id),
+        org        TEXT NOT NULL,
+        url        TEXT NOT NULL,
+        secret     TEXT NOT NULL,
+        events     TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        deleted_at TEXT
+    ) STRICT;
+    CREATE INDEX subscribers_by_account ON subscribers (account_id);
+
+    CREATE TABLE outbox (
+        id              TEXT PRIMARY KEY,
+        subscriber_id   TEXT NOT NULL REFERENCES subscribers(id),
+        event           TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        created_at      TEXT NOT NULL,
+        delivered_at    TEXT,
+        last_error      TEXT
+    ) STRICT;
+    CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+    "#,
 ];
 
 /// Bring the schema up to the latest version.

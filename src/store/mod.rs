@@ -17,6 +17,8 @@ pub mod halves;
 pub mod history;
 pub mod keyring;
 mod migrations;
+pub mod outbox;
+pub mod requests;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

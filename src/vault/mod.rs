@@ -10,7 +10,10 @@
 mod accounts;
 mod custody;
 mod halves;
+mod requests;
+mod rotation;
 mod seal;
+mod subscribers;
 
 use std::sync::Arc;
 
@@ -19,16 +22,21 @@ use time::OffsetDateTime;
 
 pub use accounts::{AccountView, CustodiansView};
 pub use halves::{Deposited, MfaInput, PasswordInput};
+pub use requests::{CodeRelease, PasswordRelease, RequestFilter, RequestView};
+pub use rotation::RotationCandidate;
+pub use subscribers::NewSubscriber;
 
 use crate::audit::{EventDraft, Outcome};
 use crate::auth::Caller;
 use crate::crypto::KeyProvider;
 use crate::domain::account::Account;
+use crate::domain::breakglass::Policy;
 use crate::domain::custody::{CustodianSets, CustodyState};
-use crate::domain::ids::{AccountId, Role};
+use crate::domain::ids::{AccountId, Principal, Role};
 use crate::domain::orgs::{OrgDirectory, Party};
 use crate::domain::wall::{CurrentVersions, Exposure};
 use crate::error::Error;
+use crate::notify;
 use crate::store::{self, Store, StoreError};
 
 /// The service's core, shared by every request.
@@ -37,6 +45,37 @@ pub struct Vault {
     store: Store,
     keys: Arc<dyn KeyProvider>,
     orgs: Arc<OrgDirectory>,
+    policy: Policy,
+}
+
+/// The current time in Unix seconds, the clock of the break-glass rules.
+pub fn unix_now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Unix seconds as the service's RFC 3339 form.
+pub fn rfc3339(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(TIMESTAMP).ok())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// Queue a webhook to the account's subscribers inside the caller's
+/// transaction, so it exists exactly when the audit event does.
+fn notify(
+    tx: &Transaction,
+    account: &AccountId,
+    event: notify::Event,
+    actor: Option<&Principal>,
+    data: serde_json::Value,
+    now: &str,
+) -> Result<(), Error> {
+    let actor = actor.map(ToString::to_string);
+    let payload = notify::payload(event, account, now, actor.as_deref(), data);
+    let now_ms = OffsetDateTime::now_utc().unix_timestamp_nanos().div_euclid(1_000_000) as i64;
+    store::outbox::enqueue(tx, account, event.as_str(), &payload, now, now_ms)?;
+    Ok(())
 }
 
 /// RFC 3339 in UTC with exactly three fractional digits, so timestamps have
@@ -73,8 +112,12 @@ fn record_refusal(conn: &mut Connection, draft: EventDraft, err: Error) -> Error
 }
 
 impl Vault {
-    pub fn new(store: Store, keys: Arc<dyn KeyProvider>, orgs: OrgDirectory) -> Self {
-        Self { store, keys, orgs: Arc::new(orgs) }
+    pub fn new(store: Store, keys: Arc<dyn KeyProvider>, orgs: OrgDirectory, policy: Policy) -> Self {
+        Self { store, keys, orgs: Arc::new(orgs), policy }
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.policy
     }
 
     pub fn store(&self) -> &Store {

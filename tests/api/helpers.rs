@@ -22,6 +22,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub app: App,
     pub config: Config,
+    _background: rootvault::app::Background,
     _dir: TempDir,
     server: JoinHandle<()>,
 }
@@ -36,14 +37,19 @@ fn localhost() -> std::net::SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
 
-async fn start(app: App, config: Config, dir: TempDir) -> TestApp {
+async fn start(app: App, mut config: Config, dir: TempDir) -> TestApp {
+    // Retry webhooks quickly so outage tests finish in seconds.
+    config.notify.poll_interval = std::time::Duration::from_millis(50);
+    config.notify.retry_base = std::time::Duration::from_millis(100);
+    config.notify.retry_max = std::time::Duration::from_millis(400);
+    let background = app.start_background(config.notify);
     let listener = TcpListener::bind(localhost()).await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let served = app.clone();
     let server = tokio::spawn(async move {
         rootvault::http::serve(listener, served, std::future::pending()).await.unwrap();
     });
-    TestApp { base, client: reqwest::Client::new(), app, config, _dir: dir, server }
+    TestApp { base, client: reqwest::Client::new(), app, config, _background: background, _dir: dir, server }
 }
 
 /// An unsealed service with local keys, dev issuers and no accounts.
@@ -242,3 +248,53 @@ pub fn account_body(id: &str, custody: &str, customer: Option<&str>) -> Value {
 pub const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 /// A password that meets the policy.
 pub const PASSWORD: &str = "Correct-Horse-9-Battery";
+
+/// Everyone's roles in the break-glass tests: staff ask, approvers decide.
+pub const STAFF: &[&str] = &["staff"];
+pub const APPROVER: &[&str] = &["approver"];
+
+impl TestApp {
+    /// A provider-split account with both halves deposited:
+    /// `acme/alice` holds the password, `acme/bob` the MFA seed.
+    pub async fn stocked_account(&self, id: &str) {
+        self.provider_split_account(id).await;
+        assert_eq!(self.deposit_password(id, "acme/alice", PASSWORD).await.status, StatusCode::OK);
+        assert_eq!(self.deposit_seed(id, "acme/bob", SEED).await.status, StatusCode::OK);
+    }
+
+    /// Open a request as `requester` (staff) and return the reply.
+    pub async fn ask(&self, requester: &str, body: Value) -> Reply {
+        self.post("/v1/requests", &self.token(requester, STAFF), body).await
+    }
+
+    /// `POST /v1/requests/{id}/{step}` as `who` with `roles`.
+    pub async fn step(&self, id: &str, step: &str, who: &str, roles: &[&str]) -> Reply {
+        self.post(&format!("/v1/requests/{id}/{step}"), &self.token(who, roles), json!({})).await
+    }
+
+    /// A request by `acme/sam` for alice (password) and bob (MFA), approved
+    /// by `acme/carol` and `acme/dave`. Returns its id.
+    pub async fn approved_request(&self, account: &str) -> String {
+        let reply = self
+            .ask("acme/sam", json!({"account_id": account, "reason": "billing lockout", "password_to": "acme/alice", "mfa_to": "acme/bob"}))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let id = reply.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(self.step(&id, "approve", "acme/carol", APPROVER).await.status, StatusCode::OK);
+        let done = self.step(&id, "approve", "acme/dave", APPROVER).await;
+        assert_eq!(done.body["state"], "approved", "{}", done.body);
+        id
+    }
+
+    /// Edit a stored request's JSON as if time had passed.
+    pub fn set_request_field(&self, id: &str, field: &str, value: i64) {
+        let changed = self
+            .db()
+            .execute(
+                &format!("UPDATE requests SET body = json_set(body, '$.{field}', ?2) WHERE id = ?1"),
+                rusqlite::params![id, value],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+    }
+}

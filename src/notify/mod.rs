@@ -1,0 +1,128 @@
+//! Signed webhooks with a durable outbox and retries.
+//!
+//! Each account can have subscribers (the customer's SOC team, the
+//! provider's account team, seed 004). When a break-glass request is
+//! created, approved, denied, released, expired or cancelled, or a half is
+//! rotated, one delivery per subscriber is queued in the `outbox` table in
+//! the same transaction as the audit event. A background worker sends them,
+//! signed with the subscriber's secret, and retries with exponential backoff
+//! until the receiver answers 2xx, so a receiver that is down gets them later.
+//! Payloads carry ids, principals and states, never a secret.
+
+pub mod sign;
+pub mod worker;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::domain::ids::AccountId;
+
+/// What subscribers can hear about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    RequestCreated,
+    RequestApproved,
+    RequestDenied,
+    RequestCancelled,
+    RequestReleased,
+    RequestExpired,
+    HalfRotated,
+}
+
+impl Event {
+    pub const ALL: [Event; 7] = [
+        Event::RequestCreated,
+        Event::RequestApproved,
+        Event::RequestDenied,
+        Event::RequestCancelled,
+        Event::RequestReleased,
+        Event::RequestExpired,
+        Event::HalfRotated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::RequestCreated => "request.created",
+            Event::RequestApproved => "request.approved",
+            Event::RequestDenied => "request.denied",
+            Event::RequestCancelled => "request.cancelled",
+            Event::RequestReleased => "request.released",
+            Event::RequestExpired => "request.expired",
+            Event::HalfRotated => "half.rotated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+}
+
+/// The body of a delivery (the outbox adds `delivery_id`).
+pub fn payload(event: Event, account: &AccountId, occurred_at: &str, actor: Option<&str>, data: Value) -> Value {
+    json!({
+        "event": event.as_str(),
+        "account_id": account.as_str(),
+        "occurred_at": occurred_at,
+        "actor": actor,
+        "data": data,
+    })
+}
+
+/// How the delivery worker behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotifySettings {
+    /// How often the worker looks for due deliveries.
+    pub poll_interval: Duration,
+    /// The first retry waits this long; each further one twice as long.
+    pub retry_base: Duration,
+    /// The longest wait between two attempts.
+    pub retry_max: Duration,
+    /// Attempts before a delivery is marked failed.
+    pub max_attempts: u32,
+    /// How long one attempt may take.
+    pub timeout: Duration,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_secs(1),
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(3600),
+            max_attempts: 15,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl NotifySettings {
+    /// The wait after `attempts` failed attempts.
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(20));
+        self.retry_base.saturating_mul(factor).min(self.retry_max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_ceiling() {
+        let s = NotifySettings {
+            retry_base: Duration::from_secs(2),
+            retry_max: Duration::from_secs(60),
+            ..Default::default()
+        };
+        let waits: Vec<u64> = (1..=7).map(|n| s.backoff(n).as_secs()).collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 60, 60]);
+    }
+
+    #[test]
+    fn event_names_round_trip() {
+        for e in Event::ALL {
+            assert_eq!(Event::parse(e.as_str()), Some(e));
+        }
+    }
+}

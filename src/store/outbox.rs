@@ -1,0 +1,184 @@
+//! The `subscribers` and `outbox` tables: who wants to hear about an
+//! account, and the durable queue of deliveries to them.
+//!
+//! Deliveries are enqueued in the same transaction as the audit event of
+//! what they announce, so a notification exists exactly when its event does,
+//! and survives restarts until the receiver takes it.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::StoreError;
+use crate::domain::ids::{AccountId, OrgName};
+
+/// A webhook subscriber as shown to its org's admins (never its secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct Subscriber {
+    pub id: String,
+    pub account_id: String,
+    pub org: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+/// A delivery that is due, with what is needed to send it.
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub id: String,
+    pub url: String,
+    pub secret: String,
+    pub event: String,
+    pub payload: String,
+    pub attempts: u32,
+}
+
+#[expect(clippy::too_many_arguments, reason = "one argument per column of the new row")]
+pub fn add_subscriber(
+    tx: &Transaction,
+    id: &str,
+    account: &AccountId,
+    org: &OrgName,
+    url: &str,
+    secret: &str,
+    events: &[String],
+    by: &str,
+    now: &str,
+) -> Result<(), StoreError> {
+    let events = serde_json::to_string(events).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO subscribers (id, account_id, org, url, secret, events, created_at, created_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![id, account.as_str(), org.as_str(), url, secret, events, now, by],
+    )?;
+    Ok(())
+}
+
+fn subscriber_row(r: &rusqlite::Row) -> rusqlite::Result<(Subscriber, String)> {
+    Ok((
+        Subscriber {
+            id: r.get(0)?,
+            account_id: r.get(1)?,
+            org: r.get(2)?,
+            url: r.get(3)?,
+            events: Vec::new(),
+            created_at: r.get(5)?,
+            created_by: r.get(6)?,
+        },
+        r.get(4)?,
+    ))
+}
+
+/// The live subscribers of an account that belong to `org`.
+pub fn subscribers(conn: &Connection, account: &AccountId, org: &OrgName) -> Result<Vec<Subscriber>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, account_id, org, url, events, created_at, created_by FROM subscribers
+          WHERE account_id = ?1 AND org = ?2 AND deleted_at IS NULL ORDER BY created_at, id",
+    )?;
+    let rows = stmt.query_map(params![account.as_str(), org.as_str()], subscriber_row)?;
+    rows.map(|row| {
+        let (mut sub, events) = row?;
+        sub.events = serde_json::from_str(&events).map_err(|_| StoreError::Corrupt("subscribers.events".into()))?;
+        Ok(sub)
+    })
+    .collect()
+}
+
+/// Stop delivering to a subscriber; returns false if it was not live.
+pub fn remove_subscriber(
+    tx: &Transaction,
+    account: &AccountId,
+    org: &OrgName,
+    id: &str,
+    now: &str,
+) -> Result<bool, StoreError> {
+    let changed = tx.execute(
+        "UPDATE subscribers SET deleted_at = ?4 WHERE id = ?1 AND account_id = ?2 AND org = ?3 AND deleted_at IS NULL",
+        params![id, account.as_str(), org.as_str(), now],
+    )?;
+    tx.execute("UPDATE outbox SET state = 'failed', last_error = 'subscriber removed' WHERE subscriber_id = ?1 AND state = 'pending'", [id])?;
+    Ok(changed == 1)
+}
+
+/// Queue `payload` for every live subscriber of `account` that wants `event`.
+/// Each delivery gets its own id, which the payload carries for de-duplication.
+pub fn enqueue(
+    tx: &Transaction,
+    account: &AccountId,
+    event: &str,
+    payload: &Value,
+    now: &str,
+    now_ms: i64,
+) -> Result<usize, StoreError> {
+    let mut stmt = tx.prepare("SELECT id, events FROM subscribers WHERE account_id = ?1 AND deleted_at IS NULL")?;
+    let targets: Vec<(String, String)> =
+        stmt.query_map([account.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let mut queued = 0;
+    for (subscriber, events) in targets {
+        let events: Vec<String> = serde_json::from_str(&events).unwrap_or_default();
+        if !events.is_empty() && !events.iter().any(|e| e == event) {
+            continue;
+        }
+        let delivery = uuid::Uuid::new_v4().to_string();
+        let mut body = payload.clone();
+        if let Value::Object(map) = &mut body {
+            map.insert("delivery_id".into(), Value::String(delivery.clone()));
+        }
+        tx.execute(
+            "INSERT INTO outbox (id, subscriber_id, event, payload, state, next_attempt_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6)",
+            params![delivery, subscriber, event, body.to_string(), now_ms, now],
+        )?;
+        queued += 1;
+    }
+    Ok(queued)
+}
+
+/// Deliveries whose next attempt is due, oldest first.
+pub fn due(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<Due>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT o.id, s.url, s.secret, o.event, o.payload, o.attempts
+           FROM outbox o JOIN subscribers s ON s.id = o.subscriber_id
+          WHERE o.state = 'pending' AND o.next_attempt_at <= ?1
+          ORDER BY o.next_attempt_at, o.id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![now_ms, limit], |r| {
+        Ok(Due {
+            id: r.get(0)?,
+            url: r.get(1)?,
+            secret: r.get(2)?,
+            event: r.get(3)?,
+            payload: r.get(4)?,
+            attempts: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn mark_delivered(conn: &Connection, id: &str, now: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE outbox SET state = 'delivered', delivered_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+        params![id, now],
+    )?;
+    Ok(())
+}
+
+/// Record a failed attempt; retry at `next_ms`, or give up when `give_up`.
+pub fn mark_failed(conn: &Connection, id: &str, error: &str, next_ms: i64, give_up: bool) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3,
+                state = CASE WHEN ?4 THEN 'failed' ELSE 'pending' END
+          WHERE id = ?1",
+        params![id, error, next_ms, give_up],
+    )?;
+    Ok(())
+}
+
+/// The state of one delivery, for operators and tests.
+pub fn delivery_state(conn: &Connection, id: &str) -> Result<Option<(String, u32)>, StoreError> {
+    Ok(conn
+        .query_row("SELECT state, attempts FROM outbox WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}

@@ -1,0 +1,517 @@
+//! Break-glass requests: open, decide, release, expire.
+
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use super::{CustodyRecords, Vault, notify, rfc3339, unix_now, visible};
+use crate::audit::{Action, EventDraft, HttpInfo, Outcome, Target};
+use crate::auth::Caller;
+use crate::crypto::totp::MfaSeed;
+use crate::domain::breakglass::{Ask, Decision, PartyName, Request, State};
+use crate::domain::ids::{AccountId, Half, Principal};
+use crate::error::Error;
+use crate::notify::Event;
+use crate::store::exposures::ExposureKind;
+use crate::store::requests::StoredRequest;
+use crate::store::{self, StoreError};
+
+/// Most requests one listing returns.
+const LIST_LIMIT: u32 = 500;
+
+/// One decision as shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct DecisionView {
+    pub approver: Principal,
+    pub party: PartyName,
+    pub comment: Option<String>,
+    pub at: String,
+}
+
+impl From<&Decision> for DecisionView {
+    fn from(d: &Decision) -> Self {
+        Self { approver: d.approver.clone(), party: d.party, comment: d.comment.clone(), at: rfc3339(d.at) }
+    }
+}
+
+/// A request as its parties see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestView {
+    pub id: String,
+    pub account_id: AccountId,
+    pub state: State,
+    pub requester: Principal,
+    pub reason: String,
+    pub ticket: Option<String>,
+    pub password_to: Option<Principal>,
+    pub mfa_to: Option<Principal>,
+    pub window_minutes: u32,
+    pub approvals_required: u8,
+    pub approvals: Vec<DecisionView>,
+    pub denial: Option<DecisionView>,
+    pub password_views_left: u8,
+    pub created_at: String,
+    pub pending_until: String,
+    pub approved_at: Option<String>,
+    pub window_ends: Option<String>,
+    pub ended_at: Option<String>,
+}
+
+impl RequestView {
+    fn new(stored: StoredRequest, approvals_required: u8, now: i64) -> Self {
+        let StoredRequest { id, account_id, mut request } = stored;
+        // Show a passed deadline as it is, even before the sweeper records it.
+        request.expire_if_due(now);
+        Self {
+            id,
+            account_id,
+            state: request.state,
+            approvals: request.approvals().map(DecisionView::from).collect(),
+            denial: request.decisions.iter().find(|d| !d.approve).map(DecisionView::from),
+            requester: request.requester,
+            reason: request.reason,
+            ticket: request.ticket,
+            password_to: request.password_to,
+            mfa_to: request.mfa_to,
+            window_minutes: request.window_minutes,
+            approvals_required,
+            password_views_left: request.password_views_left,
+            created_at: rfc3339(request.created_at),
+            pending_until: rfc3339(request.pending_until),
+            approved_at: request.approved_at.map(rfc3339),
+            window_ends: request.window_ends.map(rfc3339),
+            ended_at: request.ended_at.map(rfc3339),
+        }
+    }
+}
+
+/// Which requests to list.
+#[derive(Debug, Clone, Default)]
+pub struct RequestFilter {
+    pub account_id: Option<AccountId>,
+    pub state: Option<State>,
+}
+
+/// A released password: shown once per view.
+#[derive(Debug, Serialize)]
+pub struct PasswordRelease {
+    #[serde(serialize_with = "expose")]
+    pub password: SecretString,
+    pub version: u32,
+    pub views_left: u8,
+}
+
+/// A released MFA code: never the seed (invariant 5).
+#[derive(Debug, Serialize)]
+pub struct CodeRelease {
+    #[serde(serialize_with = "expose")]
+    pub code: SecretString,
+    pub valid_for_seconds: u64,
+}
+
+fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(secret.expose_secret())
+}
+
+/// Request ids are `req_` and 32 hex digits; anything else is unknown.
+fn valid_id(id: &str) -> bool {
+    id.len() == 36 && id.starts_with("req_") && id[4..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn data_of(id: &str, request: &Request) -> serde_json::Value {
+    json!({
+        "request_id": id,
+        "state": request.state.as_str(),
+        "requester": request.requester.to_string(),
+        "reason": request.reason,
+        "ticket": request.ticket,
+        "password_to": request.password_to.as_ref().map(ToString::to_string),
+        "mfa_to": request.mfa_to.as_ref().map(ToString::to_string),
+    })
+}
+
+/// The decision steps of a request, as verbs.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Approve,
+    Deny,
+    Cancel,
+}
+
+impl Vault {
+    /// Open a break-glass request (staff only).
+    pub async fn create_request(
+        &self,
+        caller: &Caller,
+        http: &HttpInfo,
+        account: AccountId,
+        ask: Ask,
+    ) -> Result<RequestView, Error> {
+        let id = format!("req_{}", uuid::Uuid::new_v4().simple());
+        let draft =
+            EventDraft::new(Some(&caller.principal), Action::RequestCreate, Target::request(&account, &id), http);
+        if let Err(e) = self.ensure_unsealed() {
+            return Err(self.refuse(draft, e).await);
+        }
+        let (orgs, caller, policy) = (Arc::clone(&self.orgs), caller.clone(), self.policy);
+        self.audited(draft, move |tx, draft, now| {
+            let records = CustodyRecords::load(&orgs, tx, &caller, &account)?;
+            let roles: Vec<_> = caller.roles.iter().copied().collect();
+            let unix = unix_now();
+            let request = Request::open(
+                &records.account,
+                &records.sets,
+                &records.exposures,
+                records.current,
+                &caller.principal,
+                &roles,
+                ask,
+                policy,
+                unix,
+            )?;
+            store::requests::insert(tx, &id, &account, &request)?;
+            let data = data_of(&id, &request);
+            draft.details = data.as_object().cloned().unwrap_or_default();
+            notify(tx, &account, Event::RequestCreated, Some(&caller.principal), data, now)?;
+            let stored = StoredRequest { id, account_id: account, request };
+            Ok(RequestView::new(stored, policy.approvals_required, unix))
+        })
+        .await
+    }
+
+    /// The account a request belongs to, for the audit target of a refusal.
+    async fn request_account(&self, id: &str) -> Option<AccountId> {
+        if !valid_id(id) {
+            return None;
+        }
+        let id = id.to_owned();
+        let stored = self.store.read(move |c| store::requests::load(c, &id)).await.ok()??;
+        Some(stored.account_id)
+    }
+
+    async fn request_draft(
+        &self,
+        caller: &Caller,
+        http: &HttpInfo,
+        action: Action,
+        id: &str,
+        half: Option<Half>,
+    ) -> EventDraft {
+        let target = Target {
+            account_id: self.request_account(id).await.map(|a| a.to_string()),
+            request_id: Some(id.chars().take(64).collect()),
+            half: half.map(|h| h.to_string()),
+            ..Target::default()
+        };
+        EventDraft::new(Some(&caller.principal), action, target, http)
+    }
+
+    /// Load a request the caller's org is a party to; others get 404.
+    fn load_visible(
+        orgs: &crate::domain::orgs::OrgDirectory,
+        conn: &rusqlite::Connection,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<StoredRequest, Error> {
+        let not_found = || Error::NotFound("request");
+        if !valid_id(id) {
+            return Err(not_found());
+        }
+        let stored = store::requests::load(conn, id)?.ok_or_else(not_found)?;
+        visible(orgs, conn, caller, &stored.account_id).map_err(|_| not_found())?;
+        Ok(stored)
+    }
+
+    /// One request, to the parties of its account.
+    pub async fn request(&self, caller: &Caller, http: &HttpInfo, id: String) -> Result<RequestView, Error> {
+        let draft = self.request_draft(caller, http, Action::RequestRead, &id, None).await;
+        if let Err(e) = self.ensure_unsealed() {
+            return Err(self.refuse(draft, e).await);
+        }
+        let (orgs, caller, required) = (Arc::clone(&self.orgs), caller.clone(), self.policy.approvals_required);
+        self.audited(draft, move |tx, _, _| {
+            let stored = Self::load_visible(&orgs, tx, &caller, &id)?;
+            Ok(RequestView::new(stored, required, unix_now()))
+        })
+        .await
+    }
+
+    /// Requests of the accounts the caller's org is a party to, newest first.
+    pub async fn requests(
+        &self,
+        caller: &Caller,
+        http: &HttpInfo,
+        filter: RequestFilter,
+    ) -> Result<Vec<RequestView>, Error> {
+        let target = filter.account_id.as_ref().map(Target::account).unwrap_or_default();
+        let draft = EventDraft::new(Some(&caller.principal), Action::RequestList, target, http);
+        if let Err(e) = self.ensure_unsealed() {
+            return Err(self.refuse(draft, e).await);
+        }
+        let (orgs, caller, required) = (Arc::clone(&self.orgs), caller.clone(), self.policy.approvals_required);
+        self.audited(draft, move |tx, draft, _| {
+            if let Some(account) = &filter.account_id {
+                visible(&orgs, tx, &caller, account)?;
+            }
+            // The filter on state applies to the state as shown, deadlines included.
+            let now = unix_now();
+            let mut out = Vec::new();
+            for stored in store::requests::list(tx, filter.account_id.as_ref(), None, LIST_LIMIT)? {
+                let Some(account) = store::accounts::get(tx, &stored.account_id)? else { continue };
+                if orgs.party_of(&account, &caller.principal.org).is_none() {
+                    continue;
+                }
+                let view = RequestView::new(stored, required, now);
+                if filter.state.is_none_or(|s| s == view.state) {
+                    out.push(view);
+                }
+            }
+            draft.details.insert("count".into(), out.len().into());
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn step(
+        &self,
+        caller: &Caller,
+        http: &HttpInfo,
+        id: String,
+        step: Step,
+        comment: Option<String>,
+    ) -> Result<RequestView, Error> {
+        let action = match step {
+            Step::Approve => Action::RequestApprove,
+            Step::Deny => Action::RequestDeny,
+            Step::Cancel => Action::RequestCancel,
+        };
+        let draft = self.request_draft(caller, http, action, &id, None).await;
+        if let Err(e) = self.ensure_unsealed() {
+            return Err(self.refuse(draft, e).await);
+        }
+        let comment = match comment.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()) {
+            Some(c) if c.chars().count() > 2000 || c.chars().any(|ch| ch.is_control() && ch != '\n') => {
+                return Err(self
+                    .refuse(draft, Error::invalid("invalid_request", "a comment is at most 2000 characters"))
+                    .await);
+            }
+            other => other,
+        };
+        let (orgs, caller, policy) = (Arc::clone(&self.orgs), caller.clone(), self.policy);
+        self.audited(draft, move |tx, draft, now| {
+            let StoredRequest { id, account_id, mut request } = Self::load_visible(&orgs, tx, &caller, &id)?;
+            let (account, party) = visible(&orgs, tx, &caller, &account_id)?;
+            let roles: Vec<_> = caller.roles.iter().copied().collect();
+            let unix = unix_now();
+            let who = &caller.principal;
+            let event = match step {
+                Step::Approve => {
+                    let shared = account.custody.is_shared_with_customer();
+                    let done = request.approve(who, &roles, party, shared, policy, comment.clone(), unix)?;
+                    done.then_some(Event::RequestApproved)
+                }
+                Step::Deny => {
+                    request.deny(who, &roles, party, comment.clone(), unix)?;
+                    Some(Event::RequestDenied)
+                }
+                Step::Cancel => {
+                    request.cancel(who, unix)?;
+                    Some(Event::RequestCancelled)
+                }
+            };
+            store::requests::save(tx, &id, &request)?;
+            draft.details.insert("state".into(), request.state.as_str().into());
+            draft.details.insert("approvals".into(), request.approvals().count().into());
+            if let Some(comment) = &comment {
+                draft.details.insert("comment".into(), comment.clone().into());
+            }
+            if let Some(event) = event {
+                notify(tx, &account_id, event, Some(who), data_of(&id, &request), now)?;
+            }
+            Ok(RequestView::new(StoredRequest { id, account_id, request }, policy.approvals_required, unix))
+        })
+        .await
+    }
+
+    /// Approve a pending request (approvers; invariant 3).
+    pub async fn approve(
+        &self,
+        caller: &Caller,
+        http: &HttpInfo,
+        id: String,
+        comment: Option<String>,
+    ) -> Result<RequestView, Error> {
+        self.step(caller, http, id, Step::Approve, comment).await
+    }
+
+    /// Deny a pending request; one denial ends it.
+    pub async fn deny(
+        &self,
+        caller: &Caller,
+        http: &HttpInfo,
+        id: String,
+        comment: Option<String>,
+    ) -> Result<RequestView, Error> {
+        self.step(caller, http, id, Step::Deny, comment).await
+    }
+
+    /// Withdraw a request (its requester only).
+    pub async fn cancel(
+        &self,
+        caller: &Caller,
+        http: &HttpInfo,
+        id: String,
+        comment: Option<String>,
+    ) -> Result<RequestView, Error> {
+        self.step(caller, http, id, Step::Cancel, comment).await
+    }
+
+    /// Check, without changing anything, that `caller` may receive `half`
+    /// under request `id` now; returns the account.
+    async fn precheck_release(&self, caller: &Caller, id: &str, half: Half) -> Result<AccountId, Error> {
+        self.ensure_unsealed()?;
+        let (orgs, caller, id) = (Arc::clone(&self.orgs), caller.clone(), id.to_owned());
+        self.store
+            .read(move |conn| {
+                let StoredRequest { account_id, mut request, .. } = Self::load_visible(&orgs, conn, &caller, &id)?;
+                let records = CustodyRecords::load(&orgs, conn, &caller, &account_id)?;
+                request.check_release(
+                    &caller.principal,
+                    half,
+                    &records.sets,
+                    &records.exposures,
+                    records.current,
+                    unix_now(),
+                )?;
+                Ok(account_id)
+            })
+            .await
+    }
+
+    /// Commit a release of `version` of `half`: re-check the request under
+    /// the write lock, count it, record the exposure, flag a released
+    /// password for rotation (invariant 7), audit and notify. Only after
+    /// this commits does the secret leave (invariant 4).
+    async fn commit_release(
+        &self,
+        caller: &Caller,
+        draft: EventDraft,
+        id: String,
+        half: Half,
+        version: u32,
+    ) -> Result<u8, Error> {
+        let (orgs, caller) = (Arc::clone(&self.orgs), caller.clone());
+        self.audited(draft, move |tx, draft, now| {
+            let StoredRequest { id, account_id, mut request } = Self::load_visible(&orgs, tx, &caller, &id)?;
+            let records = CustodyRecords::load(&orgs, tx, &caller, &account_id)?;
+            let unix = unix_now();
+            let who = &caller.principal;
+            request.check_release(who, half, &records.sets, &records.exposures, records.current, unix)?;
+            if records.current.of(half) != Some(version) {
+                return Err(Error::conflict(
+                    "concurrent_change",
+                    "the half changed while it was being released; ask again",
+                ));
+            }
+            if half == Half::Password {
+                request.record_password_view(unix);
+                store::halves::mark_rotation_due(tx, &account_id, half, now)?;
+            }
+            store::requests::save(tx, &id, &request)?;
+            store::exposures::record(tx, &account_id, who, half, version, ExposureKind::Received, now)?;
+            draft.details.insert("version".into(), version.into());
+            draft.details.insert("views_left".into(), request.password_views_left.into());
+            draft.details.insert("form".into(), if half == Half::Password { "password" } else { "totp_code" }.into());
+            let data =
+                json!({"request_id": id, "half": half.as_str(), "recipient": who.to_string(), "version": version});
+            notify(tx, &account_id, Event::RequestReleased, Some(who), data, now)?;
+            Ok(request.password_views_left)
+        })
+        .await
+    }
+
+    async fn decrypt_for_release(&self, account: &AccountId, half: Half) -> Result<(u32, Zeroizing<Vec<u8>>), Error> {
+        self.decrypt_current(account, half).await?.ok_or_else(|| {
+            Error::conflict("nothing_deposited", format!("no {half} half has been deposited for this account"))
+        })
+    }
+
+    /// Release the password to the request's `password_to`.
+    pub async fn release_password(
+        &self,
+        caller: &Caller,
+        http: &HttpInfo,
+        id: String,
+    ) -> Result<PasswordRelease, Error> {
+        let draft = self.request_draft(caller, http, Action::HalfRelease, &id, Some(Half::Password)).await;
+        let prepared = async {
+            let account = self.precheck_release(caller, &id, Half::Password).await?;
+            let (version, plain) = self.decrypt_for_release(&account, Half::Password).await?;
+            let password = String::from_utf8(plain.to_vec())
+                .map_err(|_| Error::Internal("stored password is not UTF-8".into()))?;
+            Ok::<_, Error>((version, SecretString::from(password)))
+        }
+        .await;
+        let (version, password) = match prepared {
+            Ok(p) => p,
+            Err(e) => return Err(self.refuse(draft, e).await),
+        };
+        let views_left = self.commit_release(caller, draft, id, Half::Password, version).await?;
+        Ok(PasswordRelease { password, version, views_left })
+    }
+
+    /// Release the current TOTP code (never the seed) to the request's `mfa_to`.
+    pub async fn release_mfa_code(&self, caller: &Caller, http: &HttpInfo, id: String) -> Result<CodeRelease, Error> {
+        let draft = self.request_draft(caller, http, Action::HalfRelease, &id, Some(Half::Mfa)).await;
+        let prepared = async {
+            let account = self.precheck_release(caller, &id, Half::Mfa).await?;
+            let (version, plain) = self.decrypt_for_release(&account, Half::Mfa).await?;
+            let seed = MfaSeed::from_payload(&plain)?;
+            let now = u64::try_from(unix_now()).unwrap_or(0);
+            let (code, valid_for_seconds) = seed.code_at(now)?;
+            Ok::<_, Error>((version, SecretString::from(code.to_string()), valid_for_seconds))
+        }
+        .await;
+        let (version, code, valid_for_seconds) = match prepared {
+            Ok(p) => p,
+            Err(e) => return Err(self.refuse(draft, e).await),
+        };
+        self.commit_release(caller, draft, id, Half::Mfa, version).await?;
+        Ok(CodeRelease { code, valid_for_seconds })
+    }
+
+    /// Move every request past a deadline to `expired`, each with its audit
+    /// event (actor null) and notification. Returns how many expired.
+    pub async fn expire_due(&self) -> Result<usize, Error> {
+        self.store
+            .with_conn(|conn| {
+                let tx = store::begin(conn)?;
+                let unix = unix_now();
+                let now = super::now_rfc3339();
+                let mut expired = 0;
+                for StoredRequest { id, account_id, mut request } in store::requests::open(&tx)? {
+                    let before = request.state;
+                    if !request.expire_if_due(unix) {
+                        continue;
+                    }
+                    store::requests::save(&tx, &id, &request)?;
+                    let draft = EventDraft::new(
+                        None,
+                        Action::RequestExpire,
+                        Target::request(&account_id, &id),
+                        &HttpInfo::default(),
+                    )
+                    .detail("previous_state", before.as_str());
+                    store::audit::append(&tx, draft, &now, Outcome::Ok, None).map_err(super::audit_failed)?;
+                    notify(&tx, &account_id, Event::RequestExpired, None, data_of(&id, &request), &now)?;
+                    expired += 1;
+                }
+                tx.commit().map_err(|e| super::audit_failed(StoreError::from(e)))?;
+                Ok(expired)
+            })
+            .await
+    }
+}

@@ -1,0 +1,149 @@
+//! Rotating the password half after use (invariant 7).
+//!
+//! `rotate` generates a policy-compliant candidate, stores it encrypted as
+//! the pending version and shows it once to the custodian, who sets it on
+//! the AWS root user; `confirm` then makes it current, which records its
+//! hash in the history and clears `rotation_due`.
+
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde_json::json;
+
+use super::halves::hash_new_password;
+use super::{CustodyRecords, Deposited, Vault, notify};
+use crate::audit::{Action, EventDraft, HttpInfo, Target};
+use crate::auth::Caller;
+use crate::crypto::passwords;
+use crate::domain::ids::{AccountId, Half};
+use crate::error::Error;
+use crate::notify::Event;
+use crate::store::exposures::ExposureKind;
+use crate::store::halves::{NewVersion, PendingRotation, Source};
+use crate::store::{self};
+
+/// A generated candidate, shown once.
+#[derive(Debug, Serialize)]
+pub struct RotationCandidate {
+    #[serde(serialize_with = "expose")]
+    pub candidate_password: SecretString,
+    pub version: u32,
+}
+
+fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(secret.expose_secret())
+}
+
+impl Vault {
+    /// Generate a rotation candidate for the password half (its custodians).
+    /// A second call replaces an unconfirmed candidate.
+    pub async fn rotate_password(
+        &self,
+        caller: &Caller,
+        http: &HttpInfo,
+        id: AccountId,
+    ) -> Result<RotationCandidate, Error> {
+        let draft =
+            EventDraft::new(Some(&caller.principal), Action::HalfRotate, Target::half(&id, Half::Password), http);
+        let prepared = async {
+            let mut plan = self.plan_deposit(caller, &id, Half::Password).await?;
+            let candidate = passwords::generate();
+            let hash = hash_new_password(&candidate, std::mem::take(&mut plan.history)).await?;
+            let (ciphertext, wrapped) =
+                self.encrypt(&id, Half::Password, &plan, candidate.expose_secret().as_bytes()).await?;
+            Ok::<_, Error>((
+                plan.version,
+                candidate,
+                PendingRotation {
+                    version: plan.version,
+                    ciphertext,
+                    wrapped,
+                    history_hash: hash,
+                    created_by: caller.principal.to_string(),
+                },
+            ))
+        }
+        .await;
+        let (version, candidate, pending) = match prepared {
+            Ok(p) => p,
+            Err(e) => return Err(self.refuse(draft, e).await),
+        };
+        let (orgs, caller) = (Arc::clone(&self.orgs), caller.clone());
+        self.audited(draft, move |tx, draft, now| {
+            CustodyRecords::load(&orgs, tx, &caller, &id)?
+                .state(&orgs)
+                .check_deposit(&caller.principal, Half::Password)?;
+            if store::halves::next_version(tx, &id, Half::Password)? != version {
+                return Err(Error::conflict(
+                    "concurrent_change",
+                    "another version was deposited at the same time; retry",
+                ));
+            }
+            store::halves::put_pending(tx, &id, &pending, now)?;
+            // The custodian sees the candidate now; if it becomes current,
+            // the wall must already know.
+            store::exposures::record(
+                tx,
+                &id,
+                &caller.principal,
+                Half::Password,
+                version,
+                ExposureKind::Deposited,
+                now,
+            )?;
+            draft.details.insert("version".into(), version.into());
+            Ok(())
+        })
+        .await?;
+        Ok(RotationCandidate { candidate_password: candidate, version })
+    }
+
+    /// Make the pending candidate current (the custodian who generated it).
+    pub async fn confirm_rotation(&self, caller: &Caller, http: &HttpInfo, id: AccountId) -> Result<Deposited, Error> {
+        let draft = EventDraft::new(
+            Some(&caller.principal),
+            Action::HalfRotateConfirm,
+            Target::half(&id, Half::Password),
+            http,
+        );
+        if let Err(e) = self.ensure_unsealed() {
+            return Err(self.refuse(draft, e).await);
+        }
+        let (orgs, caller) = (Arc::clone(&self.orgs), caller.clone());
+        self.audited(draft, move |tx, draft, now| {
+            CustodyRecords::load(&orgs, tx, &caller, &id)?
+                .state(&orgs)
+                .check_deposit(&caller.principal, Half::Password)?;
+            let pending = store::halves::take_pending(tx, &id)?
+                .ok_or_else(|| Error::conflict("no_pending_rotation", "there is no rotation candidate to confirm"))?;
+            if pending.created_by != caller.principal.to_string() {
+                return Err(Error::forbidden(
+                    "not_rotator",
+                    "only the custodian who generated the candidate confirms it",
+                ));
+            }
+            let new = NewVersion {
+                account: &id,
+                half: Half::Password,
+                version: pending.version,
+                ciphertext: &pending.ciphertext,
+                wrapped: &pending.wrapped,
+                source: Source::Rotated,
+                by: &caller.principal,
+            };
+            if !store::halves::insert_current(tx, &new, now)? {
+                return Err(Error::conflict(
+                    "rotation_superseded",
+                    "another version was deposited since; rotate again",
+                ));
+            }
+            store::history::push(tx, &id, pending.version, &pending.history_hash, now)?;
+            draft.details.insert("version".into(), pending.version.into());
+            let data = json!({"half": "password", "version": pending.version, "source": "rotated"});
+            notify(tx, &id, Event::HalfRotated, Some(&caller.principal), data, now)?;
+            Ok(Deposited { version: pending.version, generated_password: None })
+        })
+        .await
+    }
+}
