@@ -56,6 +56,12 @@ pub const PEOPLE: &[DemoPerson] = &[
         roles: &[Role::Staff],
         about: "provider staff, MFA custodian of provider-split accounts",
     },
+    DemoPerson {
+        org: "acme",
+        sub: "sam",
+        roles: &[Role::Staff],
+        about: "provider staff on call: asks for break-glass access",
+    },
     DemoPerson { org: "acme", sub: "carol", roles: &[Role::Approver], about: "provider approver" },
     DemoPerson { org: "acme", sub: "dave", roles: &[Role::Approver], about: "provider approver" },
     DemoPerson { org: "acme", sub: "audrey", roles: &[Role::Auditor], about: "provider auditor" },

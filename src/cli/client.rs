@@ -11,13 +11,39 @@ pub struct ServerArgs {
     pub addr: String,
 }
 
+/// The bearer token for client verbs, from `ROOTVAULT_TOKEN`.
+pub fn token() -> anyhow::Result<zeroize::Zeroizing<String>> {
+    match std::env::var("ROOTVAULT_TOKEN") {
+        Ok(t) if !t.trim().is_empty() => Ok(zeroize::Zeroizing::new(t.trim().to_owned())),
+        _ => bail!("set ROOTVAULT_TOKEN to your bearer token (in dev: `rootvault token …`)"),
+    }
+}
+
 /// POST `body` to `path` and return the JSON answer, or the server's error
 /// message as a one-sentence failure.
 pub fn post(server: &ServerArgs, path: &str, token: Option<&str>, body: &Value) -> anyhow::Result<Value> {
+    call(server, reqwest::Method::POST, path, token, Some(body))
+}
+
+/// GET `path` and return the JSON answer.
+pub fn get(server: &ServerArgs, path: &str, token: &str) -> anyhow::Result<Value> {
+    call(server, reqwest::Method::GET, path, Some(token), None)
+}
+
+fn call(
+    server: &ServerArgs,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> anyhow::Result<Value> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let url = format!("{}{path}", server.addr.trim_end_matches('/'));
-        let mut request = reqwest::Client::new().post(&url).json(body);
+        let mut request = reqwest::Client::new().request(method, &url);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

@@ -5,6 +5,8 @@
 
 mod client;
 mod init;
+mod request;
+mod reveal;
 mod serve;
 mod token;
 mod unseal;
@@ -71,6 +73,26 @@ enum Command {
         #[arg(long)]
         share_file: Option<PathBuf>,
     },
+    /// Break-glass requests: create, list, show, approve, deny, cancel.
+    Request {
+        #[command(flatten)]
+        server: client::ServerArgs,
+        /// Print the server's JSON instead of readable text.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: request::RequestCommand,
+    },
+    /// Receive a released half: the password, or a current MFA code.
+    Reveal {
+        #[command(flatten)]
+        server: client::ServerArgs,
+        /// Print the server's JSON instead of the bare secret.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: reveal::RevealCommand,
+    },
     /// Print a token signed by an org's dev issuer (dev data directories only).
     Token {
         #[arg(long, default_value = DEFAULT_DATA_DIR)]
@@ -97,6 +119,8 @@ pub fn main() -> ExitCode {
         Command::Init { config, data_dir, shares, threshold } => init::run(config, data_dir, shares, threshold),
         Command::Unseal { server, share_file } => unseal::run(&server, share_file),
         Command::Token { data_dir, org, sub, roles, ttl } => token::run(&data_dir, &org, &sub, &roles, &ttl),
+        Command::Request { server, json, command } => request::run(&server, command, json),
+        Command::Reveal { server, json, command } => reveal::run(&server, command, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

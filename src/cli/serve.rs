@@ -95,24 +95,40 @@ fn print_banner(config: &Config, addr: SocketAddr) -> anyhow::Result<()> {
         println!("  export {var}={token}");
         println!("    # {}/{}: {}", person.org, person.sub, person.about);
     }
-    println!();
-    println!("Walkthrough (paste after the exports above):");
-    println!("  export RV={base}");
-    println!("  # every account acme (the provider) holds, with custodians; globex sees only its own:");
-    println!("  curl -s $RV/v1/accounts -H \"Authorization: Bearer $ADA\"");
-    println!("  curl -s $RV/v1/accounts -H \"Authorization: Bearer $GINA\"");
-    println!("  # versions and rotation state of the halves, never the secrets:");
-    println!("  curl -s $RV/v1/accounts/100000000001/halves -H \"Authorization: Bearer $GINA\"");
-    println!("  # four-eyes: alice holds the password half, so she cannot also hold the MFA half (409):");
-    println!("  curl -s -X PUT $RV/v1/accounts/100000000002/custodians/mfa -H \"Authorization: Bearer $ADA\" \\");
-    println!("       -H 'Content-Type: application/json' -d '{{\"principals\": [\"acme/alice\", \"acme/bob\"]}}'");
-    println!("  # a custodian deposits a new password (policy: 12+ chars, four classes, none of the last 24):");
-    println!("  curl -s -X PUT $RV/v1/accounts/100000000002/halves/password -H \"Authorization: Bearer $ALICE\" \\");
-    println!("       -H 'Content-Type: application/json' -d '{{\"generate\": true}}'");
-    println!("  # an admin cannot deposit or read (403): admins do not read");
-    println!("  curl -s -X PUT $RV/v1/accounts/100000000002/halves/password -H \"Authorization: Bearer $ADA\" \\");
-    println!("       -H 'Content-Type: application/json' -d '{{\"generate\": true}}'");
-    println!("  # the seal:");
-    println!("  curl -s $RV/v1/sys/seal-status");
+    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "rootvault".into());
+    let walkthrough = format!(
+        r#"
+Walkthrough (paste after the exports above):
+  export RV={base} ROOTVAULT_ADDR={base}
+  alias rootvault={exe}
+  # every account acme (the provider) holds, with custodians; globex sees only its own:
+  curl -s $RV/v1/accounts -H "Authorization: Bearer $ADA"
+  curl -s $RV/v1/accounts -H "Authorization: Bearer $GINA"
+  # versions and rotation state of the halves, never the secrets:
+  curl -s $RV/v1/accounts/100000000002/halves -H "Authorization: Bearer $GINA"
+  # four-eyes: alice holds the password half, so she cannot also hold the MFA half (409):
+  curl -s -X PUT $RV/v1/accounts/100000000002/custodians/mfa -H "Authorization: Bearer $ADA" \
+       -H 'Content-Type: application/json' -d '{{"principals": ["acme/alice", "acme/bob"]}}'
+
+Break-glass at 3 a.m.:
+  # 1. sam (on call) asks: the password to alice, MFA codes to bob
+  REQ=$(ROOTVAULT_TOKEN=$SAM rootvault request create 100000000002 --reason "billing lockout" \
+        --ticket INC-1 --password-to acme/alice --mfa-to acme/bob | awk '/^request / {{print $2; exit}}')
+  # 2. two approvers, neither the requester nor a recipient (sam or alice would get 409):
+  ROOTVAULT_TOKEN=$CAROL rootvault request approve $REQ
+  ROOTVAULT_TOKEN=$DAVE rootvault request approve $REQ --comment "INC-1 checked"
+  # 3. alice receives the password (once); bob a current TOTP code, never the seed:
+  ROOTVAULT_TOKEN=$ALICE rootvault reveal password $REQ
+  ROOTVAULT_TOKEN=$BOB rootvault reveal mfa-code $REQ
+  # 4. alice cannot have the MFA half too (403), and the request shows who did what:
+  ROOTVAULT_TOKEN=$ALICE rootvault reveal mfa-code $REQ
+  ROOTVAULT_TOKEN=$SAM rootvault request show $REQ
+  # 5. the released password is due for rotation: alice gets a candidate, sets it in AWS, confirms:
+  curl -s -X POST $RV/v1/accounts/100000000002/halves/password/rotate -H "Authorization: Bearer $ALICE"
+  curl -s -X POST $RV/v1/accounts/100000000002/halves/password/rotate/confirm -H "Authorization: Bearer $ALICE"
+
+The seal (dev unseals itself): curl -s $RV/v1/sys/seal-status"#
+    );
+    println!("{walkthrough}");
     Ok(())
 }

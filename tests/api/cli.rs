@@ -184,3 +184,58 @@ fn tokens_are_minted_only_for_dev_data_directories() {
     let usage = run(&["token", "--org", "acme"]);
     assert_eq!(usage.status.code(), Some(2), "a usage error exits 2");
 }
+
+#[test]
+fn the_printed_dev_walkthrough_runs_the_whole_break_glass_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("dev");
+    let (_server, stdout, _) =
+        spawn_logged(dir.path(), &["dev", "--data-dir", data_dir.to_str().unwrap(), "--listen", "127.0.0.1:0"], &[]);
+    wait_for_listening(&stdout);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let banner = loop {
+        let text = std::fs::read_to_string(&stdout).unwrap();
+        if text.contains("The seal") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "the walkthrough was not printed: {text}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Paste it as a newcomer would: the exports, then every walkthrough line.
+    let exports: Vec<&str> = banner.lines().filter(|l| l.trim_start().starts_with("export ")).collect();
+    let script = format!("shopt -s expand_aliases\n{}\n", exports.join("\n"));
+    let script = script
+        + &banner
+            .lines()
+            .skip_while(|l| !l.starts_with("Walkthrough"))
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace("The seal (dev unseals itself): ", "");
+    let out = Command::new("bash").arg("-c").arg(&script).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("\"code\":\"four_eyes_violation\""), "{stdout}\n{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines.iter().any(|l| l.len() == 32 && l.chars().any(|c| c.is_ascii_punctuation())),
+        "the password was revealed: {stdout}"
+    );
+    assert!(
+        lines.iter().any(|l| l.len() == 6 && l.chars().all(|c| c.is_ascii_digit())),
+        "an MFA code was revealed: {stdout}"
+    );
+    assert!(stderr.contains("not the named recipient of the mfa half"), "{stderr}");
+    assert!(stdout.contains("state     approved (2/2 approvals)"), "{stdout}");
+    assert!(stdout.contains("\"candidate_password\"") && stdout.contains("{\"version\":2}"), "rotation: {stdout}");
+    assert!(stdout.contains("\"sealed\":false"), "{stdout}");
+}
+
+#[test]
+fn request_verbs_print_json_on_request_and_fail_with_one_sentence() {
+    let out = Command::new(BIN).args(["request", "list"]).env_remove("ROOTVAULT_TOKEN").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ROOTVAULT_TOKEN"));
+    let usage = Command::new(BIN).args(["reveal", "password"]).output().unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+}
