@@ -47,6 +47,50 @@ async fn secrets_never_reach_logs_error_bodies_or_the_audit_log() {
     assert_eq!(bodies[0]["version"], 2, "the first deposit succeeded: {}", bodies[0]);
     assert_eq!(bodies[1]["error"]["code"], "password_policy", "reuse refused");
     assert_eq!(bodies[8]["version"], 2, "the seed deposit succeeded: {}", bodies[8]);
+
+    // Break-glass: the secret leaves once, in the release response only.
+    let mint = |sub: &str, role: Role| {
+        DevIssuer::load(&data_dir, &"acme".parse().unwrap())
+            .unwrap()
+            .mint("rootvault", &sub.parse().unwrap(), &[role], 300)
+            .unwrap()
+    };
+    let ask = json!({"account_id": "100000000002", "reason": "secrets test", "password_to": "acme/alice", "mfa_to": "acme/bob"});
+    let created: Value = client
+        .post(format!("{base}/v1/requests"))
+        .bearer_auth(token("sam"))
+        .json(&ask)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    for approver in ["carol", "dave"] {
+        let url = format!("{base}/v1/requests/{id}/approve");
+        client.post(url).bearer_auth(mint(approver, Role::Approver)).json(&json!({})).send().await.unwrap();
+    }
+    let released: Value = client
+        .post(format!("{base}/v1/requests/{id}/password"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(released["password"], SECRET_PASSWORD, "released: {released}");
+    let refused: Value = client
+        .post(format!("{base}/v1/requests/{id}/password"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    bodies.push(refused);
     drop(server);
 
     let logs = std::fs::read_to_string(&stderr_path).unwrap();
