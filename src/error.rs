@@ -73,6 +73,10 @@ impl Error {
         Error::Invalid { code, message: message.into() }
     }
 
+    pub fn gone(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Gone { code, message: message.into() }
+    }
+
     pub fn malformed(code: &'static str, message: impl Into<String>) -> Self {
         Error::Malformed { code, message: message.into() }
     }
@@ -156,43 +160,31 @@ impl From<CustodyError> for Error {
 }
 
 impl From<RequestError> for Error {
+    /// One exhaustive match: a new rule must choose its status here.
     fn from(e: RequestError) -> Self {
+        use RequestError as R;
         let message = e.to_string();
-        let code = match &e {
-            RequestError::NotStaff | RequestError::NotApprover => "forbidden",
-            RequestError::NotRequester => "not_requester",
-            RequestError::NotRecipient(_) => "not_recipient",
-            RequestError::Reason
-            | RequestError::Ticket
-            | RequestError::NoRecipient
-            | RequestError::SameRecipient
-            | RequestError::Window => "invalid_request",
-            RequestError::RecipientNotCustodian { .. } => "recipient_not_custodian",
-            RequestError::Walled { .. } => "four_eyes_violation",
-            RequestError::NothingStored => "nothing_in_custody",
-            RequestError::SelfApproval => "self_approval",
-            RequestError::RecipientApproval => "recipient_approval",
-            RequestError::AlreadyDecided => "already_decided",
-            RequestError::OtherPartyRequired(_) => "other_party_approval_required",
-            RequestError::NotPending(_) => "request_not_pending",
-            RequestError::NotApproved(_) => "request_not_approved",
-            RequestError::WindowClosed => "window_closed",
-            RequestError::NoViewsLeft => "no_views_left",
+        let (make, code): (fn(&'static str, String) -> Error, &'static str) = match e {
+            R::NotStaff | R::NotApprover => (Error::forbidden, "forbidden"),
+            R::ProviderDecides => (Error::forbidden, "provider_approval_required"),
+            R::NotRequester => (Error::forbidden, "not_requester"),
+            R::NotRecipient(_) => (Error::forbidden, "not_recipient"),
+            R::Reason | R::Ticket | R::NoRecipient | R::SameRecipient | R::Window => {
+                (Error::invalid, "invalid_request")
+            }
+            R::RecipientNotCustodian { .. } => (Error::invalid, "recipient_not_custodian"),
+            R::Walled { .. } => (Error::conflict, "four_eyes_violation"),
+            R::NothingStored => (Error::conflict, "nothing_in_custody"),
+            R::SelfApproval => (Error::conflict, "self_approval"),
+            R::RecipientApproval => (Error::conflict, "recipient_approval"),
+            R::AlreadyDecided => (Error::conflict, "already_decided"),
+            R::OtherPartyRequired(_) => (Error::conflict, "other_party_approval_required"),
+            R::NotPending(_) => (Error::conflict, "request_not_pending"),
+            R::NotApproved(_) => (Error::conflict, "request_not_approved"),
+            R::WindowClosed => (Error::gone, "window_closed"),
+            R::NoViewsLeft => (Error::gone, "no_views_left"),
         };
-        match e {
-            RequestError::NotStaff
-            | RequestError::NotApprover
-            | RequestError::NotRequester
-            | RequestError::NotRecipient(_) => Error::forbidden(code, message),
-            RequestError::Reason
-            | RequestError::Ticket
-            | RequestError::NoRecipient
-            | RequestError::SameRecipient
-            | RequestError::Window
-            | RequestError::RecipientNotCustodian { .. } => Error::invalid(code, message),
-            RequestError::WindowClosed | RequestError::NoViewsLeft => Error::Gone { code, message },
-            _ => Error::conflict(code, message),
-        }
+        make(code, message)
     }
 }
 

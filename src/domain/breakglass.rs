@@ -31,12 +31,13 @@ const MAX_TICKET_CHARS: usize = 200;
 /// How requests are approved and released; validated at start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
-    /// Distinct approvals needed (at least 2).
-    pub approvals_required: u8,
+    /// Distinct approvals needed (at least 2). Private, so that no policy
+    /// below dual approval can exist: `Policy::new` is the only way in.
+    approvals_required: u8,
     /// How often the password may be shown within one request (1-3).
-    pub password_views: u8,
+    password_views: u8,
     /// How long a request may wait for its approvals.
-    pub pending_ttl_seconds: i64,
+    pending_ttl_seconds: i64,
 }
 
 /// A policy that would break invariant 3 or the view limit.
@@ -62,6 +63,14 @@ impl Policy {
             return Err(PolicyError::PendingTtl);
         }
         Ok(Self { approvals_required, password_views, pending_ttl_seconds: i64::from(pending_ttl_minutes) * 60 })
+    }
+
+    pub fn approvals_required(&self) -> u8 {
+        self.approvals_required
+    }
+
+    pub fn password_views(&self) -> u8 {
+        self.password_views
     }
 }
 
@@ -182,6 +191,8 @@ pub enum RequestError {
     NothingStored,
     #[error("approving needs the approver role")]
     NotApprover,
+    #[error("the provider holds both halves of this account: only provider approvers decide")]
+    ProviderDecides,
     #[error("no one may approve their own request")]
     SelfApproval,
     #[error("a recipient of a request may not approve it")]
@@ -331,7 +342,7 @@ impl Request {
         now: i64,
     ) -> Result<bool, RequestError> {
         self.ensure_pending(now)?;
-        self.check_decider(approver, roles)?;
+        self.check_decider(approver, roles, party, shared_with_customer)?;
         let party = PartyName::from(party);
         let needed = usize::from(policy.approvals_required);
         let after = self.approvals().count() + 1;
@@ -360,11 +371,12 @@ impl Request {
         approver: &Principal,
         roles: &[Role],
         party: Party,
+        shared_with_customer: bool,
         comment: Option<String>,
         now: i64,
     ) -> Result<(), RequestError> {
         self.ensure_pending(now)?;
-        self.check_decider(approver, roles)?;
+        self.check_decider(approver, roles, party, shared_with_customer)?;
         self.decisions.push(Decision {
             approver: approver.clone(),
             party: party.into(),
@@ -377,9 +389,21 @@ impl Request {
         Ok(())
     }
 
-    fn check_decider(&self, approver: &Principal, roles: &[Role]) -> Result<(), RequestError> {
+    /// Who may decide: an approver who is neither the requester nor a
+    /// recipient, has not decided yet, and (when the provider holds both
+    /// halves) belongs to the provider.
+    fn check_decider(
+        &self,
+        approver: &Principal,
+        roles: &[Role],
+        party: Party,
+        shared: bool,
+    ) -> Result<(), RequestError> {
         if !roles.contains(&Role::Approver) {
             return Err(RequestError::NotApprover);
+        }
+        if !shared && party == Party::Customer {
+            return Err(RequestError::ProviderDecides);
         }
         if *approver == self.requester {
             return Err(RequestError::SelfApproval);
@@ -570,6 +594,19 @@ mod tests {
     }
 
     #[test]
+    fn on_provider_split_accounts_only_provider_approvers_decide() {
+        let mut r = open(CustodyMode::ProviderSplit);
+        let policy = Policy::default();
+        let customer = r.approve(&p("globex/grace"), APPROVER, Party::Customer, false, policy, None, 1001);
+        assert_eq!(customer, Err(RequestError::ProviderDecides));
+        assert_eq!(
+            r.deny(&p("globex/grace"), APPROVER, Party::Customer, false, None, 1001),
+            Err(RequestError::ProviderDecides)
+        );
+        assert_eq!(r.state, State::Pending);
+    }
+
+    #[test]
     fn shared_accounts_need_one_approval_from_each_side() {
         let mut r = open(CustodyMode::SharedPayer);
         let policy = Policy::default();
@@ -584,7 +621,7 @@ mod tests {
     #[test]
     fn one_denial_ends_the_request_and_deadlines_expire_it() {
         let mut r = open(CustodyMode::ProviderSplit);
-        r.deny(&p("acme/carol"), APPROVER, Party::Provider, Some("no ticket".into()), 1001).unwrap();
+        r.deny(&p("acme/carol"), APPROVER, Party::Provider, false, Some("no ticket".into()), 1001).unwrap();
         assert_eq!(r.state, State::Denied);
         let mut r = open(CustodyMode::ProviderSplit);
         let late = r.pending_until;

@@ -13,3 +13,5 @@ pub mod ids;
 pub mod orgs;
 pub mod password_policy;
 pub mod wall;
+#[cfg(test)]
+mod wall_properties;

@@ -116,10 +116,6 @@ impl Vault {
         Self { store, keys, orgs: Arc::new(orgs), policy }
     }
 
-    pub fn policy(&self) -> Policy {
-        self.policy
-    }
-
     pub fn store(&self) -> &Store {
         &self.store
     }

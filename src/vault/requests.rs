@@ -177,7 +177,7 @@ impl Vault {
             draft.details = data.as_object().cloned().unwrap_or_default();
             notify(tx, &account, Event::RequestCreated, Some(&caller.principal), data, now)?;
             let stored = StoredRequest { id, account_id: account, request };
-            Ok(RequestView::new(stored, policy.approvals_required, unix))
+            Ok(RequestView::new(stored, policy.approvals_required(), unix))
         })
         .await
     }
@@ -231,7 +231,7 @@ impl Vault {
         if let Err(e) = self.ensure_unsealed() {
             return Err(self.refuse(draft, e).await);
         }
-        let (orgs, caller, required) = (Arc::clone(&self.orgs), caller.clone(), self.policy.approvals_required);
+        let (orgs, caller, required) = (Arc::clone(&self.orgs), caller.clone(), self.policy.approvals_required());
         self.audited(draft, move |tx, _, _| {
             let stored = Self::load_visible(&orgs, tx, &caller, &id)?;
             Ok(RequestView::new(stored, required, unix_now()))
@@ -251,7 +251,7 @@ impl Vault {
         if let Err(e) = self.ensure_unsealed() {
             return Err(self.refuse(draft, e).await);
         }
-        let (orgs, caller, required) = (Arc::clone(&self.orgs), caller.clone(), self.policy.approvals_required);
+        let (orgs, caller, required) = (Arc::clone(&self.orgs), caller.clone(), self.policy.approvals_required());
         self.audited(draft, move |tx, draft, _| {
             if let Some(account) = &filter.account_id {
                 visible(&orgs, tx, &caller, account)?;
@@ -314,7 +314,8 @@ impl Vault {
                     done.then_some(Event::RequestApproved)
                 }
                 Step::Deny => {
-                    request.deny(who, &roles, party, comment.clone(), unix)?;
+                    let shared = account.custody.is_shared_with_customer();
+                    request.deny(who, &roles, party, shared, comment.clone(), unix)?;
                     Some(Event::RequestDenied)
                 }
                 Step::Cancel => {
@@ -331,7 +332,7 @@ impl Vault {
             if let Some(event) = event {
                 notify(tx, &account_id, event, Some(who), data_of(&id, &request), now)?;
             }
-            Ok(RequestView::new(StoredRequest { id, account_id, request }, policy.approvals_required, unix))
+            Ok(RequestView::new(StoredRequest { id, account_id, request }, policy.approvals_required(), unix))
         })
         .await
     }

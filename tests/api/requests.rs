@@ -81,6 +81,8 @@ async fn nobody_approves_their_own_request_or_one_they_would_receive_from() {
     assert_eq!((twice.status, twice.code()), (StatusCode::CONFLICT, "already_decided"));
     let stranger = app.step(id, "approve", "initech/ian", APPROVER).await;
     assert_eq!(stranger.status, StatusCode::NOT_FOUND);
+    let customer = app.step(id, "approve", "globex/grace", APPROVER).await;
+    assert_eq!((customer.status, customer.code()), (StatusCode::FORBIDDEN, "provider_approval_required"));
     let shown = app.get(&format!("/v1/requests/{id}"), &app.token("acme/sam", STAFF)).await;
     assert_eq!(shown.body["approvals"].as_array().unwrap().len(), 1);
     assert_eq!(shown.body["approvals"][0]["approver"], "acme/carol");
