@@ -135,13 +135,24 @@ async fn an_operator_inits_serves_sealed_and_unseals_with_two_of_three_shares() 
 #[test]
 fn a_bad_configuration_is_refused_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bad.toml");
-    std::fs::write(&path, "data_dir = \"/tmp/x\"\nprovider_org = \"acme\"\n[keys]\nprovider = \"vault\"\n").unwrap();
-    let out = run(&["serve", "--config", path.to_str().unwrap(), "--check-config"]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("`provider_org`") || stderr.contains("`keys.provider`"), "{stderr}");
-    assert_eq!(stderr.trim().lines().count(), 1, "one sentence: {stderr}");
+    let good = std::fs::read_to_string(write_config(dir.path(), &dir.path().join("data"))).unwrap();
+    for (mistake, key) in [
+        (good.replace("provider = \"local\"", "provider = \"vault\""), "`keys.provider`"),
+        (format!("{good}\n[break_glass]\napprovals_required = 1\n"), "`break_glass.approvals_required`"),
+    ] {
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, mistake).unwrap();
+        for args in [
+            vec!["serve", "--config", path.to_str().unwrap(), "--check-config"],
+            vec!["serve", "--config", path.to_str().unwrap()],
+        ] {
+            let out = run(&args);
+            assert_eq!(out.status.code(), Some(1), "the server refuses to start");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains(key), "{stderr}");
+            assert_eq!(stderr.trim().lines().count(), 1, "one sentence: {stderr}");
+        }
+    }
 }
 
 #[test]
