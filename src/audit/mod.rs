@@ -9,6 +9,9 @@
 //! No secret ever enters an event: the types here carry ids, principals,
 //! fixed reason sentences and non-secret details only.
 
+pub mod checkpoint;
+pub mod merkle;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 

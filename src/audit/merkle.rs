@@ -1,0 +1,311 @@
+//! The RFC 9162 Merkle tree over audit events.
+//!
+//! Leaf hash `SHA-256(0x00 ‖ leaf)`, node hash `SHA-256(0x01 ‖ left ‖ right)`,
+//! the empty tree's hash `SHA-256("")`, and the RFC's split at the largest
+//! power of two below the size. The in-memory tree keeps every complete
+//! subtree's hash, so any root, inclusion proof or consistency proof takes
+//! O(log n) hash operations, whatever the size of the log. The verifiers are
+//! the RFC's algorithms (§2.1.3.2, §2.1.4.2) and need nothing but hashes.
+
+use sha2::{Digest, Sha256};
+
+/// A SHA-256 hash.
+pub type Hash = [u8; 32];
+
+pub fn leaf_hash(leaf: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0x00]);
+    h.update(leaf);
+    h.finalize().into()
+}
+
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0x01]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
+}
+
+pub fn empty_root() -> Hash {
+    Sha256::digest([]).into()
+}
+
+/// The largest power of two strictly below `n` (n ≥ 2).
+fn split(n: u64) -> u64 {
+    1 << (63 - (n - 1).leading_zeros())
+}
+
+/// Every complete subtree's hash: `levels[h][i]` covers leaves
+/// `i·2^h .. (i+1)·2^h`.
+#[derive(Debug, Clone, Default)]
+pub struct MerkleTree {
+    levels: Vec<Vec<Hash>>,
+}
+
+/// A proof was asked for sizes or indices the tree cannot answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    #[error("the log has {have} entries; size {asked} is beyond it")]
+    BeyondLog { have: u64, asked: u64 },
+    #[error("entry {index} is not in a tree of size {size}")]
+    NotInTree { index: u64, size: u64 },
+    #[error("a consistency proof needs 0 < from <= to")]
+    BadRange,
+}
+
+impl MerkleTree {
+    pub fn size(&self) -> u64 {
+        self.levels.first().map_or(0, |l| l.len() as u64)
+    }
+
+    /// Append the leaf hash of the next entry.
+    pub fn push(&mut self, leaf: Hash) {
+        if self.levels.is_empty() {
+            self.levels.push(Vec::new());
+        }
+        self.levels[0].push(leaf);
+        let mut level = 0;
+        while self.levels[level].len() % 2 == 0 {
+            let n = self.levels[level].len();
+            let parent = node_hash(&self.levels[level][n - 2], &self.levels[level][n - 1]);
+            if self.levels.len() == level + 1 {
+                self.levels.push(Vec::new());
+            }
+            self.levels[level + 1].push(parent);
+            level += 1;
+        }
+    }
+
+    /// The leaf hash at `index`.
+    pub fn leaf(&self, index: u64) -> Option<Hash> {
+        self.levels.first()?.get(usize::try_from(index).ok()?).copied()
+    }
+
+    /// MTH of the `n` leaves from `start`; callers only ask for ranges the
+    /// RFC's recursion produces, whose power-of-two parts are aligned.
+    fn mth(&self, start: u64, n: u64) -> Hash {
+        match n {
+            0 => empty_root(),
+            _ if n.is_power_of_two() => {
+                let h = n.trailing_zeros() as usize;
+                self.levels[h][(start >> h) as usize]
+            }
+            _ => {
+                let k = split(n);
+                node_hash(&self.mth(start, k), &self.mth(start + k, n - k))
+            }
+        }
+    }
+
+    fn check(&self, size: u64) -> Result<(), ProofError> {
+        if size > self.size() { Err(ProofError::BeyondLog { have: self.size(), asked: size }) } else { Ok(()) }
+    }
+
+    /// The root of the tree of the first `size` entries.
+    pub fn root(&self, size: u64) -> Result<Hash, ProofError> {
+        self.check(size)?;
+        Ok(self.mth(0, size))
+    }
+
+    /// The audit path of entry `index` in the tree of size `size`.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
+        self.check(size)?;
+        if index >= size {
+            return Err(ProofError::NotInTree { index, size });
+        }
+        let mut proof = Vec::new();
+        self.path(index, 0, size, &mut proof);
+        Ok(proof)
+    }
+
+    fn path(&self, m: u64, start: u64, n: u64, out: &mut Vec<Hash>) {
+        if n <= 1 {
+            return;
+        }
+        let k = split(n);
+        if m < k {
+            self.path(m, start, k, out);
+            out.push(self.mth(start + k, n - k));
+        } else {
+            self.path(m - k, start + k, n - k, out);
+            out.push(self.mth(start, k));
+        }
+    }
+
+    /// The proof that the tree of size `from` is a prefix of the tree of size `to`.
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>, ProofError> {
+        self.check(to)?;
+        if from == 0 || from > to {
+            return Err(ProofError::BadRange);
+        }
+        let mut proof = Vec::new();
+        self.subproof(from, 0, to, true, &mut proof);
+        Ok(proof)
+    }
+
+    fn subproof(&self, m: u64, start: u64, n: u64, whole: bool, out: &mut Vec<Hash>) {
+        if m == n {
+            if !whole {
+                out.push(self.mth(start, n));
+            }
+            return;
+        }
+        let k = split(n);
+        if m <= k {
+            self.subproof(m, start, k, whole, out);
+            out.push(self.mth(start + k, n - k));
+        } else {
+            self.subproof(m - k, start + k, n - k, false, out);
+            out.push(self.mth(start, k));
+        }
+    }
+}
+
+/// RFC 9162 §2.1.3.2: does `proof` show `leaf` at `index` under `root`?
+pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], root: &Hash) -> bool {
+    if index >= size {
+        return false;
+    }
+    let (mut fnode, mut snode, mut r) = (index, size - 1, *leaf);
+    for p in proof {
+        if snode == 0 {
+            return false;
+        }
+        if fnode & 1 == 1 || fnode == snode {
+            r = node_hash(p, &r);
+            while fnode & 1 == 0 && fnode != 0 {
+                fnode >>= 1;
+                snode >>= 1;
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    snode == 0 && r == *root
+}
+
+/// RFC 9162 §2.1.4.2: does `proof` show the tree of size `from` (root
+/// `from_root`) is a prefix of the tree of size `to` (root `to_root`)?
+pub fn verify_consistency(from: u64, to: u64, from_root: &Hash, to_root: &Hash, proof: &[Hash]) -> bool {
+    if from == 0 || from > to {
+        return false;
+    }
+    if from == to {
+        return proof.is_empty() && from_root == to_root;
+    }
+    let mut path: Vec<Hash> = Vec::with_capacity(proof.len() + 1);
+    if from.is_power_of_two() {
+        path.push(*from_root);
+    }
+    path.extend_from_slice(proof);
+    let Some((first, rest)) = path.split_first() else { return false };
+    let (mut fnode, mut snode) = (from - 1, to - 1);
+    while fnode & 1 == 1 {
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    let (mut fr, mut sr) = (*first, *first);
+    for c in rest {
+        if snode == 0 {
+            return false;
+        }
+        if fnode & 1 == 1 || fnode == snode {
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            while fnode & 1 == 0 && fnode != 0 {
+                fnode >>= 1;
+                snode >>= 1;
+            }
+        } else {
+            sr = node_hash(&sr, c);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    fr == *from_root && sr == *to_root && snode == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaves(n: u64) -> Vec<Hash> {
+        (0..n).map(|i| leaf_hash(format!("event {i}").as_bytes())).collect()
+    }
+
+    /// The RFC's definition, computed the slow way.
+    fn naive(leaves: &[Hash]) -> Hash {
+        match leaves.len() {
+            0 => empty_root(),
+            1 => leaves[0],
+            n => {
+                let k = split(n as u64) as usize;
+                node_hash(&naive(&leaves[..k]), &naive(&leaves[k..]))
+            }
+        }
+    }
+
+    fn tree(n: u64) -> MerkleTree {
+        let mut t = MerkleTree::default();
+        for l in leaves(n) {
+            t.push(l);
+        }
+        t
+    }
+
+    #[test]
+    fn roots_match_the_rfc_definition_for_every_size() {
+        let all = leaves(70);
+        let t = tree(70);
+        for n in 0..=70 {
+            assert_eq!(t.root(n).unwrap(), naive(&all[..n as usize]), "size {n}");
+        }
+        assert_eq!(hex::encode(empty_root()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert!(t.root(71).is_err());
+    }
+
+    #[test]
+    fn every_inclusion_proof_verifies_and_tampering_fails() {
+        let t = tree(40);
+        for n in 1..=40 {
+            let root = t.root(n).unwrap();
+            for m in 0..n {
+                let proof = t.inclusion_proof(m, n).unwrap();
+                let leaf = t.leaf(m).unwrap();
+                assert!(verify_inclusion(&leaf, m, n, &proof, &root), "{m} in {n}");
+                assert!(!verify_inclusion(&leaf_hash(b"forged"), m, n, &proof, &root));
+                if n > 1 {
+                    assert!(!verify_inclusion(&leaf, (m + 1) % n, n, &proof, &root) || t.leaf((m + 1) % n) == Some(leaf));
+                    let mut bad = proof.clone();
+                    bad[0][0] ^= 1;
+                    assert!(!verify_inclusion(&leaf, m, n, &bad, &root));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_consistency_proof_verifies_and_a_rewritten_history_fails() {
+        let t = tree(40);
+        let mut other_leaves = leaves(40);
+        other_leaves[3] = leaf_hash(b"edited");
+        let mut rewritten = MerkleTree::default();
+        for l in other_leaves {
+            rewritten.push(l);
+        }
+        for to in 1..=40 {
+            for from in 1..=to {
+                let proof = t.consistency_proof(from, to).unwrap();
+                let (a, b) = (t.root(from).unwrap(), t.root(to).unwrap());
+                assert!(verify_consistency(from, to, &a, &b, &proof), "{from} -> {to}");
+                if from > 3 && from < to {
+                    let forged = rewritten.consistency_proof(from, to).unwrap();
+                    assert!(!verify_consistency(from, to, &a, &rewritten.root(to).unwrap(), &forged));
+                }
+            }
+        }
+    }
+}
