@@ -110,8 +110,13 @@ impl Error {
 }
 
 impl From<StoreError> for Error {
+    /// A write that could not be committed changed nothing and recorded
+    /// nothing: that is the audit log being unavailable (invariant 4).
     fn from(e: StoreError) -> Self {
-        Error::Internal(e.to_string())
+        match e {
+            StoreError::CommitFailed | StoreError::WriterGone => Error::AuditUnavailable,
+            other => Error::Internal(other.to_string()),
+        }
     }
 }
 

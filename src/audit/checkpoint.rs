@@ -138,7 +138,8 @@ impl VerifierKey {
         let (body, signatures) = note.split_once("\n\n").ok_or(NoteError::Shape)?;
         let body = format!("{body}\n");
         let mut lines = body.lines();
-        let (Some(origin), Some(size), Some(root), None) = (lines.next(), lines.next(), lines.next(), lines.next()) else {
+        let (Some(origin), Some(size), Some(root), None) = (lines.next(), lines.next(), lines.next(), lines.next())
+        else {
             return Err(NoteError::Shape);
         };
         let size: u64 = size.parse().map_err(|_| NoteError::Shape)?;
@@ -175,7 +176,9 @@ mod tests {
     fn a_signed_checkpoint_verifies_with_its_vkey_and_nothing_else() {
         let s = signer();
         let note = s.sign(42, &[7u8; 32]);
-        assert!(note.starts_with("rootvault/acme\n42\nBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n\n\u{2014} rootvault/acme "));
+        assert!(note.starts_with(
+            "rootvault/acme\n42\nBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n\n\u{2014} rootvault/acme "
+        ));
         let vkey = VerifierKey::parse(&s.vkey()).unwrap();
         let cp = vkey.verify(&note).unwrap();
         assert_eq!((cp.origin.as_str(), cp.size, cp.root), ("rootvault/acme", 42, [7u8; 32]));

@@ -278,7 +278,9 @@ mod tests {
                 assert!(verify_inclusion(&leaf, m, n, &proof, &root), "{m} in {n}");
                 assert!(!verify_inclusion(&leaf_hash(b"forged"), m, n, &proof, &root));
                 if n > 1 {
-                    assert!(!verify_inclusion(&leaf, (m + 1) % n, n, &proof, &root) || t.leaf((m + 1) % n) == Some(leaf));
+                    assert!(
+                        !verify_inclusion(&leaf, (m + 1) % n, n, &proof, &root) || t.leaf((m + 1) % n) == Some(leaf)
+                    );
                     let mut bad = proof.clone();
                     bad[0][0] ^= 1;
                     assert!(!verify_inclusion(&leaf, m, n, &bad, &root));

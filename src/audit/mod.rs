@@ -10,6 +10,7 @@
 //! fixed reason sentences and non-secret details only.
 
 pub mod checkpoint;
+pub mod log;
 pub mod merkle;
 
 use serde::Serialize;

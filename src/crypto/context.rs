@@ -2,35 +2,65 @@
 
 use crate::domain::ids::{AccountId, Half};
 
-/// `{account_id, half, version}`: sent to KMS as encryption context and used
-/// as AES-GCM associated data, so both the wrapped data key and the payload
-/// decrypt only for the row they were made for.
+/// What a data key protects: one version of one half of one account, or the
+/// audit log's own key. Sent to KMS as encryption context and used as
+/// AES-GCM associated data, so a wrapped key or payload decrypts only for
+/// the row it was made for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncryptionContext {
-    pub account_id: AccountId,
-    pub half: Half,
-    pub version: u32,
+    subject: Subject,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Subject {
+    Half { account_id: AccountId, half: Half, version: u32 },
+    AuditLogKey,
 }
 
 impl EncryptionContext {
+    /// `{account_id, half, version}` of a half version.
     pub fn new(account_id: AccountId, half: Half, version: u32) -> Self {
-        Self { account_id, half, version }
+        Self { subject: Subject::Half { account_id, half, version } }
+    }
+
+    /// The audit log's signing and MAC key. It is wrapped under the password
+    /// half's key (kept apart from half data by its context); holders of
+    /// the MFA key alone can neither sign checkpoints nor forge log rows.
+    pub fn audit_log_key() -> Self {
+        Self { subject: Subject::AuditLogKey }
+    }
+
+    /// Which half's master key wraps this data key.
+    pub fn key_half(&self) -> Half {
+        match &self.subject {
+            Subject::Half { half, .. } => *half,
+            Subject::AuditLogKey => Half::Password,
+        }
     }
 
     /// The associated data for AES-GCM: an unambiguous byte string (the
     /// fields have fixed alphabets, so `;` cannot appear inside one).
     pub fn aad(&self, purpose: &str) -> Vec<u8> {
-        format!("rootvault/v1;{purpose};account_id={};half={};version={}", self.account_id, self.half, self.version)
-            .into_bytes()
+        match &self.subject {
+            Subject::Half { account_id, half, version } => {
+                format!("rootvault/v1;{purpose};account_id={account_id};half={half};version={version}")
+            }
+            Subject::AuditLogKey => format!("rootvault/v1;{purpose};audit-log-key"),
+        }
+        .into_bytes()
     }
 
-    /// The key-value pairs for KMS. KMS key policies can require these keys
-    /// with `kms:EncryptionContextKeys`.
-    pub fn pairs(&self) -> [(&'static str, String); 3] {
-        [
-            ("account_id", self.account_id.to_string()),
-            ("half", self.half.to_string()),
-            ("version", self.version.to_string()),
-        ]
+    /// The key-value pairs for KMS. Key policies can require `account_id`
+    /// and `half` with `kms:EncryptionContextKeys`; the audit log key carries
+    /// them too, with values no AWS account or half can have.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        match &self.subject {
+            Subject::Half { account_id, half, version } => vec![
+                ("account_id", account_id.to_string()),
+                ("half", half.to_string()),
+                ("version", version.to_string()),
+            ],
+            Subject::AuditLogKey => vec![("account_id", "audit-log".into()), ("half", "audit-log-key".into())],
+        }
     }
 }

@@ -104,7 +104,7 @@ impl KeyProvider for KmsKeyProvider {
         key_override: Option<&str>,
         ctx: &EncryptionContext,
     ) -> Result<(DataKey, WrappedKey), CryptoError> {
-        let key_id = key_override.unwrap_or_else(|| self.key_for(ctx.half));
+        let key_id = key_override.unwrap_or_else(|| self.key_for(ctx.key_half()));
         let out = self
             .client
             .generate_data_key()

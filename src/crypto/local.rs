@@ -222,18 +222,20 @@ impl KeyProvider for LocalKeyProvider {
         let mut key = Zeroizing::new([0u8; 32]);
         OsRng.fill_bytes(&mut *key);
         let blob = match &*self.lock() {
-            State::Unsealed(master) => seal_with(master.for_half(ctx.half), &ctx.aad(WRAP_PURPOSE), &*key)?,
+            State::Unsealed(master) => seal_with(master.for_half(ctx.key_half()), &ctx.aad(WRAP_PURPOSE), &*key)?,
             State::Sealed { .. } => return Err(CryptoError::Sealed),
         };
-        Ok((DataKey::from_bytes(key), WrappedKey { key_id: Self::key_id(ctx.half), blob }))
+        Ok((DataKey::from_bytes(key), WrappedKey { key_id: Self::key_id(ctx.key_half()), blob }))
     }
 
     async fn unwrap_data_key(&self, wrapped: &WrappedKey, ctx: &EncryptionContext) -> Result<DataKey, CryptoError> {
-        if wrapped.key_id != Self::key_id(ctx.half) {
+        if wrapped.key_id != Self::key_id(ctx.key_half()) {
             return Err(CryptoError::Decrypt);
         }
         let plain = match &*self.lock() {
-            State::Unsealed(master) => open_with(master.for_half(ctx.half), &ctx.aad(WRAP_PURPOSE), &wrapped.blob)?,
+            State::Unsealed(master) => {
+                open_with(master.for_half(ctx.key_half()), &ctx.aad(WRAP_PURPOSE), &wrapped.blob)?
+            }
             State::Sealed { .. } => return Err(CryptoError::Sealed),
         };
         DataKey::from_slice(&plain)

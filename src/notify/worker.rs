@@ -43,14 +43,14 @@ pub async fn deliver_due(
         let id = item.id.clone();
         match outcome {
             Ok(()) => {
-                store.read(move |c| outbox::mark_delivered(c, &id, &now_rfc3339())).await?;
+                store.write(move |b| outbox::mark_delivered(b.tx(), &id, &now_rfc3339())).await?;
                 delivered += 1;
             }
             Err(error) => {
                 let give_up = attempts >= settings.max_attempts;
                 let next = now_ms() + i64::try_from(settings.backoff(attempts).as_millis()).unwrap_or(i64::MAX / 2);
                 tracing::warn!(delivery = %item.id, attempts, give_up, %error, "webhook delivery failed");
-                store.read(move |c| outbox::mark_failed(c, &id, &error, next, give_up)).await?;
+                store.write(move |b| outbox::mark_failed(b.tx(), &id, &error, next, give_up)).await?;
             }
         }
     }

@@ -1,26 +1,103 @@
-//! Appending to the `audit_events` table.
+//! The `audit_events`, `checkpoints` and `audit_key` tables.
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
-use super::StoreError;
+use super::{Batch, StoreError};
+use crate::audit::log::StoredRow;
+use crate::audit::merkle::{Hash, MerkleTree, leaf_hash};
 use crate::audit::{AuditEvent, EventDraft, Outcome};
 
-/// Append one event inside `tx` and return it as stored. The caller commits
-/// the event together with the change it records.
+/// Append one event inside the caller's batch and return it as stored. The
+/// caller's change and this event commit together (or neither does). When
+/// the log key is loaded the row carries its MAC.
 pub fn append(
-    tx: &Transaction,
+    batch: &mut Batch,
     draft: EventDraft,
     time: &str,
     outcome: Outcome,
     reason: Option<String>,
 ) -> Result<AuditEvent, StoreError> {
-    let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_events", [], |r| r.get(0))?;
-    let event = draft.seal(u64::try_from(seq).unwrap_or(0), time, outcome, reason);
+    let seq: i64 = batch.tx().query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_events", [], |r| r.get(0))?;
+    let seq = u64::try_from(seq).map_err(|_| StoreError::Corrupt("audit_events.seq".into()))?;
+    let event = draft.seal(seq, time, outcome, reason);
     let json = event.leaf_json().map_err(|e| StoreError::Corrupt(format!("event did not serialize: {e}")))?;
-    tx.execute(
-        "INSERT INTO audit_events (seq, time, actor, action, account_id, outcome, event_json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![seq, time, event.actor, event.action, event.target.account_id, outcome.as_str(), json],
+    let leaf = leaf_hash(json.as_bytes());
+    let mac = batch.log().keys().map(|k| k.row_mac(seq, &leaf).to_vec());
+    batch.tx().execute(
+        "INSERT INTO audit_events (seq, time, actor, action, account_id, outcome, event_json, mac)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![seq as i64, time, event.actor, event.action, event.target.account_id, outcome.as_str(), json, mac],
     )?;
+    batch.push_leaf(leaf);
     Ok(event)
+}
+
+/// Every stored row in `seq` order, for the integrity check.
+pub fn rows(conn: &Connection) -> Result<Vec<StoredRow>, StoreError> {
+    let mut stmt = conn.prepare("SELECT seq, event_json, mac FROM audit_events ORDER BY seq")?;
+    let rows = stmt
+        .query_map([], |r| Ok(StoredRow { seq: r.get::<_, i64>(0)? as u64, event_json: r.get(1)?, mac: r.get(2)? }))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The Merkle tree of the stored events, in `seq` order.
+pub fn rebuild_tree(conn: &Connection) -> Result<MerkleTree, StoreError> {
+    let mut tree = MerkleTree::default();
+    let mut stmt = conn.prepare("SELECT event_json FROM audit_events ORDER BY seq")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let json: String = row.get(0)?;
+        tree.push(leaf_hash(json.as_bytes()));
+    }
+    Ok(tree)
+}
+
+/// Every stored checkpoint's size and root, oldest first.
+pub fn checkpoint_roots(conn: &Connection) -> Result<Vec<(u64, Hash)>, StoreError> {
+    let mut stmt = conn.prepare("SELECT size, root FROM checkpoints ORDER BY size")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?)))?;
+    rows.map(|row| {
+        let (size, root) = row?;
+        let root: Hash = root.try_into().map_err(|_| StoreError::Corrupt("checkpoints.root".into()))?;
+        Ok((size, root))
+    })
+    .collect()
+}
+
+/// The newest checkpoint: its size and signed note.
+pub fn latest_checkpoint(conn: &Connection) -> Result<Option<(u64, String)>, StoreError> {
+    Ok(conn
+        .query_row("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1", [], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+        })
+        .optional()?)
+}
+
+/// The checkpoint of exactly `size`, if one was issued.
+pub fn checkpoint_at(conn: &Connection, size: u64) -> Result<Option<String>, StoreError> {
+    Ok(conn.query_row("SELECT note FROM checkpoints WHERE size = ?1", [size as i64], |r| r.get(0)).optional()?)
+}
+
+/// Keep a signed checkpoint (the first one of a size wins).
+pub fn store_checkpoint(conn: &Connection, size: u64, root: &Hash, note: &str, now: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT OR IGNORE INTO checkpoints (size, root, note, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![size as i64, root.as_slice(), note, now],
+    )?;
+    Ok(())
+}
+
+/// The wrapped audit log key and the key that wrapped it.
+pub fn log_key(conn: &Connection) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+    Ok(conn
+        .query_row("SELECT wrapped, key_id FROM audit_key WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+pub fn store_log_key(conn: &Connection, wrapped: &[u8], key_id: &str, now: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO audit_key (id, wrapped, key_id, created_at) VALUES (1, ?1, ?2, ?3)",
+        params![wrapped, key_id, now],
+    )?;
+    Ok(())
 }

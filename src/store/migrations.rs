@@ -162,6 +162,29 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
     "#,
+    // 3: tamper evidence: a MAC per audit row, signed checkpoints, and the
+    // wrapped audit log key.
+    r#"
+    ALTER TABLE audit_events ADD COLUMN mac BLOB;
+
+    CREATE TABLE checkpoints (
+        size       INTEGER PRIMARY KEY,
+        root       BLOB NOT NULL,
+        note       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    ) STRICT;
+    CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
+    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+    CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
+    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+
+    CREATE TABLE audit_key (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        wrapped    BLOB NOT NULL,
+        key_id     TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// Bring the schema up to the latest version.

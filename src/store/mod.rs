@@ -1,13 +1,14 @@
 //! SQLite storage: schema, migrations and one module per aggregate.
 //!
-//! One connection in WAL mode with `synchronous=FULL`, so a committed
-//! transaction survives power loss. Every write is one transaction that also
-//! appends its audit event (see `crate::vault`), so a change and its record
-//! commit together or not at all.
-//!
-//! The connection sits behind a std `Mutex` and is only used from blocking
-//! threads (`spawn_blocking`): SQLite calls block, and a std mutex is the
-//! right tool for a lock that is never held across an `.await`.
+//! The file runs in WAL mode with `synchronous=FULL`, so a committed
+//! transaction survives power loss. Writes go to one writer thread that owns
+//! its own connection and commits in groups: every write that arrives while
+//! a commit is under way joins the next transaction, each inside its own
+//! savepoint, so concurrent requests share one fsync without sharing their
+//! failures. Every write also appends its audit event (see `crate::vault`),
+//! so a change and its record commit together or not at all. Reads use a
+//! second connection behind a std `Mutex` (reads are short and never held
+//! across an `.await`), and see only committed data.
 
 pub mod accounts;
 pub mod audit;
@@ -21,10 +22,14 @@ pub mod outbox;
 pub mod requests;
 
 use std::path::Path;
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use crate::audit::log::AuditLog;
+use crate::audit::merkle::Hash;
 
 /// Storage failures. SQLite's messages can quote values, so they are logged
 /// by the caller and never sent to clients.
@@ -36,6 +41,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the background task running a database call failed")]
     Join,
+    #[error("the write could not be committed")]
+    CommitFailed,
+    #[error("the database writer has stopped")]
+    WriterGone,
 }
 
 impl StoreError {
@@ -46,25 +55,152 @@ impl StoreError {
     }
 }
 
+/// Most writes one group commit takes.
+const MAX_BATCH: usize = 512;
+
+/// A write waiting for the writer thread. It runs inside the group's
+/// transaction (or gets `None` if the transaction could not begin) and
+/// returns what to do once the group's commit has succeeded or failed.
+type Job = Box<dyn FnOnce(Option<&mut Batch>) -> Finish + Send>;
+type Finish = Box<dyn FnOnce(bool) + Send>;
+
+/// One write's view of the group transaction.
+pub struct Batch<'c> {
+    tx: Transaction<'c>,
+    log: &'c AuditLog,
+    leaves: Vec<Hash>,
+    mark: usize,
+}
+
+impl std::fmt::Debug for Batch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch").field("leaves", &self.leaves.len()).finish_non_exhaustive()
+    }
+}
+
+impl Batch<'_> {
+    pub fn tx(&self) -> &Transaction<'_> {
+        &self.tx
+    }
+
+    pub fn log(&self) -> &AuditLog {
+        self.log
+    }
+
+    pub(crate) fn push_leaf(&mut self, leaf: Hash) {
+        self.leaves.push(leaf);
+    }
+
+    /// Undo everything this write did so far (its savepoint), keeping the
+    /// other writes of the group.
+    pub fn rollback(&mut self) -> Result<(), StoreError> {
+        self.tx.execute_batch("ROLLBACK TO job")?;
+        self.leaves.truncate(self.mark);
+        Ok(())
+    }
+}
+
+/// Run each job of a group in its own savepoint, commit once, then tell
+/// every job whether its writes are durable.
+fn run_group(conn: &mut Connection, log: &AuditLog, jobs: Vec<Job>) {
+    let mut finishers = Vec::with_capacity(jobs.len());
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot begin a write transaction");
+            for job in jobs {
+                job(None)(false);
+            }
+            return;
+        }
+    };
+    let mut batch = Batch { tx, log, leaves: Vec::new(), mark: 0 };
+    for job in jobs {
+        batch.mark = batch.leaves.len();
+        if batch.tx.execute_batch("SAVEPOINT job").is_err() {
+            finishers.push(job(None));
+            continue;
+        }
+        let finish = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(&mut batch))));
+        match finish {
+            Ok(finish) => finishers.push(finish),
+            Err(_) => {
+                tracing::error!("a write panicked; its changes were rolled back");
+                let _ = batch.rollback();
+            }
+        }
+        let _ = batch.tx.execute_batch("RELEASE job");
+    }
+    let Batch { tx, leaves, .. } = batch;
+    let committed = match tx.commit() {
+        Ok(()) => {
+            log.extend(leaves);
+            true
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "group commit failed; its writes were not kept");
+            false
+        }
+    };
+    for finish in finishers {
+        finish(committed);
+    }
+}
+
+/// The writer thread: take every write that is waiting, commit them together.
+fn writer(mut conn: Connection, log: Arc<AuditLog>, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        run_group(&mut conn, &log, group);
+    }
+}
+
 /// A handle to the database, cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    jobs: mpsc::Sender<Job>,
+    log: Arc<AuditLog>,
 }
 
 /// The database file name inside a data directory.
 pub const DB_FILE: &str = "rootvault.db";
 
+fn connect(data_dir: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(data_dir.join(DB_FILE))?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
 impl Store {
-    /// Open (creating if needed) the database in `data_dir` and migrate it.
+    /// Open (creating if needed) the database in `data_dir`, migrate it,
+    /// rebuild the audit log's Merkle tree and start the writer thread.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        let mut conn = Connection::open(data_dir.join(DB_FILE))?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut conn = connect(data_dir)?;
         migrations::apply(&mut conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        let log = Arc::new(AuditLog::new(audit::rebuild_tree(&conn)?));
+        let writer_conn = connect(data_dir)?;
+        let (jobs, queue) = mpsc::channel();
+        let writer_log = Arc::clone(&log);
+        std::thread::Builder::new()
+            .name("rootvault-writer".into())
+            .spawn(move || writer(writer_conn, writer_log, queue))
+            .map_err(|_| StoreError::WriterGone)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), jobs, log })
+    }
+
+    /// The audit log's live state.
+    pub fn log(&self) -> &Arc<AuditLog> {
+        &self.log
     }
 
     fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
@@ -73,7 +209,7 @@ impl Store {
         conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Run `f` on a blocking thread with the connection.
+    /// Run `f` on a blocking thread with the read connection.
     pub async fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static) -> Result<T, E>
     where
         T: Send + 'static,
@@ -83,18 +219,25 @@ impl Store {
         tokio::task::spawn_blocking(move || f(&Self::lock(&conn))).await.map_err(|_| E::from(StoreError::Join))?
     }
 
-    /// Run `f` on a blocking thread with the connection, for callers that
-    /// manage their own transactions (the audited write path).
-    pub async fn with_conn<T, E>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
-    ) -> Result<T, E>
+    /// Run `f` in the next group commit. Its result is returned once the
+    /// group is durable; if the commit fails, `StoreError::CommitFailed`.
+    pub async fn write<T, E>(&self, f: impl FnOnce(&mut Batch) -> Result<T, E> + Send + 'static) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || f(&mut Self::lock(&conn))).await.map_err(|_| E::from(StoreError::Join))?
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |batch: Option<&mut Batch>| {
+            let result = match batch {
+                Some(batch) => f(batch),
+                None => Err(E::from(StoreError::CommitFailed)),
+            };
+            Box::new(move |committed: bool| {
+                let _ = reply.send(if committed { result } else { Err(E::from(StoreError::CommitFailed)) });
+            })
+        });
+        self.jobs.send(job).map_err(|_| E::from(StoreError::WriterGone))?;
+        answer.await.map_err(|_| E::from(StoreError::WriterGone))?
     }
 
     /// Whether the database answers (for `/readyz`).
@@ -103,14 +246,8 @@ impl Store {
     }
 
     /// Synchronous access for start-up and command-line tasks that run
-    /// before the async runtime serves requests.
+    /// before the service handles requests.
     pub fn blocking<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         f(&mut Self::lock(&self.conn))
     }
-}
-
-/// Begin an immediate transaction: it takes the write lock up front, so two
-/// writers never both read and then collide on commit.
-pub fn begin(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
-    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
 }

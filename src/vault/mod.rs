@@ -18,6 +18,8 @@ mod subscribers;
 use std::sync::Arc;
 
 use rusqlite::{Connection, Transaction};
+
+use crate::store::Batch;
 use time::OffsetDateTime;
 
 pub use accounts::{AccountView, CustodiansView};
@@ -94,20 +96,20 @@ fn audit_failed(e: StoreError) -> Error {
     Error::AuditUnavailable
 }
 
-/// Record a refused request in a transaction of its own; returns the error
-/// the caller should see (the refusal, or 503 if even that cannot be written).
-fn record_refusal(conn: &mut Connection, draft: EventDraft, err: Error) -> Error {
+/// Record a refused request in the caller's (already rolled back) write;
+/// returns the error the caller should see: the refusal, or 503 if even the
+/// refusal cannot be recorded.
+fn record_refusal(batch: &mut Batch, draft: EventDraft, err: Error) -> Error {
     if let Error::Internal(detail) | Error::Unavailable(detail) = &err {
         tracing::error!(code = err.code(), detail = %detail, "request failed");
     }
     let draft = draft.detail("code", err.code());
-    let written = store::begin(conn).and_then(|tx| {
-        store::audit::append(&tx, draft, &now_rfc3339(), err.outcome(), Some(err.to_string()))?;
-        tx.commit().map_err(StoreError::from)
-    });
-    match written {
-        Ok(()) => err,
-        Err(e) => audit_failed(e),
+    match store::audit::append(batch, draft, &now_rfc3339(), err.outcome(), Some(err.to_string())) {
+        Ok(_) => err,
+        Err(e) => {
+            let _ = batch.rollback();
+            audit_failed(e)
+        }
     }
 }
 
@@ -132,26 +134,28 @@ impl Vault {
         if self.keys.seal_status().sealed { Err(Error::Sealed) } else { Ok(()) }
     }
 
-    /// Run `change` in one transaction and commit it with `draft` as an `ok`
-    /// event; if `change` refuses, roll back and record the refusal instead.
+    /// Run `change` and record `draft` as its `ok` event in the same write;
+    /// if `change` refuses, undo it and record the refusal instead. Either
+    /// way the answer comes only once the write is durable.
     async fn audited<T: Send + 'static>(
         &self,
         mut draft: EventDraft,
         change: impl FnOnce(&Transaction, &mut EventDraft, &str) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         self.store
-            .with_conn(move |conn| {
+            .write(move |batch| {
                 let now = now_rfc3339();
-                let tx = store::begin(conn).map_err(audit_failed)?;
-                match change(&tx, &mut draft, &now) {
-                    Ok(value) => {
-                        store::audit::append(&tx, draft, &now, Outcome::Ok, None).map_err(audit_failed)?;
-                        tx.commit().map_err(|e| audit_failed(e.into()))?;
-                        Ok(value)
-                    }
+                match change(batch.tx(), &mut draft, &now) {
+                    Ok(value) => match store::audit::append(batch, draft, &now, Outcome::Ok, None) {
+                        Ok(_) => Ok(value),
+                        Err(e) => {
+                            batch.rollback()?;
+                            Err(audit_failed(e))
+                        }
+                    },
                     Err(err) => {
-                        drop(tx);
-                        Err(record_refusal(conn, draft, err))
+                        batch.rollback()?;
+                        Err(record_refusal(batch, draft, err))
                     }
                 }
             })
@@ -161,8 +165,8 @@ impl Vault {
     /// Record a request refused before it reached a use case (bad body,
     /// sealed, ...) and return the error to answer with.
     pub async fn refuse(&self, draft: EventDraft, err: Error) -> Error {
-        let result = self.store.with_conn(move |conn| Ok::<_, Error>(record_refusal(conn, draft, err))).await;
-        result.unwrap_or_else(|e| e)
+        let result: Result<(), Error> = self.store.write(move |batch| Err(record_refusal(batch, draft, err))).await;
+        result.err().unwrap_or(Error::AuditUnavailable)
     }
 }
 

@@ -15,9 +15,9 @@ use crate::domain::breakglass::{Ask, Decision, PartyName, Request, State};
 use crate::domain::ids::{AccountId, Half, Principal};
 use crate::error::Error;
 use crate::notify::Event;
+use crate::store;
 use crate::store::exposures::ExposureKind;
 use crate::store::requests::StoredRequest;
-use crate::store::{self, StoreError};
 
 /// Most requests one listing returns.
 const LIST_LIMIT: u32 = 500;
@@ -488,29 +488,26 @@ impl Vault {
     /// event (actor null) and notification. Returns how many expired.
     pub async fn expire_due(&self) -> Result<usize, Error> {
         self.store
-            .with_conn(|conn| {
-                let tx = store::begin(conn)?;
+            .write(|batch| {
                 let unix = unix_now();
                 let now = super::now_rfc3339();
                 let mut expired = 0;
-                for StoredRequest { id, account_id, mut request } in store::requests::open(&tx)? {
+                for StoredRequest { id, account_id, mut request } in store::requests::open(batch.tx())? {
                     let before = request.state;
                     if !request.expire_if_due(unix) {
                         continue;
                     }
-                    store::requests::save(&tx, &id, &request)?;
-                    let draft = EventDraft::new(
-                        None,
-                        Action::RequestExpire,
-                        Target::request(&account_id, &id),
-                        &HttpInfo::default(),
-                    )
-                    .detail("previous_state", before.as_str());
-                    store::audit::append(&tx, draft, &now, Outcome::Ok, None).map_err(super::audit_failed)?;
-                    notify(&tx, &account_id, Event::RequestExpired, None, data_of(&id, &request), &now)?;
+                    store::requests::save(batch.tx(), &id, &request)?;
+                    let target = Target::request(&account_id, &id);
+                    let draft = EventDraft::new(None, Action::RequestExpire, target, &HttpInfo::default())
+                        .detail("previous_state", before.as_str());
+                    if let Err(e) = store::audit::append(batch, draft, &now, Outcome::Ok, None) {
+                        batch.rollback()?;
+                        return Err(super::audit_failed(e));
+                    }
+                    notify(batch.tx(), &account_id, Event::RequestExpired, None, data_of(&id, &request), &now)?;
                     expired += 1;
                 }
-                tx.commit().map_err(|e| super::audit_failed(StoreError::from(e)))?;
                 Ok(expired)
             })
             .await

@@ -1,0 +1,208 @@
+//! The live state of the audit log: its Merkle tree, its keys, and whether
+//! it is intact.
+//!
+//! The tree is rebuilt from the stored events at start and extended after
+//! every committed batch. The log key (unwrapped from the key provider once
+//! it is unsealed) signs checkpoints and authenticates each row with an
+//! HMAC over `seq ‖ leaf hash`, so an attacker with the database file but
+//! without the key cannot edit, remove, reorder or add a row unnoticed. Rows
+//! written while the service is sealed cannot carry a MAC; only the kinds of
+//! events a sealed service writes are accepted without one.
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use super::checkpoint::CheckpointSigner;
+use super::merkle::{Hash, MerkleTree, leaf_hash};
+
+/// How many events may be appended between two checkpoints.
+pub const CHECKPOINT_EVERY: u64 = 1000;
+
+/// The log's signing key and the row-MAC key derived from it.
+#[derive(Debug)]
+pub struct LogKeys {
+    signer: CheckpointSigner,
+    mac_key: Zeroizing<[u8; 32]>,
+}
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    // HMAC accepts keys of any length, so construction cannot fail.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else { unreachable!("HMAC takes keys of any length") };
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+impl LogKeys {
+    /// Keys from the 32-byte log key; `origin` names the log in checkpoints.
+    pub fn from_seed(origin: &str, seed: &Zeroizing<[u8; 32]>) -> Self {
+        let mac_key = Zeroizing::new(hmac(seed.as_slice(), &[b"rootvault audit row mac v1"]));
+        Self { signer: CheckpointSigner::new(origin, seed), mac_key }
+    }
+
+    pub fn signer(&self) -> &CheckpointSigner {
+        &self.signer
+    }
+
+    /// The MAC binding a row's position to its content.
+    pub fn row_mac(&self, seq: u64, leaf: &Hash) -> [u8; 32] {
+        hmac(self.mac_key.as_slice(), &[&seq.to_be_bytes(), leaf])
+    }
+}
+
+/// A stored row, as the integrity check reads it.
+#[derive(Debug, Clone)]
+pub struct StoredRow {
+    pub seq: u64,
+    pub event_json: String,
+    pub mac: Option<Vec<u8>>,
+}
+
+/// Actions a sealed service can record, and so may lack a row MAC.
+fn writable_while_sealed(event_json: &str) -> bool {
+    let Ok(event) = serde_json::from_str::<serde_json::Value>(event_json) else { return false };
+    matches!(event["action"].as_str(), Some("auth.fail" | "seal.unseal")) || event["details"]["code"] == "sealed"
+}
+
+/// The first integrity problem in `rows` (in `seq` order) given the log
+/// keys and the stored checkpoints `(size, root)`; `None` when intact.
+pub fn first_problem(
+    rows: &[StoredRow],
+    keys: &LogKeys,
+    checkpoints: &[(u64, Hash)],
+    tree: &MerkleTree,
+) -> Option<String> {
+    for (expected, row) in rows.iter().enumerate() {
+        if row.seq != expected as u64 {
+            return Some(format!("entry {expected} is missing or out of order (found seq {})", row.seq));
+        }
+        let leaf = leaf_hash(row.event_json.as_bytes());
+        match &row.mac {
+            Some(mac) if mac.as_slice() == keys.row_mac(row.seq, &leaf) => {}
+            Some(_) => return Some(format!("entry {} was altered: its MAC does not match", row.seq)),
+            None if writable_while_sealed(&row.event_json) => {}
+            None => return Some(format!("entry {} was not written by this service (no MAC)", row.seq)),
+        }
+    }
+    for (size, root) in checkpoints {
+        match tree.root(*size) {
+            Ok(r) if r == *root => {}
+            Ok(_) => return Some(format!("the log no longer matches its checkpoint of size {size}")),
+            Err(_) => return Some(format!("the log is shorter than its checkpoint of size {size}")),
+        }
+    }
+    None
+}
+
+/// Shared state of the audit log.
+#[derive(Debug, Default)]
+pub struct AuditLog {
+    tree: RwLock<MerkleTree>,
+    keys: RwLock<Option<Arc<LogKeys>>>,
+    tampered: RwLock<Option<String>>,
+    /// Woken when enough events arrived for a checkpoint.
+    pub checkpoint_due: tokio::sync::Notify,
+}
+
+impl AuditLog {
+    pub fn new(tree: MerkleTree) -> Self {
+        Self { tree: RwLock::new(tree), ..Self::default() }
+    }
+
+    /// Read the tree. The locks guard plain data that every writer replaces
+    /// in one step, so a poisoned lock still holds a consistent value.
+    pub fn tree(&self) -> std::sync::RwLockReadGuard<'_, MerkleTree> {
+        self.tree.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Add committed leaves (in `seq` order).
+    pub fn extend(&self, leaves: Vec<Hash>) {
+        if leaves.is_empty() {
+            return;
+        }
+        let mut tree = self.tree.write().unwrap_or_else(PoisonError::into_inner);
+        let before = tree.size();
+        for leaf in leaves {
+            tree.push(leaf);
+        }
+        if before / CHECKPOINT_EVERY != tree.size() / CHECKPOINT_EVERY {
+            self.checkpoint_due.notify_one();
+        }
+    }
+
+    pub fn keys(&self) -> Option<Arc<LogKeys>> {
+        self.keys.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    pub fn set_keys(&self, keys: Option<Arc<LogKeys>>) {
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
+    }
+
+    /// Why the log is flagged as tampered, if it is.
+    pub fn tampered(&self) -> Option<String> {
+        self.tampered.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    pub fn flag(&self, problem: String) {
+        *self.tampered.write().unwrap_or_else(PoisonError::into_inner) = Some(problem);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> LogKeys {
+        LogKeys::from_seed("rootvault/acme", &Zeroizing::new([3u8; 32]))
+    }
+
+    fn row(keys: &LogKeys, seq: u64, json: &str) -> StoredRow {
+        let mac = keys.row_mac(seq, &leaf_hash(json.as_bytes())).to_vec();
+        StoredRow { seq, event_json: json.to_owned(), mac: Some(mac) }
+    }
+
+    fn tree_of(rows: &[StoredRow]) -> MerkleTree {
+        let mut t = MerkleTree::default();
+        for r in rows {
+            t.push(leaf_hash(r.event_json.as_bytes()));
+        }
+        t
+    }
+
+    #[test]
+    fn each_kind_of_tamper_is_named() {
+        let k = keys();
+        let rows: Vec<_> = (0..4).map(|i| row(&k, i, &format!(r#"{{"action":"account.read","seq":{i}}}"#))).collect();
+        let cp = vec![(4, tree_of(&rows).root(4).unwrap())];
+        assert_eq!(first_problem(&rows, &k, &cp, &tree_of(&rows)), None);
+
+        let mut edited = rows.clone();
+        edited[2].event_json = r#"{"action":"account.read","seq":99}"#.into();
+        assert!(first_problem(&edited, &k, &cp, &tree_of(&edited)).unwrap().contains("entry 2 was altered"));
+
+        let mut deleted = rows.clone();
+        deleted.remove(1);
+        assert!(first_problem(&deleted, &k, &cp, &tree_of(&deleted)).unwrap().contains("entry 1 is missing"));
+
+        let mut appended = rows.clone();
+        appended.push(StoredRow { seq: 4, event_json: r#"{"action":"half.release"}"#.into(), mac: None });
+        assert!(first_problem(&appended, &k, &cp, &tree_of(&appended)).unwrap().contains("entry 4 was not written"));
+        let forged = LogKeys::from_seed("rootvault/acme", &Zeroizing::new([4u8; 32]));
+        appended[4] = row(&forged, 4, r#"{"action":"half.release"}"#);
+        assert!(first_problem(&appended, &k, &cp, &tree_of(&appended)).unwrap().contains("entry 4 was altered"));
+
+        let sealed = StoredRow { seq: 4, event_json: r#"{"action":"auth.fail"}"#.into(), mac: None };
+        let mut with_sealed = rows.clone();
+        with_sealed.push(sealed);
+        assert_eq!(first_problem(&with_sealed, &k, &cp, &tree_of(&with_sealed)), None);
+
+        let short = &rows[..3];
+        assert!(
+            first_problem(short, &k, &cp, &tree_of(short)).unwrap().contains("shorter than its checkpoint of size 4")
+        );
+    }
+}
