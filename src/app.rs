@@ -27,6 +27,8 @@ pub enum StartError {
     ProviderMismatch { stored: String, configured: &'static str },
     #[error("the issuer keys of org {org} are unusable: {message}")]
     Issuer { org: String, message: String },
+    #[error("cannot open the audit log: {0}")]
+    AuditLog(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -101,11 +103,17 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     };
     let orgs = OrgDirectory::new(config.provider_org.clone(), config.customer_orgs().cloned());
     let auth = Authenticator::new(config.audience.clone(), issuers(config).await?);
-    Ok(App { vault: Vault::new(store, keys, orgs, config.break_glass), auth: Arc::new(auth) })
+    let vault = Vault::new(store, keys, orgs, config.break_glass);
+    if !vault.keys().seal_status().sealed {
+        vault.open_audit_log().await.map_err(|e| StartError::AuditLog(e.to_string()))?;
+    }
+    Ok(App { vault, auth: Arc::new(auth) })
 }
 
 /// How often requests past a deadline are moved to `expired`.
 const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often a checkpoint is signed when the log grew.
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The service's background work; stops when dropped.
 #[derive(Debug)]
@@ -136,6 +144,19 @@ impl App {
                 }
             }
         });
-        Background(vec![worker, sweeper])
+        let vault = self.vault.clone();
+        let checkpointer = tokio::spawn(async move {
+            let log = std::sync::Arc::clone(vault.store().log());
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(CHECKPOINT_INTERVAL) => {}
+                    () = log.checkpoint_due.notified() => {}
+                }
+                if let Err(e) = vault.checkpoint().await {
+                    tracing::error!(code = e.code(), "signing a checkpoint failed");
+                }
+            }
+        });
+        Background(vec![worker, sweeper, checkpointer])
     }
 }

@@ -49,6 +49,9 @@ pub enum Error {
     /// 503: the key provider is sealed.
     #[error("the vault is sealed")]
     Sealed,
+    /// 503: the stored audit log was found altered; only auditors may read it.
+    #[error("the audit log failed its integrity check; the service refuses changes until it is investigated")]
+    AuditTampered,
     /// 503: the audit record could not be committed, so nothing happened.
     #[error("the audit log is unavailable; nothing was changed")]
     AuditUnavailable,
@@ -95,6 +98,7 @@ impl Error {
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::Sealed => "sealed",
             Error::AuditUnavailable => "audit_unavailable",
+            Error::AuditTampered => "audit_log_tampered",
             Error::Unavailable(_) => "unavailable",
             Error::Internal(_) => "internal_error",
         }

@@ -9,6 +9,7 @@
 //! No secret ever enters an event: the types here carry ids, principals,
 //! fixed reason sentences and non-secret details only.
 
+pub mod bundle;
 pub mod checkpoint;
 pub mod log;
 pub mod merkle;
@@ -51,10 +52,16 @@ pub enum Action {
     SubscriberCreate,
     SubscriberList,
     SubscriberDelete,
+    /// An auditor read events, a checkpoint or a proof.
+    AuditRead,
+    /// An auditor exported a verifiable bundle.
+    AuditExport,
+    /// The service found its stored log altered (recorded when it can be).
+    AuditTamperDetected,
 }
 
 impl Action {
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 24] = [
         Action::AuthFail,
         Action::SealUnseal,
         Action::AccountCreate,
@@ -76,6 +83,9 @@ impl Action {
         Action::SubscriberCreate,
         Action::SubscriberList,
         Action::SubscriberDelete,
+        Action::AuditRead,
+        Action::AuditExport,
+        Action::AuditTamperDetected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +111,9 @@ impl Action {
             Action::SubscriberCreate => "subscriber.create",
             Action::SubscriberList => "subscriber.list",
             Action::SubscriberDelete => "subscriber.delete",
+            Action::AuditRead => "audit.read",
+            Action::AuditExport => "audit.export",
+            Action::AuditTamperDetected => "audit.tamper_detected",
         }
     }
 }

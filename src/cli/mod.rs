@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 failure, 2 usage error (clap's own). Failures
 //! print one sentence to stderr.
 
+mod audit;
 mod client;
 mod init;
 mod request;
@@ -93,6 +94,11 @@ enum Command {
         #[command(subcommand)]
         command: reveal::RevealCommand,
     },
+    /// The audit log: save checkpoints, export bundles, verify them offline.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
     /// Print a token signed by an org's dev issuer (dev data directories only).
     Token {
         #[arg(long, default_value = DEFAULT_DATA_DIR)]
@@ -120,6 +126,7 @@ pub fn main() -> ExitCode {
         Command::Unseal { server, share_file } => unseal::run(&server, share_file),
         Command::Token { data_dir, org, sub, roles, ttl } => token::run(&data_dir, &org, &sub, &roles, &ttl),
         Command::Request { server, json, command } => request::run(&server, command, json),
+        Command::Audit { command } => audit::run(command),
         Command::Reveal { server, json, command } => reveal::run(&server, command, json),
     };
     match result {

@@ -23,7 +23,9 @@ pub fn status_of(err: &Error) -> StatusCode {
         Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        Error::Sealed | Error::AuditUnavailable | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Sealed | Error::AuditUnavailable | Error::AuditTampered | Error::Unavailable(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -4,6 +4,7 @@
 //! method and serialize its answer. Errors become responses in `error.rs`.
 
 mod accounts;
+mod audit;
 pub mod error;
 pub mod extract;
 mod halves;
@@ -100,6 +101,11 @@ pub fn router(app: App) -> Router {
         .route("/v1/accounts/{account_id}/halves/password/rotate/confirm", post(halves::confirm_rotation))
         .route("/v1/accounts/{account_id}/subscribers", post(subscribers::create).get(subscribers::list))
         .route("/v1/accounts/{account_id}/subscribers/{subscriber_id}", delete(subscribers::remove))
+        .route("/v1/audit/checkpoint", get(audit::checkpoint))
+        .route("/v1/audit/proofs/inclusion", get(audit::inclusion))
+        .route("/v1/audit/proofs/consistency", get(audit::consistency))
+        .route("/v1/audit/events", get(audit::events))
+        .route("/v1/audit/export", get(audit::export))
         .route("/v1/requests", post(requests::create).get(requests::list))
         .route("/v1/requests/{id}", get(requests::show))
         .route("/v1/requests/{id}/approve", post(requests::approve))

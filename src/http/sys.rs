@@ -19,11 +19,13 @@ pub async fn healthz() -> Json<Value> {
 
 /// 200 when unsealed and the database answers, else 503.
 pub async fn readyz(State(app): State<App>) -> (StatusCode, Json<Value>) {
-    let sealed = app.vault.keys().seal_status().sealed;
+    let log = app.vault.store().log();
+    let sealed = app.vault.keys().seal_status().sealed || log.keys().is_none();
     let storage = app.vault.store().ping().await;
-    let ready = !sealed && storage;
+    let audit_log = if log.tampered().is_some() { "tampered" } else { "intact" };
+    let ready = !sealed && storage && audit_log == "intact";
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({"ready": ready, "sealed": sealed, "storage": storage})))
+    (status, Json(json!({"ready": ready, "sealed": sealed, "storage": storage, "audit_log": audit_log})))
 }
 
 pub async fn seal_status(State(app): State<App>) -> Json<SealStatus> {

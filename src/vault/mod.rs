@@ -8,6 +8,7 @@
 //! `Error::AuditUnavailable` and nothing has changed (invariant 4).
 
 mod accounts;
+mod audit_log;
 mod custody;
 mod halves;
 mod requests;
@@ -23,6 +24,7 @@ use crate::store::Batch;
 use time::OffsetDateTime;
 
 pub use accounts::{AccountView, CustodiansView};
+pub use audit_log::{AuditQuery, CheckpointView, EventFormat};
 pub use halves::{Deposited, MfaInput, PasswordInput};
 pub use requests::{CodeRelease, PasswordRelease, RequestFilter, RequestView};
 pub use rotation::RotationCandidate;
@@ -87,8 +89,12 @@ const TIMESTAMP: &[time::format_description::BorrowedFormatItem<'static>] =
 
 /// The current time as RFC 3339 UTC with millisecond precision.
 pub fn now_rfc3339() -> String {
-    let now = OffsetDateTime::now_utc();
-    now.format(TIMESTAMP).unwrap_or_else(|_| now.unix_timestamp().to_string())
+    rfc3339_of(OffsetDateTime::now_utc())
+}
+
+/// A UTC time in the log's fixed RFC 3339 form.
+pub fn rfc3339_of(t: OffsetDateTime) -> String {
+    t.format(TIMESTAMP).unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
 fn audit_failed(e: StoreError) -> Error {
@@ -130,8 +136,18 @@ impl Vault {
         &self.orgs
     }
 
+    /// Refuse work while sealed, before the audit log key is loaded (no row
+    /// may be written without its MAC once unsealed), or when the log was
+    /// found tampered.
     fn ensure_unsealed(&self) -> Result<(), Error> {
-        if self.keys.seal_status().sealed { Err(Error::Sealed) } else { Ok(()) }
+        let log = self.store.log();
+        if self.keys.seal_status().sealed || log.keys().is_none() {
+            return Err(Error::Sealed);
+        }
+        if log.tampered().is_some() {
+            return Err(Error::AuditTampered);
+        }
+        Ok(())
     }
 
     /// Run `change` and record `draft` as its `ok` event in the same write;

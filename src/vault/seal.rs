@@ -26,8 +26,18 @@ impl Vault {
                 Ok(status)
             })
             .await;
-        if matches!(result, Err(Error::AuditUnavailable)) {
-            self.keys.seal();
+        match &result {
+            Err(Error::AuditUnavailable) => self.keys.seal(),
+            Ok(status) if !status.sealed => {
+                // The log key can only be read once the provider is unsealed;
+                // until it is loaded the vault still refuses work.
+                if let Err(e) = self.open_audit_log().await {
+                    tracing::error!(code = e.code(), "cannot open the audit log after unsealing; sealing again");
+                    self.keys.seal();
+                    return Err(e);
+                }
+            }
+            _ => {}
         }
         result
     }

@@ -57,5 +57,5 @@ async fn an_unsealed_service_is_ready() {
     let app = spawn_app().await;
     let ready = app.send(reqwest::Method::GET, "/readyz", None, None).await;
     assert_eq!(ready.status, StatusCode::OK);
-    assert_eq!(ready.body, json!({"ready": true, "sealed": false, "storage": true}));
+    assert_eq!(ready.body, json!({"ready": true, "sealed": false, "storage": true, "audit_log": "intact"}));
 }

@@ -1,0 +1,390 @@
+//! The audit log for auditors: the log key, integrity check, checkpoints,
+//! proofs, scoped event streams and verifiable export bundles (DESIGN §7).
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use rusqlite::{Connection, params};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::{Vault, now_rfc3339, require_role};
+use crate::audit::bundle::{BUNDLE_FORMAT, Bundle, BundleEntry, Consistency};
+use crate::audit::log::{LogKeys, first_problem};
+use crate::audit::merkle::Hash;
+use crate::audit::{Action, EventDraft, HttpInfo, Outcome, Target};
+use crate::auth::Caller;
+use crate::crypto::{EncryptionContext, WrappedKey};
+use crate::domain::ids::{AccountId, OrgName, Role};
+use crate::error::Error;
+use crate::store::{self, StoreError};
+
+/// Most events one export bundle carries; page with `after_seq`.
+pub const MAX_BUNDLE_EVENTS: u64 = 100_000;
+/// Rows read per page when streaming events.
+const PAGE: u64 = 1000;
+
+/// Which events an auditor sees: those about accounts their org is a party
+/// to, their own org's events that name no account (authentication
+/// failures included), and, for the provider, the service's own events.
+#[derive(Debug, Clone)]
+struct Scope {
+    org: OrgName,
+    provider: bool,
+}
+
+/// Filters of `GET /v1/audit/events` and `/v1/audit/export`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    pub account_id: Option<AccountId>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub after_seq: Option<u64>,
+    pub limit: Option<u64>,
+    pub format: Option<EventFormat>,
+    pub trusted_size: Option<u64>,
+}
+
+/// How `GET /v1/audit/events` writes events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EventFormat {
+    #[default]
+    Jsonl,
+    Csv,
+}
+
+/// The latest checkpoint and the key that signs checkpoints.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckpointView {
+    pub checkpoint: String,
+    pub public_key: String,
+    pub size: u64,
+}
+
+fn b64_all(hashes: &[Hash]) -> Vec<String> {
+    hashes.iter().map(|h| B64.encode(h)).collect()
+}
+
+/// Normalise an RFC 3339 time to the log's fixed form so text comparison works.
+fn normalise_time(field: &str, value: &Option<String>) -> Result<Option<String>, Error> {
+    let Some(value) = value else { return Ok(None) };
+    let parsed = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| Error::malformed("invalid_query", format!("{field} must be an RFC 3339 time")))?;
+    Ok(Some(super::rfc3339_of(parsed.to_offset(time::UtcOffset::UTC))))
+}
+
+/// Which rows to read: the scope and filters, events after `after` and
+/// below `below` (a tree size), at most `limit`.
+#[derive(Debug, Clone)]
+struct Selection {
+    scope: Scope,
+    account_id: Option<AccountId>,
+    since: Option<String>,
+    until: Option<String>,
+    after: Option<u64>,
+    below: u64,
+    limit: u64,
+}
+
+impl Selection {
+    fn new(scope: Scope, q: &AuditQuery, below: u64, limit: u64) -> Result<Self, Error> {
+        Ok(Self {
+            scope,
+            account_id: q.account_id.clone(),
+            since: normalise_time("since", &q.since)?,
+            until: normalise_time("until", &q.until)?,
+            after: q.after_seq,
+            below,
+            limit,
+        })
+    }
+}
+
+/// One page of selected events, as `(seq, leaf json)`.
+fn page(conn: &Connection, sel: &Selection) -> Result<Vec<(u64, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, event_json FROM audit_events
+          WHERE seq > ?6 AND seq < ?7
+            AND (?3 IS NULL OR account_id = ?3)
+            AND (?4 IS NULL OR time >= ?4) AND (?5 IS NULL OR time < ?5)
+            AND ((account_id IS NOT NULL
+                  AND (?2 = 1 OR account_id IN (SELECT account_id FROM accounts WHERE customer_org = ?1)))
+              OR (account_id IS NULL
+                  AND (actor LIKE ?1 || '/%'
+                    OR (actor IS NULL AND (json_extract(event_json, '$.details.org') = ?1
+                      OR (?2 = 1 AND json_extract(event_json, '$.details.org') IS NULL))))))
+          ORDER BY seq LIMIT ?8",
+    )?;
+    let after = sel.after.map_or(-1, |a| a as i64);
+    let rows = stmt.query_map(
+        params![
+            sel.scope.org.as_str(),
+            sel.scope.provider,
+            sel.account_id.as_ref().map(AccountId::as_str),
+            sel.since,
+            sel.until,
+            after,
+            sel.below as i64,
+            sel.limit as i64
+        ],
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)),
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// CSV cell: quoted when needed, and never read as a formula by a spreadsheet.
+fn csv_cell(value: &serde_json::Value) -> String {
+    let text = match value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text };
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
+}
+
+/// The CSV header line.
+pub const CSV_HEADER: &str = "seq,time,actor,action,outcome,account_id,half,request_id,link_id_hash,reason,ip,user_agent,http_request_id,details\r\n";
+
+/// One event as a CSV line.
+fn csv_line(leaf: &str) -> String {
+    let e: serde_json::Value = serde_json::from_str(leaf).unwrap_or_default();
+    let cells = [
+        &e["seq"],
+        &e["time"],
+        &e["actor"],
+        &e["action"],
+        &e["outcome"],
+        &e["target"]["account_id"],
+        &e["target"]["half"],
+        &e["target"]["request_id"],
+        &e["target"]["link_id_hash"],
+        &e["reason"],
+        &e["http"]["ip"],
+        &e["http"]["user_agent"],
+        &e["http"]["request_id"],
+        &e["details"],
+    ];
+    let mut line = cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",");
+    line.push_str("\r\n");
+    line
+}
+
+impl Vault {
+    /// The name of this log in checkpoints.
+    pub fn origin(&self) -> String {
+        format!("rootvault/{}", self.orgs.provider())
+    }
+
+    /// Load (creating on first use) the audit log key, check the stored log
+    /// against it and its checkpoints, and sign a checkpoint if it grew.
+    /// Called once the key provider is unsealed.
+    pub async fn open_audit_log(&self) -> Result<(), Error> {
+        let ctx = EncryptionContext::audit_log_key();
+        let seed = match self.store.read(store::audit::log_key).await? {
+            Some((blob, key_id)) => self.keys.unwrap_data_key(&WrappedKey { key_id, blob }, &ctx).await?,
+            None => {
+                let (key, wrapped) = self.keys.generate_data_key(None, &ctx).await?;
+                self.store
+                    .write(move |b| store::audit::store_log_key(b.tx(), &wrapped.blob, &wrapped.key_id, &now_rfc3339()))
+                    .await?;
+                key
+            }
+        };
+        let keys = Arc::new(LogKeys::from_seed(&self.origin(), &Zeroizing::new(*seed.expose())));
+        let (rows, checkpoints) = self
+            .store
+            .read(|c| Ok::<_, StoreError>((store::audit::rows(c)?, store::audit::checkpoint_roots(c)?)))
+            .await?;
+        let problem = first_problem(&rows, &keys, &checkpoints, &self.store.log().tree());
+        self.store.log().set_keys(Some(keys));
+        if let Some(problem) = problem {
+            tracing::error!(%problem, "the audit log failed its integrity check; refusing changes");
+            self.store.log().flag(problem.clone());
+            let draft = EventDraft::new(None, Action::AuditTamperDetected, Target::default(), &HttpInfo::default())
+                .detail("problem", problem);
+            self.store
+                .write(move |b| store::audit::append(b, draft, &now_rfc3339(), Outcome::Error, None).map(|_| ()))
+                .await?;
+            return Ok(());
+        }
+        self.checkpoint().await?;
+        Ok(())
+    }
+
+    /// Sign a checkpoint of the current log unless the newest one already
+    /// covers it; returns the newest checkpoint's size and note. A log found
+    /// tampered is never signed again.
+    pub async fn checkpoint(&self) -> Result<Option<(u64, String)>, Error> {
+        let log = self.store.log();
+        let latest = self.store.read(store::audit::latest_checkpoint).await?;
+        let Some(keys) = log.keys() else { return Ok(latest) };
+        if log.tampered().is_some() {
+            return Ok(latest);
+        }
+        let (size, root) = {
+            let tree = log.tree();
+            let size = tree.size();
+            (size, tree.root(size).map_err(|e| Error::Internal(e.to_string()))?)
+        };
+        if latest.as_ref().is_some_and(|(s, _)| *s >= size) {
+            return Ok(latest);
+        }
+        let note = keys.signer().sign(size, &root);
+        let stored = note.clone();
+        self.store.write(move |b| store::audit::store_checkpoint(b.tx(), size, &root, &stored, &now_rfc3339())).await?;
+        Ok(Some((size, note)))
+    }
+
+    fn scope(&self, caller: &Caller) -> Scope {
+        Scope { org: caller.principal.org.clone(), provider: self.orgs.is_provider(&caller.principal.org) }
+    }
+
+    /// Record an auditor's read; refuse non-auditors.
+    async fn auditor_read(&self, caller: &Caller, http: &HttpInfo, action: Action, what: &str) -> Result<(), Error> {
+        let draft = EventDraft::new(Some(&caller.principal), action, Target::default(), http).detail("what", what);
+        let caller = caller.clone();
+        self.audited(draft, move |_, _, _| require_role(&caller, Role::Auditor, "reading the audit log")).await
+    }
+
+    /// The newest checkpoint (signing one now if the log grew) and the key.
+    pub async fn checkpoint_view(&self, caller: &Caller, http: &HttpInfo) -> Result<CheckpointView, Error> {
+        self.auditor_read(caller, http, Action::AuditRead, "checkpoint").await?;
+        let keys = self.store.log().keys().ok_or(Error::Sealed)?;
+        let (size, checkpoint) = self.checkpoint().await?.ok_or(Error::Sealed)?;
+        Ok(CheckpointView { checkpoint, public_key: keys.signer().vkey(), size })
+    }
+
+    /// The inclusion proof of one of the caller's events in the tree of `size`.
+    pub async fn inclusion_proof(
+        &self,
+        caller: &Caller,
+        http: &HttpInfo,
+        seq: u64,
+        size: u64,
+    ) -> Result<serde_json::Value, Error> {
+        self.auditor_read(caller, http, Action::AuditRead, "inclusion proof").await?;
+        let mut sel = Selection::new(self.scope(caller), &AuditQuery::default(), seq.saturating_add(1), 1)?;
+        sel.after = seq.checked_sub(1);
+        let visible = self.store.read(move |c| page(c, &sel)).await?;
+        let Some((_, leaf)) = visible.into_iter().next() else { return Err(Error::NotFound("event")) };
+        let tree = self.store.log().tree();
+        let proof =
+            tree.inclusion_proof(seq, size).map_err(|e| Error::invalid("invalid_proof_request", e.to_string()))?;
+        let leaf_hash = crate::audit::merkle::leaf_hash(leaf.as_bytes());
+        Ok(serde_json::json!({"seq": seq, "size": size, "leaf_hash": B64.encode(leaf_hash), "proof": b64_all(&proof)}))
+    }
+
+    /// The consistency proof between two tree sizes (hashes only).
+    pub async fn consistency_proof(
+        &self,
+        caller: &Caller,
+        http: &HttpInfo,
+        from: u64,
+        to: u64,
+    ) -> Result<serde_json::Value, Error> {
+        self.auditor_read(caller, http, Action::AuditRead, "consistency proof").await?;
+        let proof = self
+            .store
+            .log()
+            .tree()
+            .consistency_proof(from, to)
+            .map_err(|e| Error::invalid("invalid_proof_request", e.to_string()))?;
+        Ok(serde_json::json!({"from": from, "to": to, "proof": b64_all(&proof)}))
+    }
+
+    /// Stream the caller's events as JSON Lines or CSV, page by page, so a
+    /// large log is never held in memory. Returns the body's chunks.
+    pub async fn event_stream(
+        &self,
+        caller: &Caller,
+        http: &HttpInfo,
+        query: AuditQuery,
+    ) -> Result<tokio::sync::mpsc::Receiver<Result<String, std::io::Error>>, Error> {
+        self.auditor_read(caller, http, Action::AuditRead, "events").await?;
+        let format = query.format.unwrap_or_default();
+        let size = self.store.log().tree().size();
+        let mut sel = Selection::new(self.scope(caller), &query, size, PAGE)?;
+        let store = self.store.clone();
+        let (send, receive) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            if format == EventFormat::Csv && send.send(Ok(format!("\u{feff}{CSV_HEADER}"))).await.is_err() {
+                return;
+            }
+            let mut left = query.limit.unwrap_or(u64::MAX);
+            while left > 0 {
+                sel.limit = PAGE.min(left);
+                let this = sel.clone();
+                let batch = match store.read(move |c| page(c, &this)).await {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        let _ = send.send(Err(std::io::Error::other(e.to_string()))).await;
+                        return;
+                    }
+                };
+                let Some((last, _)) = batch.last() else { return };
+                sel.after = Some(*last);
+                left = left.saturating_sub(batch.len() as u64);
+                let full = batch.len() as u64 == sel.limit;
+                let chunk: String = batch
+                    .iter()
+                    .map(|(_, leaf)| if format == EventFormat::Csv { csv_line(leaf) } else { format!("{leaf}\n") })
+                    .collect();
+                if send.send(Ok(chunk)).await.is_err() || !full {
+                    return;
+                }
+            }
+        });
+        Ok(receive)
+    }
+
+    /// A verifiable bundle of the caller's events: each with its inclusion
+    /// proof in a checkpoint signed now, plus a consistency proof from the
+    /// checkpoint size the auditor already trusts.
+    pub async fn export(&self, caller: &Caller, http: &HttpInfo, query: AuditQuery) -> Result<Bundle, Error> {
+        let draft = EventDraft::new(Some(&caller.principal), Action::AuditExport, Target::default(), http);
+        let limit = query.limit.unwrap_or(MAX_BUNDLE_EVENTS).min(MAX_BUNDLE_EVENTS);
+        let checked = require_role(caller, Role::Auditor, "exporting the audit log")
+            .and_then(|()| Selection::new(self.scope(caller), &query, 0, limit));
+        let mut sel = match checked {
+            Ok(sel) => sel,
+            Err(e) => return Err(self.refuse(draft, e).await),
+        };
+        let keys = self.store.log().keys().ok_or(Error::Sealed)?;
+        // Record the export first, then sign a checkpoint that covers it.
+        self.audited(draft, |_, _, _| Ok(())).await?;
+        let (size, checkpoint) = match self.checkpoint().await? {
+            Some(latest) => latest,
+            None => return Err(Error::Sealed),
+        };
+        sel.below = size;
+        let rows = self.store.read(move |c| page(c, &sel)).await?;
+        let tree = self.store.log().tree();
+        let mut entries = Vec::with_capacity(rows.len());
+        for (seq, leaf) in rows {
+            let proof = tree.inclusion_proof(seq, size).map_err(|e| Error::Internal(e.to_string()))?;
+            entries.push(BundleEntry { seq, leaf, proof: b64_all(&proof) });
+        }
+        let consistency = match query.trusted_size {
+            None => None,
+            Some(from) => {
+                let proof = tree
+                    .consistency_proof(from, size)
+                    .map_err(|e| Error::invalid("invalid_proof_request", e.to_string()))?;
+                Some(Consistency { from, to: size, proof: b64_all(&proof) })
+            }
+        };
+        Ok(Bundle {
+            format: BUNDLE_FORMAT.to_owned(),
+            origin: self.origin(),
+            public_key: keys.signer().vkey(),
+            checkpoint,
+            tree_size: size,
+            entries,
+            consistency,
+        })
+    }
+}
