@@ -360,12 +360,20 @@ impl Vault {
             Some(latest) => latest,
             None => return Err(Error::Sealed),
         };
-        sel.below = size;
+        // Entries run to the end of the log. On an intact log the fresh
+        // checkpoint covers them all; on a log flagged as tampered no new
+        // checkpoint is signed, so entries beyond (or altered since) the last
+        // one cannot verify, and the auditor sees exactly where.
+        sel.below = self.store.log().tree().size();
         let rows = self.store.read(move |c| page(c, &sel)).await?;
         let tree = self.store.log().tree();
         let mut entries = Vec::with_capacity(rows.len());
         for (seq, leaf) in rows {
-            let proof = tree.inclusion_proof(seq, size).map_err(|e| Error::Internal(e.to_string()))?;
+            let proof = if seq < size {
+                tree.inclusion_proof(seq, size).map_err(|e| Error::Internal(e.to_string()))?
+            } else {
+                Vec::new()
+            };
             entries.push(BundleEntry { seq, leaf, proof: b64_all(&proof) });
         }
         let consistency = match query.trusted_size {

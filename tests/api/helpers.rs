@@ -23,7 +23,7 @@ pub struct TestApp {
     pub app: App,
     pub config: Config,
     _background: rootvault::app::Background,
-    _dir: TempDir,
+    _dir: Option<TempDir>,
     server: JoinHandle<()>,
 }
 
@@ -37,7 +37,7 @@ fn localhost() -> std::net::SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
 
-async fn start(app: App, mut config: Config, dir: TempDir) -> TestApp {
+async fn start(app: App, mut config: Config, dir: Option<TempDir>) -> TestApp {
     // Retry webhooks quickly so outage tests finish in seconds.
     config.notify.poll_interval = std::time::Duration::from_millis(50);
     config.notify.retry_base = std::time::Duration::from_millis(100);
@@ -56,7 +56,13 @@ async fn start(app: App, mut config: Config, dir: TempDir) -> TestApp {
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let dev = rootvault::dev::open_empty(dir.path().to_path_buf(), localhost()).await.unwrap();
-    start(dev.app, dev.config, dir).await
+    start(dev.app, dev.config, Some(dir)).await
+}
+
+/// The same, on a data directory the caller keeps (to restart on it).
+pub async fn spawn_app_at(dir: &std::path::Path) -> TestApp {
+    let dev = rootvault::dev::open_empty(dir.to_path_buf(), localhost()).await.unwrap();
+    start(dev.app, dev.config, None).await
 }
 
 /// A sealed service with local keys split into `shares` shares, any
@@ -71,7 +77,7 @@ pub async fn spawn_sealed_app(shares: u8, threshold: u8) -> (TestApp, Vec<String
     drop(store);
     let app = app::build(&config).await.unwrap();
     let shares = out.iter().map(|s| s.expose().to_owned()).collect();
-    (start(app, config, dir).await, shares)
+    (start(app, config, Some(dir)).await, shares)
 }
 
 /// The KMS emulator's endpoint, started by `scripts/test`.
@@ -111,7 +117,7 @@ pub async fn spawn_kms_app() -> TestApp {
     config.keys = KeysConfig::AwsKms(settings);
     config.dev = false;
     let app = app::build(&config).await.unwrap();
-    start(app, config, dir).await
+    start(app, config, Some(dir)).await
 }
 
 /// A response's status and JSON body (or `null` when the body is empty).
