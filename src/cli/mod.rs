@@ -4,6 +4,7 @@
 //! print one sentence to stderr.
 
 mod audit;
+mod bench;
 mod client;
 mod init;
 mod request;
@@ -99,6 +100,8 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Measure the audit log: durable appends, proof generation, offline verification.
+    Bench(bench::BenchArgs),
     /// Print a token signed by an org's dev issuer (dev data directories only).
     Token {
         #[arg(long, default_value = DEFAULT_DATA_DIR)]
@@ -127,6 +130,7 @@ pub fn main() -> ExitCode {
         Command::Token { data_dir, org, sub, roles, ttl } => token::run(&data_dir, &org, &sub, &roles, &ttl),
         Command::Request { server, json, command } => request::run(&server, command, json),
         Command::Audit { command } => audit::run(command),
+        Command::Bench(args) => bench::run(&args),
         Command::Reveal { server, json, command } => reveal::run(&server, command, json),
     };
     match result {

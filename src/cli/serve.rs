@@ -71,7 +71,8 @@ pub fn run_dev(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         let dev = dev::open(data_dir, listen).await?;
         let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        print_banner(&dev.config, addr)?;
+        let log_key = dev.app.vault.store().log().keys().map(|k| k.signer().vkey()).unwrap_or_default();
+        print_banner(&dev.config, addr, &log_key)?;
         let _background = dev.app.start_background(dev.config.notify);
         crate::http::serve(listener, dev.app, shutdown_signal()).await?;
         Ok(())
@@ -80,7 +81,7 @@ pub fn run_dev(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
 
 const BANNER_TTL_SECONDS: u64 = 12 * 3600;
 
-fn print_banner(config: &Config, addr: SocketAddr) -> anyhow::Result<()> {
+fn print_banner(config: &Config, addr: SocketAddr, log_key: &str) -> anyhow::Result<()> {
     let base = format!("http://{addr}");
     println!("rootvault dev: data in {} (local keys, auto-unsealed; NOT for production)", config.data_dir.display());
     println!("listening on {base}");
@@ -110,7 +111,7 @@ Walkthrough (paste after the exports above):
   curl -s -X PUT $RV/v1/accounts/100000000002/custodians/mfa -H "Authorization: Bearer $ADA" \
        -H 'Content-Type: application/json' -d '{{"principals": ["acme/alice", "acme/bob"]}}'
 
-Break-glass at 3 a.m.:
+# Break-glass at 3 a.m.:
   # 1. sam (on call) asks: the password to alice, MFA codes to bob
   REQ=$(ROOTVAULT_TOKEN=$SAM rootvault request create 100000000002 --reason "billing lockout" \
         --ticket INC-1 --password-to acme/alice --mfa-to acme/bob | awk '/^request / {{print $2; exit}}')
@@ -127,7 +128,15 @@ Break-glass at 3 a.m.:
   curl -s -X POST $RV/v1/accounts/100000000002/halves/password/rotate -H "Authorization: Bearer $ALICE"
   curl -s -X POST $RV/v1/accounts/100000000002/halves/password/rotate/confirm -H "Authorization: Bearer $ALICE"
 
-The seal (dev unseals itself): curl -s $RV/v1/sys/seal-status"#
+# Auditing: audrey audits for acme. The log's key, to pin: {log_key}
+  # keep a checkpoint, export later, verify offline against the pinned key and checkpoint:
+  ROOTVAULT_TOKEN=$AUDREY rootvault audit checkpoint --out trusted-checkpoint.txt
+  curl -s "$RV/v1/audit/events?format=csv&limit=5" -H "Authorization: Bearer $AUDREY"
+  ROOTVAULT_TOKEN=$AUDREY rootvault audit export --out bundle.json --trusted-checkpoint trusted-checkpoint.txt
+  rootvault audit verify bundle.json --public-key '{log_key}' --trusted-checkpoint trusted-checkpoint.txt
+
+# The seal (dev unseals itself):
+  curl -s $RV/v1/sys/seal-status"#
     );
     println!("{walkthrough}");
     Ok(())

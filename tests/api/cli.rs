@@ -206,7 +206,7 @@ fn the_printed_dev_walkthrough_runs_the_whole_break_glass_flow() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let banner = loop {
         let text = std::fs::read_to_string(&stdout).unwrap();
-        if text.contains("The seal") {
+        if text.contains("seal-status") {
             break text;
         }
         assert!(Instant::now() < deadline, "the walkthrough was not printed: {text}");
@@ -215,15 +215,9 @@ fn the_printed_dev_walkthrough_runs_the_whole_break_glass_flow() {
     // Paste it as a newcomer would: the exports, then every walkthrough line.
     let exports: Vec<&str> = banner.lines().filter(|l| l.trim_start().starts_with("export ")).collect();
     let script = format!("shopt -s expand_aliases\n{}\n", exports.join("\n"));
-    let script = script
-        + &banner
-            .lines()
-            .skip_while(|l| !l.starts_with("Walkthrough"))
-            .skip(1)
-            .collect::<Vec<_>>()
-            .join("\n")
-            .replace("The seal (dev unseals itself): ", "");
-    let out = Command::new("bash").arg("-c").arg(&script).output().unwrap();
+    let script =
+        script + &banner.lines().skip_while(|l| !l.starts_with("Walkthrough")).skip(1).collect::<Vec<_>>().join("\n");
+    let out = Command::new("bash").arg("-c").arg(&script).current_dir(dir.path()).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stdout.contains("\"code\":\"four_eyes_violation\""), "{stdout}\n{stderr}");
@@ -240,6 +234,13 @@ fn the_printed_dev_walkthrough_runs_the_whole_break_glass_flow() {
     assert!(stdout.contains("state     approved (2/2 approvals)"), "{stdout}");
     assert!(stdout.contains("\"candidate_password\"") && stdout.contains("{\"version\":2}"), "rotation: {stdout}");
     assert!(stdout.contains("\"sealed\":false"), "{stdout}");
+    assert!(stdout.contains("seq,time,actor,action"), "the CSV export: {stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("OK: ") && l.contains("signed by pinned key, consistent with trusted size")),
+        "{stdout}\n{stderr}"
+    );
 }
 
 #[test]
