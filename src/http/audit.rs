@@ -29,12 +29,21 @@ async fn query<T>(
     or_refuse(app, draft, parsed).await
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointQuery {
+    size: Option<u64>,
+}
+
+/// The latest checkpoint, or with `?size=N` the one issued at that size.
 pub async fn checkpoint(
     State(app): State<App>,
     caller: Caller,
     Meta(http): Meta,
+    q: Result<Query<CheckpointQuery>, QueryRejection>,
 ) -> Result<Json<CheckpointView>, Error> {
-    Ok(Json(app.vault.checkpoint_view(&caller, &http).await?))
+    let q = query(&app, &caller, &http, q).await?;
+    Ok(Json(app.vault.checkpoint_view(&caller, &http, q.size).await?))
 }
 
 #[derive(Deserialize)]

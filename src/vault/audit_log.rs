@@ -250,11 +250,23 @@ impl Vault {
         self.audited(draft, move |_, _, _| require_role(&caller, Role::Auditor, "reading the audit log")).await
     }
 
-    /// The newest checkpoint (signing one now if the log grew) and the key.
-    pub async fn checkpoint_view(&self, caller: &Caller, http: &HttpInfo) -> Result<CheckpointView, Error> {
+    /// The newest checkpoint (signing one now if the log grew), or the one
+    /// issued at exactly `size`, with the log's key.
+    pub async fn checkpoint_view(
+        &self,
+        caller: &Caller,
+        http: &HttpInfo,
+        size: Option<u64>,
+    ) -> Result<CheckpointView, Error> {
         self.auditor_read(caller, http, Action::AuditRead, "checkpoint").await?;
         let keys = self.store.log().keys().ok_or(Error::Sealed)?;
-        let (size, checkpoint) = self.checkpoint().await?.ok_or(Error::Sealed)?;
+        let (size, checkpoint) = match size {
+            None => self.checkpoint().await?.ok_or(Error::Sealed)?,
+            Some(size) => {
+                let note = self.store.read(move |c| store::audit::checkpoint_at(c, size)).await?;
+                (size, note.ok_or(Error::NotFound("checkpoint"))?)
+            }
+        };
         Ok(CheckpointView { checkpoint, public_key: keys.signer().vkey(), size })
     }
 

@@ -153,6 +153,10 @@ async fn proofs_for_a_size_verify_against_the_checkpoint_of_that_size() {
         consistency.body["proof"].as_array().unwrap().iter().map(|h| hash(h.as_str().unwrap())).collect();
     assert!(verify_consistency(a.size, b.size, &a.root, &b.root, &proof));
 
+    // Every checkpoint ever issued is served again by its size.
+    let again = app.get(&format!("/v1/audit/checkpoint?size={}", a.size), &audrey).await;
+    assert_eq!(again.body["checkpoint"], early["checkpoint"]);
+    assert_eq!(app.get("/v1/audit/checkpoint?size=999999", &audrey).await.status, StatusCode::NOT_FOUND);
     let beyond = app.get(&format!("/v1/audit/proofs/inclusion?seq=1&size={}", b.size + 1000), &audrey).await;
     assert_eq!(beyond.status, StatusCode::UNPROCESSABLE_ENTITY);
     let malformed = app.get("/v1/audit/proofs/consistency?from=x", &audrey).await;
