@@ -136,7 +136,7 @@ impl App {
             let mut tick = tokio::time::interval(EXPIRY_SWEEP);
             loop {
                 tick.tick().await;
-                if vault.keys().seal_status().sealed {
+                if vault.keys().seal_status().sealed || vault.store().log().keys().is_none() {
                     continue;
                 }
                 if let Err(e) = vault.expire_due().await {

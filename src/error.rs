@@ -119,6 +119,7 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::CommitFailed | StoreError::WriterGone => Error::AuditUnavailable,
+            StoreError::LogKeyMissing => Error::Sealed,
             other => Error::Internal(other.to_string()),
         }
     }

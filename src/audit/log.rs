@@ -62,10 +62,16 @@ pub struct StoredRow {
     pub mac: Option<Vec<u8>>,
 }
 
-/// Actions a sealed service can record, and so may lack a row MAC.
+/// Whether an event of `action` refused with `code` is one a sealed service
+/// writes, and so may lack a row MAC: unseal attempts, authentication
+/// failures and refusals because the service is sealed.
+pub fn may_lack_mac(action: &str, code: Option<&str>) -> bool {
+    matches!(action, "auth.fail" | "seal.unseal") || code == Some("sealed")
+}
+
 fn writable_while_sealed(event_json: &str) -> bool {
     let Ok(event) = serde_json::from_str::<serde_json::Value>(event_json) else { return false };
-    matches!(event["action"].as_str(), Some("auth.fail" | "seal.unseal")) || event["details"]["code"] == "sealed"
+    may_lack_mac(event["action"].as_str().unwrap_or(""), event["details"]["code"].as_str())
 }
 
 /// The first integrity problem in `rows` (in `seq` order) given the log

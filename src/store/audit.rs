@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Batch, StoreError};
-use crate::audit::log::StoredRow;
+use crate::audit::log::{StoredRow, may_lack_mac};
 use crate::audit::merkle::{Hash, MerkleTree, leaf_hash};
 use crate::audit::{AuditEvent, EventDraft, Outcome};
 
@@ -17,12 +17,18 @@ pub fn append(
     outcome: Outcome,
     reason: Option<String>,
 ) -> Result<AuditEvent, StoreError> {
+    let keys = batch.log().keys();
+    let code = draft.details.get("code").and_then(|c| c.as_str());
+    if keys.is_none() && !may_lack_mac(draft.action.as_str(), code) {
+        // Once unsealed, every row must carry its MAC; this one cannot yet.
+        return Err(StoreError::LogKeyMissing);
+    }
     let seq: i64 = batch.tx().query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_events", [], |r| r.get(0))?;
     let seq = u64::try_from(seq).map_err(|_| StoreError::Corrupt("audit_events.seq".into()))?;
     let event = draft.seal(seq, time, outcome, reason);
     let json = event.leaf_json().map_err(|e| StoreError::Corrupt(format!("event did not serialize: {e}")))?;
     let leaf = leaf_hash(json.as_bytes());
-    let mac = batch.log().keys().map(|k| k.row_mac(seq, &leaf).to_vec());
+    let mac = keys.map(|k| k.row_mac(seq, &leaf).to_vec());
     batch.tx().execute(
         "INSERT INTO audit_events (seq, time, actor, action, account_id, outcome, event_json, mac)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

@@ -45,6 +45,8 @@ pub enum StoreError {
     CommitFailed,
     #[error("the database writer has stopped")]
     WriterGone,
+    #[error("the audit log key is not loaded yet")]
+    LogKeyMissing,
 }
 
 impl StoreError {

@@ -243,9 +243,13 @@ impl Vault {
         Scope { org: caller.principal.org.clone(), provider: self.orgs.is_provider(&caller.principal.org) }
     }
 
-    /// Record an auditor's read; refuse non-auditors.
+    /// Record an auditor's read; refuse non-auditors, and everyone while
+    /// the log key is not loaded.
     async fn auditor_read(&self, caller: &Caller, http: &HttpInfo, action: Action, what: &str) -> Result<(), Error> {
         let draft = EventDraft::new(Some(&caller.principal), action, Target::default(), http).detail("what", what);
+        if self.store.log().keys().is_none() {
+            return Err(self.refuse(draft, Error::Sealed).await);
+        }
         let caller = caller.clone();
         self.audited(draft, move |_, _, _| require_role(&caller, Role::Auditor, "reading the audit log")).await
     }
@@ -359,7 +363,9 @@ impl Vault {
     pub async fn export(&self, caller: &Caller, http: &HttpInfo, query: AuditQuery) -> Result<Bundle, Error> {
         let draft = EventDraft::new(Some(&caller.principal), Action::AuditExport, Target::default(), http);
         let limit = query.limit.unwrap_or(MAX_BUNDLE_EVENTS).min(MAX_BUNDLE_EVENTS);
-        let checked = require_role(caller, Role::Auditor, "exporting the audit log")
+        let sealed = if self.store.log().keys().is_none() { Err(Error::Sealed) } else { Ok(()) };
+        let checked = sealed
+            .and_then(|()| require_role(caller, Role::Auditor, "exporting the audit log"))
             .and_then(|()| Selection::new(self.scope(caller), &query, 0, limit));
         let mut sel = match checked {
             Ok(sel) => sel,

@@ -18,6 +18,8 @@ async fn a_sealed_service_refuses_work_until_threshold_shares_arrive() {
     let refused = app.register("123456789012", "provider_split", None).await;
     assert_eq!((refused.status, refused.code()), (StatusCode::SERVICE_UNAVAILABLE, "sealed"));
     assert_eq!(app.get("/v1/accounts", &ada).await.code(), "sealed");
+    let auditor = app.get("/v1/audit/export", &app.token("acme/audrey", &["auditor"])).await;
+    assert_eq!((auditor.status, auditor.code()), (StatusCode::SERVICE_UNAVAILABLE, "sealed"));
 
     let unseal = |share: &str| app.send(reqwest::Method::POST, "/v1/sys/unseal", None, Some(json!({"share": share})));
     assert_eq!(unseal(&shares[3]).await.body, json!({"sealed": true, "threshold": 3, "progress": 1}));
@@ -30,11 +32,17 @@ async fn a_sealed_service_refuses_work_until_threshold_shares_arrive() {
     let late = unseal(&shares[1]).await;
     assert_eq!((late.status, late.code()), (StatusCode::CONFLICT, "already_unsealed"));
 
-    assert_eq!(app.send(reqwest::Method::GET, "/readyz", None, None).await.status, StatusCode::OK);
+    let ready = app.send(reqwest::Method::GET, "/readyz", None, None).await;
+    assert_eq!(
+        (ready.status, ready.body["audit_log"].as_str()),
+        (StatusCode::OK, Some("intact")),
+        "rows written while sealed are accepted"
+    );
     assert_eq!(app.register("123456789012", "provider_split", None).await.status, StatusCode::CREATED);
     let events = app.audit_events();
     let unseals: Vec<_> = events.iter().filter(|e| e["action"] == "seal.unseal").collect();
     assert_eq!(unseals.len(), 6);
+    assert!(events.iter().any(|e| e["action"] == "audit.export" && e["details"]["code"] == "sealed"));
     assert_eq!(unseals[4]["details"], json!({"sealed": false, "progress": 0}));
     let all = serde_json::to_string(&events).unwrap();
     assert!(shares.iter().all(|s| !all.contains(s.as_str())), "no share in the audit log");
