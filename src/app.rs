@@ -38,6 +38,8 @@ pub enum StartError {
 pub struct App {
     pub vault: Vault,
     pub auth: Arc<Authenticator>,
+    /// Rate limits of the public link endpoints.
+    pub limiter: Arc<crate::http::ratelimit::Limiter>,
 }
 
 async fn fetch_jwks(url: &str) -> Result<String, String> {
@@ -107,7 +109,7 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     if !vault.keys().seal_status().sealed {
         vault.open_audit_log().await.map_err(|e| StartError::AuditLog(e.to_string()))?;
     }
-    Ok(App { vault, auth: Arc::new(auth) })
+    Ok(App { vault, auth: Arc::new(auth), limiter: Arc::default() })
 }
 
 /// How often requests past a deadline are moved to `expired`.

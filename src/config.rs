@@ -81,6 +81,9 @@ pub struct Config {
     pub break_glass: Policy,
     /// How webhook notifications are delivered.
     pub notify: NotifySettings,
+    /// The address recipients reach link pages at, e.g. `https://vault.example`;
+    /// by default `http://` and the listening address.
+    pub public_url: Option<String>,
     /// Set only by `rootvault dev`: dev issuers and auto-unseal.
     pub dev: bool,
 }
@@ -89,6 +92,7 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<String>,
+    public_url: Option<String>,
     data_dir: Option<PathBuf>,
     audience: Option<String>,
     provider_org: Option<String>,
@@ -314,7 +318,13 @@ impl Config {
             },
             poll_interval: defaults.poll_interval,
         };
-        Ok(Self { listen, data_dir, audience, provider_org, orgs, keys, break_glass, notify, dev: false })
+        let public_url = env.var("ROOTVAULT_PUBLIC_URL").or(file.public_url);
+        if let Some(url) = &public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(ConfigError::new("public_url", "must be an http(s):// URL"));
+        }
+        Ok(Self { listen, data_dir, audience, provider_org, orgs, keys, break_glass, notify, public_url, dev: false })
     }
 
     /// The embedded default: provider `acme`, customers `globex` and
@@ -333,6 +343,7 @@ impl Config {
             keys: KeysConfig::Local,
             break_glass: Policy::default(),
             notify: NotifySettings::default(),
+            public_url: None,
             dev: true,
         }
     }

@@ -37,6 +37,9 @@ pub enum Error {
     /// 410: what was asked for is gone for good (a closed window, used views).
     #[error("{message}")]
     Gone { code: &'static str, message: String },
+    /// 429: too many requests from this client or for this link.
+    #[error("too many requests; wait a minute and try again")]
+    RateLimited,
     /// 413: the body is over the size limit.
     #[error("the request body is larger than 64 KiB")]
     PayloadTooLarge,
@@ -95,6 +98,7 @@ impl Error {
             Error::Unauthenticated => "unauthenticated",
             Error::NotFound(_) => "not_found",
             Error::PayloadTooLarge => "payload_too_large",
+            Error::RateLimited => "rate_limited",
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::Sealed => "sealed",
             Error::AuditUnavailable => "audit_unavailable",

@@ -26,6 +26,9 @@ pub const CHECKPOINT_EVERY: u64 = 1000;
 pub struct LogKeys {
     signer: CheckpointSigner,
     mac_key: Zeroizing<[u8; 32]>,
+    /// Seals the few service secrets that must be kept for later, such as
+    /// a hand-off link's URL (which carries the link key).
+    sealing_key: Zeroizing<[u8; 32]>,
 }
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -41,11 +44,22 @@ impl LogKeys {
     /// Keys from the 32-byte log key; `origin` names the log in checkpoints.
     pub fn from_seed(origin: &str, seed: &Zeroizing<[u8; 32]>) -> Self {
         let mac_key = Zeroizing::new(hmac(seed.as_slice(), &[b"rootvault audit row mac v1"]));
-        Self { signer: CheckpointSigner::new(origin, seed), mac_key }
+        let sealing_key = Zeroizing::new(hmac(seed.as_slice(), &[b"rootvault sealed service secrets v1"]));
+        Self { signer: CheckpointSigner::new(origin, seed), mac_key, sealing_key }
     }
 
     pub fn signer(&self) -> &CheckpointSigner {
         &self.signer
+    }
+
+    /// Seal a service secret with AES-256-GCM, bound to `aad`.
+    pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, crate::crypto::CryptoError> {
+        crate::crypto::envelope::seal_with(&self.sealing_key, aad, plaintext)
+    }
+
+    /// Open what [`LogKeys::seal`] produced.
+    pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, crate::crypto::CryptoError> {
+        crate::crypto::envelope::open_with(&self.sealing_key, aad, sealed)
     }
 
     /// The MAC binding a row's position to its content.

@@ -58,10 +58,27 @@ pub enum Action {
     AuditExport,
     /// The service found its stored log altered (recorded when it can be).
     AuditTamperDetected,
+    LinkCreate,
+    LinkRead,
+    LinkRevoke,
+    /// A deliver link was opened (or an attempt failed).
+    LinkOpen,
+    /// A collect link received its secret (or an attempt failed).
+    LinkSubmit,
+    ReverseRequest,
+    ReverseRead,
+    ReverseSchedule,
+    ReverseConfirmBalance,
+    ReverseChecklist,
+    ReverseHandoff,
+    /// Custody ended: the hand-off link was used and the keys destroyed.
+    ReverseComplete,
+    ReverseCancel,
+    AccountClose,
 }
 
 impl Action {
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 38] = [
         Action::AuthFail,
         Action::SealUnseal,
         Action::AccountCreate,
@@ -86,6 +103,20 @@ impl Action {
         Action::AuditRead,
         Action::AuditExport,
         Action::AuditTamperDetected,
+        Action::LinkCreate,
+        Action::LinkRead,
+        Action::LinkRevoke,
+        Action::LinkOpen,
+        Action::LinkSubmit,
+        Action::ReverseRequest,
+        Action::ReverseRead,
+        Action::ReverseSchedule,
+        Action::ReverseConfirmBalance,
+        Action::ReverseChecklist,
+        Action::ReverseHandoff,
+        Action::ReverseComplete,
+        Action::ReverseCancel,
+        Action::AccountClose,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -114,6 +145,20 @@ impl Action {
             Action::AuditRead => "audit.read",
             Action::AuditExport => "audit.export",
             Action::AuditTamperDetected => "audit.tamper_detected",
+            Action::LinkCreate => "link.create",
+            Action::LinkRead => "link.read",
+            Action::LinkRevoke => "link.revoke",
+            Action::LinkOpen => "link.open",
+            Action::LinkSubmit => "link.submit",
+            Action::ReverseRequest => "reverse.request",
+            Action::ReverseRead => "reverse.read",
+            Action::ReverseSchedule => "reverse.schedule",
+            Action::ReverseConfirmBalance => "reverse.confirm_balance",
+            Action::ReverseChecklist => "reverse.checklist",
+            Action::ReverseHandoff => "reverse.handoff",
+            Action::ReverseComplete => "reverse.complete",
+            Action::ReverseCancel => "reverse.cancel",
+            Action::AccountClose => "account.close",
         }
     }
 }

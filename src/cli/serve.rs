@@ -59,6 +59,7 @@ pub fn run_serve(path: &Path, check_only: bool) -> anyhow::Result<()> {
         let status = app.vault.keys().seal_status();
         tracing::info!(%addr, keys = app.vault.keys().kind(), sealed = status.sealed, "rootvault serving");
         println!("listening on http://{addr}");
+        app.vault.set_public_url(config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")));
         let _background = app.start_background(config.notify);
         crate::http::serve(listener, app, shutdown_signal()).await?;
         Ok(())
@@ -73,6 +74,7 @@ pub fn run_dev(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         let log_key = dev.app.vault.store().log().keys().map(|k| k.signer().vkey()).unwrap_or_default();
         print_banner(&dev.config, addr, &log_key)?;
+        dev.app.vault.set_public_url(format!("http://{addr}"));
         let _background = dev.app.start_background(dev.config.notify);
         crate::http::serve(listener, dev.app, shutdown_signal()).await?;
         Ok(())

@@ -10,8 +10,10 @@ pub mod account;
 pub mod breakglass;
 pub mod custody;
 pub mod ids;
+pub mod links;
 pub mod orgs;
 pub mod password_policy;
+pub mod reverse;
 pub mod wall;
 #[cfg(test)]
 mod wall_properties;

@@ -21,6 +21,7 @@ pub fn status_of(err: &Error) -> StatusCode {
         Error::Conflict { .. } => StatusCode::CONFLICT,
         Error::Gone { .. } => StatusCode::GONE,
         Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Sealed | Error::AuditUnavailable | Error::AuditTampered | Error::Unavailable(_) => {

@@ -8,7 +8,10 @@ mod audit;
 pub mod error;
 pub mod extract;
 mod halves;
+mod links;
+pub mod ratelimit;
 mod requests;
+mod reverse;
 mod subscribers;
 mod sys;
 
@@ -84,9 +87,31 @@ async fn method_not_allowed() -> (axum::http::StatusCode, axum::Json<serde_json:
     )
 }
 
+/// Headers of the public link page and endpoints: no referrer leaves the
+/// page, and anything that did not set its own policy gets the strictest.
+async fn public_headers(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; base-uri 'none'; frame-ancestors 'none'"),
+        );
+    }
+    response
+}
+
 /// The full router for `app`.
 pub fn router(app: App) -> Router {
+    let public = Router::new()
+        .route("/l/{id}", get(links::page))
+        .route("/v1/public/links/{id}/open", post(links::open))
+        .route("/v1/public/links/{id}/submit", post(links::submit))
+        .route_layer(middleware::from_fn_with_state(app.clone(), ratelimit::limit))
+        .layer(middleware::from_fn(public_headers));
     Router::new()
+        .merge(public)
         .route("/healthz", get(sys::healthz))
         .route("/readyz", get(sys::readyz))
         .route("/v1/sys/seal-status", get(sys::seal_status))
@@ -101,6 +126,15 @@ pub fn router(app: App) -> Router {
         .route("/v1/accounts/{account_id}/halves/password/rotate/confirm", post(halves::confirm_rotation))
         .route("/v1/accounts/{account_id}/subscribers", post(subscribers::create).get(subscribers::list))
         .route("/v1/accounts/{account_id}/subscribers/{subscriber_id}", delete(subscribers::remove))
+        .route("/v1/links", post(links::create))
+        .route("/v1/links/{id}", get(links::show).delete(links::revoke))
+        .route("/v1/accounts/{account_id}/reverse-assumption", post(reverse::request).get(reverse::show))
+        .route("/v1/accounts/{account_id}/reverse-assumption/schedule", post(reverse::schedule))
+        .route("/v1/accounts/{account_id}/reverse-assumption/confirm-balance", post(reverse::confirm_balance))
+        .route("/v1/accounts/{account_id}/reverse-assumption/checklist/{item}", post(reverse::checklist))
+        .route("/v1/accounts/{account_id}/reverse-assumption/handoff", post(reverse::handoff))
+        .route("/v1/accounts/{account_id}/reverse-assumption/cancel", post(reverse::cancel))
+        .route("/v1/accounts/{account_id}/close", post(reverse::close))
         .route("/v1/audit/checkpoint", get(audit::checkpoint))
         .route("/v1/audit/proofs/inclusion", get(audit::inclusion))
         .route("/v1/audit/proofs/consistency", get(audit::consistency))

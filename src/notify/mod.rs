@@ -28,10 +28,12 @@ pub enum Event {
     RequestReleased,
     RequestExpired,
     HalfRotated,
+    /// The account was handed back or closed; its keys are destroyed.
+    CustodyEnded,
 }
 
 impl Event {
-    pub const ALL: [Event; 7] = [
+    pub const ALL: [Event; 8] = [
         Event::RequestCreated,
         Event::RequestApproved,
         Event::RequestDenied,
@@ -39,6 +41,7 @@ impl Event {
         Event::RequestReleased,
         Event::RequestExpired,
         Event::HalfRotated,
+        Event::CustodyEnded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +53,7 @@ impl Event {
             Event::RequestReleased => "request.released",
             Event::RequestExpired => "request.expired",
             Event::HalfRotated => "half.rotated",
+            Event::CustodyEnded => "custody.ended",
         }
     }
 

@@ -99,3 +99,19 @@ pub fn list(conn: &Connection) -> Result<Vec<Account>, StoreError> {
     let rows = stmt.query_map([], from_row)?;
     rows.map(|r| r.map_err(StoreError::from).and_then(|a| a)).collect()
 }
+
+/// `active`, `returned` (handed back to the customer) or `closed`.
+pub fn status(conn: &Connection, id: &AccountId) -> Result<Option<String>, StoreError> {
+    Ok(conn.query_row("SELECT status FROM accounts WHERE account_id = ?1", [id.as_str()], |r| r.get(0)).optional()?)
+}
+
+/// End custody of an account: destroy the wrapped data keys of every half
+/// version (crypto-shredding: the ciphertexts can never be opened again),
+/// drop pending rotations and custodians, and record the new status.
+pub fn end_custody(tx: &Transaction, id: &AccountId, status: &str) -> Result<(), StoreError> {
+    tx.execute("UPDATE half_versions SET wrapped_key = x'', ciphertext = x'' WHERE account_id = ?1", [id.as_str()])?;
+    tx.execute("DELETE FROM pending_rotations WHERE account_id = ?1", [id.as_str()])?;
+    tx.execute("DELETE FROM custodians WHERE account_id = ?1", [id.as_str()])?;
+    tx.execute("UPDATE accounts SET status = ?2 WHERE account_id = ?1", params![id.as_str(), status])?;
+    Ok(())
+}

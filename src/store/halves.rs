@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::StoreError;
 use crate::crypto::WrappedKey;
-use crate::domain::ids::{AccountId, Half, Principal};
+use crate::domain::ids::{AccountId, Half};
 use crate::domain::wall::CurrentVersions;
 
 /// Where a half version came from.
@@ -19,6 +19,8 @@ pub enum Source {
     Generated,
     /// A generated rotation candidate, confirmed by its custodian.
     Rotated,
+    /// Submitted through a collect link.
+    Link,
 }
 
 impl Source {
@@ -27,6 +29,7 @@ impl Source {
             Source::Supplied => "supplied",
             Source::Generated => "generated",
             Source::Rotated => "rotated",
+            Source::Link => "link",
         }
     }
 }
@@ -40,7 +43,8 @@ pub struct NewVersion<'a> {
     pub ciphertext: &'a [u8],
     pub wrapped: &'a WrappedKey,
     pub source: Source,
-    pub by: &'a Principal,
+    /// Who deposited it: `org/sub`, or `link:<hash>` for a collect link.
+    pub by: &'a str,
 }
 
 /// Metadata of one stored version; never the secret.
@@ -122,7 +126,7 @@ pub fn insert_current(tx: &Transaction, new: &NewVersion, now: &str) -> Result<b
             new.wrapped.key_id,
             new.source.as_str(),
             now,
-            new.by.to_string()
+            new.by
         ],
     )?;
     tx.execute(

@@ -185,6 +185,36 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL
     ) STRICT;
     "#,
+    // 4: one-time links and the reverse-assumption workflow.
+    r#"
+    CREATE TABLE links (
+        id_hash         TEXT PRIMARY KEY,
+        purpose         TEXT NOT NULL CHECK (purpose IN ('deliver', 'collect')),
+        account_id      TEXT NOT NULL REFERENCES accounts(account_id),
+        half            TEXT NOT NULL CHECK (half IN ('password', 'mfa')),
+        created_by      TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        expires_at      INTEGER NOT NULL,
+        recipient_name  TEXT NOT NULL,
+        recipient_email TEXT NOT NULL,
+        request_id      TEXT,
+        handoff         INTEGER NOT NULL DEFAULT 0,
+        ciphertext      BLOB,
+        passphrase_hash TEXT,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        state           TEXT NOT NULL CHECK (state IN ('pending', 'opened', 'revoked', 'burned')),
+        used_at         TEXT,
+        revoked_at      TEXT
+    ) STRICT;
+    CREATE INDEX links_by_account ON links (account_id);
+
+    CREATE TABLE reverse_assumptions (
+        account_id   TEXT PRIMARY KEY REFERENCES accounts(account_id),
+        body         TEXT NOT NULL,
+        link_id_hash TEXT,
+        link_url     TEXT
+    ) STRICT;
+    "#,
 ];
 
 /// Bring the schema up to the latest version.

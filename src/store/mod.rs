@@ -17,9 +17,11 @@ pub mod exposures;
 pub mod halves;
 pub mod history;
 pub mod keyring;
+pub mod links;
 mod migrations;
 pub mod outbox;
 pub mod requests;
+pub mod reverse;
 
 use std::path::Path;
 use std::sync::mpsc;

@@ -91,6 +91,23 @@ impl Vault {
         Ok((envelope::seal(&key, &ctx, bytes)?, wrapped))
     }
 
+    /// The plan for a version arriving through a collect link: the next
+    /// version under the account's key for the half (the link's own checks
+    /// stand in for the custodian's).
+    pub(super) async fn plan_for_link(&self, id: &AccountId, half: Half) -> Result<Plan, Error> {
+        let id = id.clone();
+        self.store
+            .read(move |conn| {
+                let account = store::accounts::get(conn, &id)?.ok_or(Error::NotFound("account"))?;
+                Ok(Plan {
+                    version: store::halves::next_version(conn, &id, half)?,
+                    key_override: account.kms_keys.for_half(half).map(str::to_owned),
+                    history: Vec::new(),
+                })
+            })
+            .await
+    }
+
     /// Check that `caller` may deposit `half` of `id` and choose the version.
     pub(super) async fn plan_deposit(&self, caller: &Caller, id: &AccountId, half: Half) -> Result<Plan, Error> {
         self.ensure_unsealed()?;
@@ -140,7 +157,7 @@ impl Vault {
                 ciphertext: &ciphertext,
                 wrapped: &wrapped,
                 source,
-                by: &caller.principal,
+                by: &caller.principal.to_string(),
             };
             if !store::halves::insert_current(tx, &new, now)? {
                 return Err(Error::conflict(

@@ -11,7 +11,9 @@ mod accounts;
 mod audit_log;
 mod custody;
 mod halves;
+mod links;
 mod requests;
+mod reverse;
 mod rotation;
 mod seal;
 mod subscribers;
@@ -26,7 +28,9 @@ use time::OffsetDateTime;
 pub use accounts::{AccountView, CustodiansView};
 pub use audit_log::{AuditQuery, CheckpointView, EventFormat};
 pub use halves::{Deposited, MfaInput, PasswordInput};
+pub use links::{CreatedLink, LinkSecret, LinkView, NewLink, PageInfo, log_hash};
 pub use requests::{CodeRelease, PasswordRelease, RequestFilter, RequestView};
+pub use reverse::{ReverseStep, ReverseView};
 pub use rotation::RotationCandidate;
 pub use subscribers::NewSubscriber;
 
@@ -50,6 +54,10 @@ pub struct Vault {
     keys: Arc<dyn KeyProvider>,
     orgs: Arc<OrgDirectory>,
     policy: Policy,
+    /// The base URL links point to (set once the listener is bound).
+    public_url: Arc<std::sync::RwLock<String>>,
+    /// Seconds added to the clock of calendar rules; only tests move it.
+    clock_shift: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// The current time in Unix seconds, the clock of the break-glass rules.
@@ -121,7 +129,20 @@ fn record_refusal(batch: &mut Batch, draft: EventDraft, err: Error) -> Error {
 
 impl Vault {
     pub fn new(store: Store, keys: Arc<dyn KeyProvider>, orgs: OrgDirectory, policy: Policy) -> Self {
-        Self { store, keys, orgs: Arc::new(orgs), policy }
+        Self { store, keys, orgs: Arc::new(orgs), policy, public_url: Arc::default(), clock_shift: Arc::default() }
+    }
+
+    /// Move the clock the calendar rules (reverse assumption) see. For tests
+    /// that must land on a weekday after the 15th whatever day they run on;
+    /// nothing in the service calls it.
+    pub fn danger_shift_clock(&self, seconds: i64) {
+        self.clock_shift.store(seconds, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The time the calendar rules see.
+    fn calendar_now(&self) -> OffsetDateTime {
+        let shift = self.clock_shift.load(std::sync::atomic::Ordering::Relaxed);
+        OffsetDateTime::now_utc() + time::Duration::seconds(shift)
     }
 
     pub fn store(&self) -> &Store {
@@ -196,8 +217,10 @@ struct CustodyRecords {
 
 impl CustodyRecords {
     /// Load the account (if `caller` may see it) with its custody records.
+    /// Accounts whose custody ended are read-only history.
     fn load(orgs: &OrgDirectory, conn: &Connection, caller: &Caller, id: &AccountId) -> Result<Self, Error> {
         let (account, _) = visible(orgs, conn, caller, id)?;
+        ensure_active(conn, id)?;
         Ok(Self {
             account,
             sets: store::custodians::load(conn, id)?,
@@ -214,6 +237,17 @@ impl CustodyRecords {
             exposures: &self.exposures,
             current: self.current,
         }
+    }
+}
+
+/// Refuse changes to an account that was handed back or closed.
+fn ensure_active(conn: &Connection, id: &AccountId) -> Result<(), Error> {
+    match store::accounts::status(conn, id)?.as_deref() {
+        Some("active") | None => Ok(()),
+        Some(status) => Err(Error::conflict(
+            "account_not_active",
+            format!("the account is {status}: custody ended and it is read-only history"),
+        )),
     }
 }
 

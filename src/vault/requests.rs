@@ -372,7 +372,7 @@ impl Vault {
 
     /// Check, without changing anything, that `caller` may receive `half`
     /// under request `id` now; returns the account.
-    async fn precheck_release(&self, caller: &Caller, id: &str, half: Half) -> Result<AccountId, Error> {
+    pub(super) async fn precheck_release(&self, caller: &Caller, id: &str, half: Half) -> Result<AccountId, Error> {
         self.ensure_unsealed()?;
         let (orgs, caller, id) = (Arc::clone(&self.orgs), caller.clone(), id.to_owned());
         self.store
@@ -395,14 +395,16 @@ impl Vault {
     /// Commit a release of `version` of `half`: re-check the request under
     /// the write lock, count it, record the exposure, flag a released
     /// password for rotation (invariant 7), audit and notify. Only after
-    /// this commits does the secret leave (invariant 4).
-    async fn commit_release(
+    /// this commits does the secret leave (invariant 4). `extra` runs in the
+    /// same transaction (a deliver link stores itself there).
+    pub(super) async fn commit_release(
         &self,
         caller: &Caller,
         draft: EventDraft,
         id: String,
         half: Half,
         version: u32,
+        extra: impl FnOnce(&rusqlite::Transaction, &AccountId, &str) -> Result<(), Error> + Send + 'static,
     ) -> Result<u8, Error> {
         let (orgs, caller) = (Arc::clone(&self.orgs), caller.clone());
         self.audited(draft, move |tx, draft, now| {
@@ -425,7 +427,12 @@ impl Vault {
             store::exposures::record(tx, &account_id, who, half, version, ExposureKind::Received, now)?;
             draft.details.insert("version".into(), version.into());
             draft.details.insert("views_left".into(), request.password_views_left.into());
-            draft.details.insert("form".into(), if half == Half::Password { "password" } else { "totp_code" }.into());
+            if !draft.details.contains_key("form") {
+                draft
+                    .details
+                    .insert("form".into(), if half == Half::Password { "password" } else { "totp_code" }.into());
+            }
+            extra(tx, &account_id, now)?;
             let data =
                 json!({"request_id": id, "half": half.as_str(), "recipient": who.to_string(), "version": version});
             notify(tx, &account_id, Event::RequestReleased, Some(who), data, now)?;
@@ -434,7 +441,11 @@ impl Vault {
         .await
     }
 
-    async fn decrypt_for_release(&self, account: &AccountId, half: Half) -> Result<(u32, Zeroizing<Vec<u8>>), Error> {
+    pub(super) async fn decrypt_for_release(
+        &self,
+        account: &AccountId,
+        half: Half,
+    ) -> Result<(u32, Zeroizing<Vec<u8>>), Error> {
         self.decrypt_current(account, half).await?.ok_or_else(|| {
             Error::conflict("nothing_deposited", format!("no {half} half has been deposited for this account"))
         })
@@ -460,7 +471,7 @@ impl Vault {
             Ok(p) => p,
             Err(e) => return Err(self.refuse(draft, e).await),
         };
-        let views_left = self.commit_release(caller, draft, id, Half::Password, version).await?;
+        let views_left = self.commit_release(caller, draft, id, Half::Password, version, |_, _, _| Ok(())).await?;
         Ok(PasswordRelease { password, version, views_left })
     }
 
@@ -480,7 +491,7 @@ impl Vault {
             Ok(p) => p,
             Err(e) => return Err(self.refuse(draft, e).await),
         };
-        self.commit_release(caller, draft, id, Half::Mfa, version).await?;
+        self.commit_release(caller, draft, id, Half::Mfa, version, |_, _, _| Ok(())).await?;
         Ok(CodeRelease { code, valid_for_seconds })
     }
 

@@ -130,7 +130,7 @@ impl Vault {
                 ciphertext: &pending.ciphertext,
                 wrapped: &pending.wrapped,
                 source: Source::Rotated,
-                by: &caller.principal,
+                by: &caller.principal.to_string(),
             };
             if !store::halves::insert_current(tx, &new, now)? {
                 return Err(Error::conflict(

@@ -45,6 +45,7 @@ async fn start(app: App, mut config: Config, dir: Option<TempDir>) -> TestApp {
     let background = app.start_background(config.notify);
     let listener = TcpListener::bind(localhost()).await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    app.vault.set_public_url(base.clone());
     let served = app.clone();
     let server = tokio::spawn(async move {
         rootvault::http::serve(listener, served, std::future::pending()).await.unwrap();

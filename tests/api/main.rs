@@ -14,6 +14,7 @@ mod encryption_context;
 mod halves;
 mod helpers;
 mod kms;
+mod links;
 mod requests;
 mod rotation;
 mod seal;

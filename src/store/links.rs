@@ -1,0 +1,147 @@
+//! The `links` table: one-time links, by the hash of their id.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::StoreError;
+use crate::domain::ids::{AccountId, Half};
+use crate::domain::links::{LinkState, Purpose};
+
+/// A stored link (never its id, never its key).
+#[derive(Debug, Clone)]
+pub struct StoredLink {
+    pub id_hash: String,
+    pub purpose: Purpose,
+    pub account_id: AccountId,
+    pub half: Half,
+    pub created_by: String,
+    pub created_at: String,
+    pub expires_at: i64,
+    pub recipient_name: String,
+    pub recipient_email: String,
+    pub request_id: Option<String>,
+    pub handoff: bool,
+    pub ciphertext: Option<Vec<u8>>,
+    pub passphrase_hash: Option<String>,
+    pub attempts: u32,
+    pub state: LinkState,
+    pub used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+pub fn insert(tx: &Transaction, link: &StoredLink) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO links (id_hash, purpose, account_id, half, created_by, created_at, expires_at, recipient_name,
+                            recipient_email, request_id, handoff, ciphertext, passphrase_hash, attempts, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, 'pending')",
+        params![
+            link.id_hash,
+            link.purpose.as_str(),
+            link.account_id.as_str(),
+            link.half.as_str(),
+            link.created_by,
+            link.created_at,
+            link.expires_at,
+            link.recipient_name,
+            link.recipient_email,
+            link.request_id,
+            link.handoff,
+            link.ciphertext,
+            link.passphrase_hash,
+        ],
+    )?;
+    Ok(())
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("links.{what}"))
+}
+
+pub fn load(conn: &Connection, id_hash: &str) -> Result<Option<StoredLink>, StoreError> {
+    let row = conn
+        .query_row(
+            "SELECT id_hash, purpose, account_id, half, created_by, created_at, expires_at, recipient_name,
+                    recipient_email, request_id, handoff, ciphertext, passphrase_hash, attempts, state, used_at, revoked_at
+               FROM links WHERE id_hash = ?1",
+            [id_hash],
+            |r| {
+                Ok((
+                    (r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?),
+                    (r.get::<_, String>(4)?, r.get::<_, String>(5)?, r.get::<_, i64>(6)?, r.get::<_, String>(7)?),
+                    (r.get::<_, String>(8)?, r.get::<_, Option<String>>(9)?, r.get::<_, bool>(10)?),
+                    (r.get::<_, Option<Vec<u8>>>(11)?, r.get::<_, Option<String>>(12)?, r.get::<_, u32>(13)?),
+                    (r.get::<_, String>(14)?, r.get::<_, Option<String>>(15)?, r.get::<_, Option<String>>(16)?),
+                ))
+            },
+        )
+        .optional()?;
+    let Some((
+        (id_hash, purpose, account, half),
+        (created_by, created_at, expires_at, recipient_name),
+        (recipient_email, request_id, handoff),
+        (ciphertext, passphrase_hash, attempts),
+        (state, used_at, revoked_at),
+    )) = row
+    else {
+        return Ok(None);
+    };
+    Ok(Some(StoredLink {
+        id_hash,
+        purpose: match purpose.as_str() {
+            "deliver" => Purpose::Deliver,
+            "collect" => Purpose::Collect,
+            _ => return Err(corrupt("purpose")),
+        },
+        account_id: account.parse().map_err(|_| corrupt("account_id"))?,
+        half: half.parse().map_err(|_| corrupt("half"))?,
+        created_by,
+        created_at,
+        expires_at,
+        recipient_name,
+        recipient_email,
+        request_id,
+        handoff,
+        ciphertext,
+        passphrase_hash,
+        attempts,
+        state: LinkState::parse(&state).ok_or_else(|| corrupt("state"))?,
+        used_at,
+        revoked_at,
+    }))
+}
+
+/// Mark a pending link used and drop its ciphertext; false if it was not pending.
+pub fn mark_used(tx: &Transaction, id_hash: &str, now: &str) -> Result<bool, StoreError> {
+    Ok(tx.execute(
+        "UPDATE links SET state = 'opened', ciphertext = NULL, used_at = ?2 WHERE id_hash = ?1 AND state = 'pending'",
+        params![id_hash, now],
+    )? == 1)
+}
+
+/// Count a wrong passphrase; burn the link (dropping its ciphertext) at `limit`.
+pub fn wrong_passphrase(tx: &Transaction, id_hash: &str, limit: u32) -> Result<u32, StoreError> {
+    tx.execute(
+        "UPDATE links SET attempts = attempts + 1,
+                state = CASE WHEN attempts + 1 >= ?2 THEN 'burned' ELSE state END,
+                ciphertext = CASE WHEN attempts + 1 >= ?2 THEN NULL ELSE ciphertext END
+          WHERE id_hash = ?1",
+        params![id_hash, limit],
+    )?;
+    Ok(tx.query_row("SELECT attempts FROM links WHERE id_hash = ?1", [id_hash], |r| r.get(0))?)
+}
+
+/// Revoke a pending link; false if it was not pending.
+pub fn revoke(tx: &Transaction, id_hash: &str, now: &str) -> Result<bool, StoreError> {
+    Ok(tx.execute(
+        "UPDATE links SET state = 'revoked', ciphertext = NULL, revoked_at = ?2 WHERE id_hash = ?1 AND state = 'pending'",
+        params![id_hash, now],
+    )? == 1)
+}
+
+/// Revoke every pending link of an account (when its custody ends).
+pub fn revoke_all(tx: &Transaction, account: &AccountId, now: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE links SET state = 'revoked', ciphertext = NULL, revoked_at = ?2 WHERE account_id = ?1 AND state = 'pending'",
+        params![account.as_str(), now],
+    )?;
+    Ok(())
+}

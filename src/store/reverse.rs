@@ -1,0 +1,42 @@
+//! The `reverse_assumptions` table: one hand-back workflow per account.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::StoreError;
+use crate::domain::ids::AccountId;
+use crate::domain::reverse::ReverseAssumption;
+
+/// A stored workflow with its hand-off link, if one was made.
+#[derive(Debug, Clone)]
+pub struct StoredReverse {
+    pub workflow: ReverseAssumption,
+    pub link_id_hash: Option<String>,
+    /// The hand-off URL, sealed (a deliver URL carries the link's key).
+    pub sealed_url: Option<Vec<u8>>,
+}
+
+pub fn load(conn: &Connection, account: &AccountId) -> Result<Option<StoredReverse>, StoreError> {
+    let row = conn
+        .query_row(
+            "SELECT body, link_id_hash, link_url FROM reverse_assumptions WHERE account_id = ?1",
+            [account.as_str()],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<Vec<u8>>>(2)?)),
+        )
+        .optional()?;
+    row.map(|(body, link_id_hash, sealed_url)| {
+        let workflow =
+            serde_json::from_str(&body).map_err(|_| StoreError::Corrupt("reverse_assumptions.body".into()))?;
+        Ok(StoredReverse { workflow, link_id_hash, sealed_url })
+    })
+    .transpose()
+}
+
+pub fn save(tx: &Transaction, account: &AccountId, stored: &StoredReverse) -> Result<(), StoreError> {
+    let body = serde_json::to_string(&stored.workflow).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO reverse_assumptions (account_id, body, link_id_hash, link_url) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (account_id) DO UPDATE SET body = ?2, link_id_hash = ?3, link_url = ?4",
+        params![account.as_str(), body, stored.link_id_hash, stored.sealed_url],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,532 @@
+//! One-time links: create, read the receipt, revoke, open, submit (DESIGN §8).
+
+use std::sync::Arc;
+
+use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload};
+use aes_gcm::{AeadCore, Aes256Gcm, Key};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::halves::hash_new_password;
+use super::{CustodyRecords, Vault, notify, now_rfc3339, rfc3339, unix_now};
+use crate::audit::{Action, EventDraft, HttpInfo, Target};
+use crate::auth::Caller;
+use crate::crypto::passwords;
+use crate::crypto::totp::MfaSeed;
+use crate::domain::account::Email;
+use crate::domain::custody::holding_parties;
+use crate::domain::ids::{AccountId, Half, Role};
+use crate::domain::links::{
+    LinkError, LinkState, MAX_PASSPHRASE_ATTEMPTS, Purpose, check_new, check_usable, effective_state,
+};
+use crate::domain::password_policy::check_supplied;
+use crate::error::Error;
+use crate::notify::Event;
+use crate::store;
+use crate::store::halves::{NewVersion, Source};
+use crate::store::links::StoredLink;
+
+/// What a caller asks for in `POST /v1/links`.
+#[derive(Debug)]
+pub struct NewLink {
+    pub purpose: Purpose,
+    pub account_id: AccountId,
+    pub half: Half,
+    pub recipient_name: String,
+    pub recipient_email: Email,
+    pub ttl_minutes: Option<u32>,
+    pub passphrase: Option<SecretString>,
+    pub request_id: Option<String>,
+}
+
+/// A created link. `url` carries the decryption key in its fragment for
+/// deliver links; it is shown once, to the creator.
+#[derive(Debug, Serialize)]
+pub struct CreatedLink {
+    pub id: String,
+    pub url: String,
+    pub expires_at: String,
+}
+
+/// The read receipt of a link; never its secret or key.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkView {
+    pub purpose: Purpose,
+    pub account_id: AccountId,
+    pub half: Half,
+    pub state: LinkState,
+    pub recipient: serde_json::Value,
+    pub created_by: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub used_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub passphrase: bool,
+}
+
+impl LinkView {
+    fn of(link: &StoredLink, now: i64) -> Self {
+        Self {
+            purpose: link.purpose,
+            account_id: link.account_id.clone(),
+            half: link.half,
+            state: effective_state(link.state, link.expires_at, now),
+            recipient: serde_json::json!({"name": link.recipient_name, "email": link.recipient_email}),
+            created_by: link.created_by.clone(),
+            created_at: link.created_at.clone(),
+            expires_at: rfc3339(link.expires_at),
+            used_at: link.used_at.clone(),
+            revoked_at: link.revoked_at.clone(),
+            passphrase: link.passphrase_hash.is_some(),
+        }
+    }
+}
+
+/// What the public page may show about a link (no secret, no creator detail
+/// beyond the org).
+#[derive(Debug, Clone, Serialize)]
+pub struct PageInfo {
+    pub purpose: Purpose,
+    pub half: Half,
+    pub state: LinkState,
+    pub from_org: String,
+    pub account_name: String,
+    pub recipient_name: String,
+    pub expires_at: String,
+    pub passphrase: bool,
+}
+
+/// The hash under which a link id is stored.
+pub fn id_hash(id: &str) -> String {
+    hex::encode(Sha256::digest(id.as_bytes()))
+}
+
+/// The truncated hash that stands for a link in audit events and logs.
+pub fn log_hash(id: &str) -> String {
+    id_hash(id)[..16].to_owned()
+}
+
+fn link_target(account: Option<&AccountId>, half: Option<Half>, id: &str) -> Target {
+    Target {
+        account_id: account.map(ToString::to_string),
+        half: half.map(|h| h.to_string()),
+        link_id_hash: Some(log_hash(id)),
+        ..Target::default()
+    }
+}
+
+/// Link ids are 22 base64url characters (128 bits); anything else is unknown.
+fn valid_id(id: &str) -> bool {
+    id.len() == 22 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Encrypt a deliver payload under a fresh key K; returns (K, nonce ‖ ciphertext).
+/// The link id is the associated data, so a ciphertext cannot be moved to
+/// another link. The browser decrypts with WebCrypto using K from the URL fragment.
+pub fn seal_for_link(id: &str, payload: &[u8]) -> Result<(Zeroizing<[u8; 32]>, Vec<u8>), Error> {
+    let mut key = Zeroizing::new([0u8; 32]);
+    OsRng.fill_bytes(&mut *key);
+    let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&*key));
+    let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+    let ct = cipher
+        .encrypt(&nonce, Payload { msg: payload, aad: id.as_bytes() })
+        .map_err(|_| Error::Internal("link encryption failed".into()))?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&ct);
+    Ok((key, out))
+}
+
+fn link_error(e: LinkError) -> Error {
+    let message = e.to_string();
+    match e {
+        LinkError::Ttl
+        | LinkError::RecipientName
+        | LinkError::Passphrase
+        | LinkError::DeliverMfa
+        | LinkError::DeliverNeedsRequest => Error::invalid("invalid_link", message),
+        LinkError::Used => Error::gone("link_used", message),
+        LinkError::Expired => Error::gone("link_expired", message),
+        LinkError::Revoked => Error::gone("link_revoked", message),
+        LinkError::Burned => Error::gone("link_burned", message),
+        LinkError::WrongPassphrase(_) => Error::forbidden("wrong_passphrase", message),
+        LinkError::WrongPurpose(_) => Error::conflict("wrong_link_purpose", message),
+    }
+}
+
+impl Vault {
+    pub fn set_public_url(&self, url: String) {
+        *self.public_url.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            url.trim_end_matches('/').to_owned();
+    }
+
+    pub(super) fn link_url(&self, id: &str, key: Option<&[u8; 32]>) -> String {
+        let base = self.public_url.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        match key {
+            Some(k) => format!("{base}/l/{id}#{}", B64URL.encode(k)),
+            None => format!("{base}/l/{id}"),
+        }
+    }
+
+    /// Create a link. A deliver link is a release: it needs an approved
+    /// break-glass request naming the caller as `password_to`, and counts as
+    /// one of its views. A collect link needs a custodian of the half or an
+    /// admin of the org that holds it.
+    pub async fn create_link(&self, caller: &Caller, http: &HttpInfo, new: NewLink) -> Result<CreatedLink, Error> {
+        let mut raw = [0u8; 16];
+        OsRng.fill_bytes(&mut raw);
+        let id = B64URL.encode(raw);
+        let target = link_target(Some(&new.account_id), Some(new.half), &id);
+        let draft = EventDraft::new(Some(&caller.principal), Action::LinkCreate, target, http)
+            .detail("purpose", new.purpose.as_str());
+        let checked = self.ensure_unsealed().and_then(|()| {
+            let ttl =
+                check_new(new.ttl_minutes, &new.recipient_name, new.passphrase.as_ref().map(|p| p.expose_secret()))
+                    .map_err(link_error)?;
+            if new.purpose == Purpose::Deliver && new.half == Half::Mfa {
+                return Err(link_error(LinkError::DeliverMfa));
+            }
+            Ok(ttl)
+        });
+        let ttl = match checked {
+            Ok(ttl) => ttl,
+            Err(e) => return Err(self.refuse(draft, e).await),
+        };
+        let passphrase_hash = match &new.passphrase {
+            Some(p) => match hash_new_password(p, Vec::new()).await {
+                Ok(h) => Some(h),
+                Err(e) => return Err(self.refuse(draft, e).await),
+            },
+            None => None,
+        };
+        let now = unix_now();
+        let mut link = StoredLink {
+            id_hash: id_hash(&id),
+            purpose: new.purpose,
+            account_id: new.account_id.clone(),
+            half: new.half,
+            created_by: caller.principal.to_string(),
+            created_at: now_rfc3339(),
+            expires_at: now + i64::from(ttl) * 60,
+            recipient_name: new.recipient_name.trim().to_owned(),
+            recipient_email: new.recipient_email.to_string(),
+            request_id: new.request_id.clone(),
+            handoff: false,
+            ciphertext: None,
+            passphrase_hash,
+            attempts: 0,
+            state: LinkState::Pending,
+            used_at: None,
+            revoked_at: None,
+        };
+        let expires_at = rfc3339(link.expires_at);
+        match new.purpose {
+            Purpose::Deliver => {
+                let Some(request_id) = new.request_id.clone() else {
+                    return Err(self.refuse(draft, link_error(LinkError::DeliverNeedsRequest)).await);
+                };
+                let prepared = async {
+                    let account = self.precheck_release(caller, &request_id, Half::Password).await?;
+                    if account != new.account_id {
+                        return Err(Error::invalid("invalid_link", "the request is for another account"));
+                    }
+                    let (version, plain) = self.decrypt_for_release(&account, Half::Password).await?;
+                    let password = Zeroizing::new(
+                        String::from_utf8(plain.to_vec())
+                            .map_err(|_| Error::Internal("stored password is not UTF-8".into()))?,
+                    );
+                    let root_email = self
+                        .store
+                        .read({
+                            let a = account.clone();
+                            move |c| store::accounts::get(c, &a)
+                        })
+                        .await?
+                        .map(|a| a.root_email.to_string())
+                        .unwrap_or_default();
+                    let payload = Zeroizing::new(
+                        serde_json::json!({"root_email": root_email, "password": password.as_str()}).to_string(),
+                    );
+                    let (key, ciphertext) = seal_for_link(&id, payload.as_bytes())?;
+                    Ok::<_, Error>((version, key, ciphertext))
+                }
+                .await;
+                let (version, key, ciphertext) = match prepared {
+                    Ok(p) => p,
+                    Err(e) => return Err(self.refuse(draft, e).await),
+                };
+                link.ciphertext = Some(ciphertext);
+                // Creating a deliver link is the release itself: one event,
+                // `half.release` with the link's hash, like any other view.
+                let release = EventDraft::new(Some(&caller.principal), Action::HalfRelease, draft.target.clone(), http)
+                    .detail("form", "link");
+                self.commit_release(caller, release, request_id, Half::Password, version, move |tx, _, _| {
+                    store::links::insert(tx, &link)?;
+                    Ok(())
+                })
+                .await?;
+                Ok(CreatedLink { url: self.link_url(&id, Some(&key)), id, expires_at })
+            }
+            Purpose::Collect => {
+                let (orgs, caller) = (Arc::clone(&self.orgs), caller.clone());
+                self.audited(draft, move |tx, _, _| {
+                    let records = CustodyRecords::load(&orgs, tx, &caller, &link.account_id)?;
+                    let mode = records.account.custody;
+                    if !mode.stores_halves() {
+                        return Err(Error::conflict("nothing_in_custody", format!("{mode} accounts store no halves")));
+                    }
+                    let custodian = records.sets.is_custodian(&caller.principal, link.half);
+                    let holding_admin = caller.has_role(Role::Admin)
+                        && orgs
+                            .party_of(&records.account, &caller.principal.org)
+                            .is_some_and(|p| holding_parties(mode, link.half).contains(&p));
+                    if !custodian && !holding_admin {
+                        return Err(Error::forbidden(
+                            "forbidden",
+                            "collect links are made by a custodian of the half or an admin of the org that holds it",
+                        ));
+                    }
+                    store::links::insert(tx, &link)?;
+                    Ok(())
+                })
+                .await?;
+                Ok(CreatedLink { url: self.link_url(&id, None), id, expires_at })
+            }
+        }
+    }
+
+    /// Load a link its caller created; anyone else gets 404.
+    fn own_link(conn: &rusqlite::Connection, caller: &Caller, id: &str) -> Result<StoredLink, Error> {
+        let link = valid_id(id).then(|| store::links::load(conn, &id_hash(id))).transpose()?.flatten();
+        match link {
+            Some(link) if link.created_by == caller.principal.to_string() => Ok(link),
+            _ => Err(Error::NotFound("link")),
+        }
+    }
+
+    /// The read receipt (creator only).
+    pub async fn link(&self, caller: &Caller, http: &HttpInfo, id: String) -> Result<LinkView, Error> {
+        let draft = EventDraft::new(Some(&caller.principal), Action::LinkRead, link_target(None, None, &id), http);
+        let caller = caller.clone();
+        self.audited(draft, move |tx, draft, _| {
+            let link = Self::own_link(tx, &caller, &id)?;
+            draft.target.account_id = Some(link.account_id.to_string());
+            Ok(LinkView::of(&link, unix_now()))
+        })
+        .await
+    }
+
+    /// Revoke a pending link (creator only).
+    pub async fn revoke_link(&self, caller: &Caller, http: &HttpInfo, id: String) -> Result<LinkView, Error> {
+        let draft = EventDraft::new(Some(&caller.principal), Action::LinkRevoke, link_target(None, None, &id), http);
+        let caller = caller.clone();
+        self.audited(draft, move |tx, draft, now| {
+            let link = Self::own_link(tx, &caller, &id)?;
+            draft.target.account_id = Some(link.account_id.to_string());
+            check_usable(effective_state(link.state, link.expires_at, unix_now())).map_err(link_error)?;
+            store::links::revoke(tx, &link.id_hash, now)?;
+            let link = store::links::load(tx, &link.id_hash)?.ok_or(Error::NotFound("link"))?;
+            Ok(LinkView::of(&link, unix_now()))
+        })
+        .await
+    }
+
+    /// What the public page shows; never consumes the link.
+    pub async fn link_page(&self, id: String) -> Result<PageInfo, Error> {
+        if !valid_id(&id) {
+            return Err(Error::NotFound("link"));
+        }
+        let orgs = Arc::clone(&self.orgs);
+        self.store
+            .read(move |c| {
+                let link = store::links::load(c, &id_hash(&id))?.ok_or(Error::NotFound("link"))?;
+                let account = store::accounts::get(c, &link.account_id)?.ok_or(Error::NotFound("link"))?;
+                let from_org = if link.handoff {
+                    orgs.provider().to_string()
+                } else {
+                    link.created_by.split('/').next().unwrap_or("").to_owned()
+                };
+                Ok(PageInfo {
+                    purpose: link.purpose,
+                    half: link.half,
+                    state: effective_state(link.state, link.expires_at, unix_now()),
+                    from_org,
+                    account_name: account.name,
+                    recipient_name: link.recipient_name,
+                    expires_at: rfc3339(link.expires_at),
+                    passphrase: link.passphrase_hash.is_some(),
+                })
+            })
+            .await
+    }
+
+    /// Check a link's state and passphrase before using it. A wrong
+    /// passphrase is counted (and burns the link at the limit).
+    async fn unlock(
+        &self,
+        draft: &EventDraft,
+        id: &str,
+        purpose: Purpose,
+        passphrase: Option<SecretString>,
+    ) -> Result<StoredLink, Error> {
+        if !valid_id(id) {
+            return Err(Error::NotFound("link"));
+        }
+        let hash = id_hash(id);
+        let link = self
+            .store
+            .read({
+                let hash = hash.clone();
+                move |c| store::links::load(c, &hash)
+            })
+            .await?
+            .ok_or(Error::NotFound("link"))?;
+        check_usable(effective_state(link.state, link.expires_at, unix_now())).map_err(link_error)?;
+        if link.purpose != purpose {
+            return Err(link_error(LinkError::WrongPurpose(link.purpose.as_str())));
+        }
+        if let Some(stored) = link.passphrase_hash.clone() {
+            let given = passphrase.map(|p| p.expose_secret().to_owned()).unwrap_or_default();
+            let ok = tokio::task::spawn_blocking(move || passwords::matches(&given, &stored))
+                .await
+                .map_err(|_| Error::Internal("passphrase check failed".into()))?;
+            if !ok {
+                let mut failure = draft.clone();
+                failure.target.account_id = Some(link.account_id.to_string());
+                let attempts = self
+                    .store
+                    .write(move |b| store::links::wrong_passphrase(b.tx(), &hash, MAX_PASSPHRASE_ATTEMPTS))
+                    .await?;
+                let err = if attempts >= MAX_PASSPHRASE_ATTEMPTS {
+                    LinkError::Burned
+                } else {
+                    LinkError::WrongPassphrase(MAX_PASSPHRASE_ATTEMPTS - attempts)
+                };
+                return Err(link_error(err));
+            }
+        }
+        Ok(link)
+    }
+
+    /// Open a deliver link: the ciphertext, exactly once (base64url of
+    /// nonce ‖ AES-GCM ciphertext; the key is in the URL fragment).
+    pub async fn open_link(
+        &self,
+        http: &HttpInfo,
+        id: String,
+        passphrase: Option<SecretString>,
+    ) -> Result<String, Error> {
+        let mut draft = EventDraft::new(None, Action::LinkOpen, link_target(None, None, &id), http);
+        let link = match self.unlock(&draft, &id, Purpose::Deliver, passphrase).await {
+            Ok(link) => link,
+            Err(e) => return Err(self.refuse(draft, e).await),
+        };
+        draft.target.account_id = Some(link.account_id.to_string());
+        draft.target.half = Some(link.half.to_string());
+        let vault = self.clone();
+        self.audited(draft, move |tx, draft, now| {
+            let fresh = store::links::load(tx, &link.id_hash)?.ok_or(Error::NotFound("link"))?;
+            check_usable(effective_state(fresh.state, fresh.expires_at, unix_now())).map_err(link_error)?;
+            let ciphertext = fresh.ciphertext.clone().ok_or_else(|| link_error(LinkError::Used))?;
+            if !store::links::mark_used(tx, &fresh.id_hash, now)? {
+                return Err(link_error(LinkError::Used));
+            }
+            if fresh.handoff {
+                vault.finish_handoff(tx, &fresh.account_id, draft, now)?;
+            }
+            Ok(B64URL.encode(ciphertext))
+        })
+        .await
+    }
+
+    /// Use a collect link: the submitted password or otpauth URI becomes the
+    /// new version of its half, checked like a deposit.
+    pub async fn submit_link(
+        &self,
+        http: &HttpInfo,
+        id: String,
+        secret: LinkSecret,
+        passphrase: Option<SecretString>,
+    ) -> Result<u32, Error> {
+        let mut draft = EventDraft::new(None, Action::LinkSubmit, link_target(None, None, &id), http);
+        let prepared = async {
+            self.ensure_unsealed()?;
+            let link = self.unlock(&draft, &id, Purpose::Collect, passphrase).await?;
+            let (bytes, hash) = match (&secret, link.half) {
+                (LinkSecret::Password(pw), Half::Password) => {
+                    check_supplied(pw.expose_secret())?;
+                    let history = self
+                        .store
+                        .read({
+                            let a = link.account_id.clone();
+                            move |c| store::history::recent(c, &a)
+                        })
+                        .await?;
+                    let hash = hash_new_password(pw, history).await?;
+                    (Zeroizing::new(pw.expose_secret().as_bytes().to_vec()), Some(hash))
+                }
+                (LinkSecret::OtpauthUri(uri), Half::Mfa) => {
+                    (MfaSeed::from_otpauth_uri(uri.expose_secret())?.to_payload(), None)
+                }
+                _ => return Err(Error::invalid("invalid_body", format!("this link collects the {} half", link.half))),
+            };
+            let account = link.account_id.clone();
+            let plan = self.plan_for_link(&account, link.half).await?;
+            let (ciphertext, wrapped) = self.encrypt(&account, link.half, &plan, &bytes).await?;
+            Ok::<_, Error>((link, plan.version, ciphertext, wrapped, hash))
+        }
+        .await;
+        let (link, version, ciphertext, wrapped, hash) = match prepared {
+            Ok(p) => p,
+            Err(e) => return Err(self.refuse(draft, e).await),
+        };
+        draft.target.account_id = Some(link.account_id.to_string());
+        draft.target.half = Some(link.half.to_string());
+        let by = format!("link:{}", &link.id_hash[..16]);
+        let vault = self.clone();
+        self.audited(draft, move |tx, draft, now| {
+            let fresh = store::links::load(tx, &link.id_hash)?.ok_or(Error::NotFound("link"))?;
+            check_usable(effective_state(fresh.state, fresh.expires_at, unix_now())).map_err(link_error)?;
+            let new = NewVersion {
+                account: &link.account_id,
+                half: link.half,
+                version,
+                ciphertext: &ciphertext,
+                wrapped: &wrapped,
+                source: Source::Link,
+                by: &by,
+            };
+            if !store::halves::insert_current(tx, &new, now)? {
+                return Err(Error::conflict(
+                    "concurrent_change",
+                    "another version was deposited at the same time; retry",
+                ));
+            }
+            if let Some(hash) = &hash {
+                store::history::push(tx, &link.account_id, version, hash, now)?;
+            }
+            if !store::links::mark_used(tx, &link.id_hash, now)? {
+                return Err(link_error(LinkError::Used));
+            }
+            draft.details.insert("version".into(), version.into());
+            let data = serde_json::json!({"half": link.half.as_str(), "version": version, "source": "link"});
+            notify(tx, &link.account_id, Event::HalfRotated, None, data, now)?;
+            if fresh.handoff {
+                vault.finish_handoff(tx, &link.account_id, draft, now)?;
+            }
+            Ok(version)
+        })
+        .await
+    }
+}
+
+/// What a collect link receives.
+#[derive(Debug)]
+pub enum LinkSecret {
+    Password(SecretString),
+    OtpauthUri(SecretString),
+}

@@ -1,0 +1,338 @@
+//! Reverse assumption: the customer takes its account back (DESIGN §9).
+//!
+//! The customer's admin asks; the provider's admin schedules a weekday (after
+//! the 15th for a dedicated payer), confirms the balance and ticks the
+//! checklist; the hand-off then creates a link to the signatory. When that
+//! link is used, custody ends: the data keys of every half version are
+//! destroyed, custodians are cleared and the account becomes read-only history.
+
+use std::sync::Arc;
+
+use rusqlite::Transaction;
+use serde::Serialize;
+use time::Date;
+
+use super::links::{id_hash, log_hash, seal_for_link};
+use super::{Vault, notify, now_rfc3339, require_role, unix_now, visible};
+use crate::audit::{Action, EventDraft, HttpInfo, Target};
+use crate::auth::Caller;
+use crate::domain::account::Email;
+use crate::domain::ids::{AccountId, Half, Role};
+use crate::domain::links::{DEFAULT_TTL_MINUTES, LinkState, Purpose, effective_state};
+use crate::domain::orgs::Party;
+use crate::domain::reverse::{ChecklistItem, HandoffKind, ItemStatus, RaError, RaState, ReverseAssumption, Signatory};
+use crate::error::Error;
+use crate::notify::Event;
+use crate::store::links::StoredLink;
+use crate::store::reverse::StoredReverse;
+use crate::store::{self};
+
+fn ra_error(e: RaError) -> Error {
+    Error::conflict("reverse_assumption_rule", e.to_string())
+}
+
+/// A reverse assumption as its parties see it.
+#[derive(Debug, Serialize)]
+pub struct ReverseView {
+    pub account_id: AccountId,
+    #[serde(flatten)]
+    pub workflow: ReverseAssumption,
+    pub missing_items: Vec<ChecklistItem>,
+    pub link: Option<serde_json::Value>,
+    /// The hand-off URL, to the customer's admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_url: Option<String>,
+}
+
+/// One step of the provider's side of the workflow.
+#[derive(Debug)]
+pub enum ReverseStep {
+    Schedule(Date),
+    ConfirmBalance,
+    Checklist(ChecklistItem, ItemStatus),
+    Handoff(HandoffKind),
+    Cancel,
+}
+
+impl Vault {
+    fn load_reverse(tx: &rusqlite::Connection, id: &AccountId) -> Result<StoredReverse, Error> {
+        store::reverse::load(tx, id)?.ok_or(Error::NotFound("reverse assumption"))
+    }
+
+    /// The customer's admin asks for the account back.
+    pub async fn request_reverse(
+        &self,
+        caller: &Caller,
+        http: &HttpInfo,
+        id: AccountId,
+        new_root_email: Email,
+        signatory: Signatory,
+        requested_date: Date,
+    ) -> Result<ReverseView, Error> {
+        let draft = EventDraft::new(Some(&caller.principal), Action::ReverseRequest, Target::account(&id), http);
+        if let Err(e) = self.ensure_unsealed() {
+            return Err(self.refuse(draft, e).await);
+        }
+        let (orgs, caller, today) = (Arc::clone(&self.orgs), caller.clone(), self.calendar_now().date());
+        self.audited(draft, move |tx, draft, _| {
+            let (account, party) = visible(&orgs, tx, &caller, &id)?;
+            super::ensure_active(tx, &id)?;
+            if party != Party::Customer || !caller.has_role(Role::Admin) {
+                return Err(Error::forbidden("forbidden", "only the customer's admin asks for a reverse assumption"));
+            }
+            if !account.custody.stores_halves() {
+                return Err(Error::conflict("nothing_in_custody", "the customer already owns this account's root"));
+            }
+            if store::reverse::load(tx, &id)?
+                .is_some_and(|r| !matches!(r.workflow.state, RaState::Completed | RaState::Cancelled))
+            {
+                return Err(Error::conflict("reverse_assumption_exists", "a reverse assumption is already under way"));
+            }
+            let workflow = ReverseAssumption::request(
+                new_root_email,
+                signatory,
+                requested_date,
+                caller.principal.clone(),
+                account.dedicated_payer,
+                today,
+            )
+            .map_err(ra_error)?;
+            draft.details.insert("requested_date".into(), requested_date.to_string().into());
+            let stored = StoredReverse { workflow, link_id_hash: None, sealed_url: None };
+            store::reverse::save(tx, &id, &stored)?;
+            Ok(ReverseView {
+                account_id: id,
+                missing_items: stored.workflow.missing_items(),
+                workflow: stored.workflow,
+                link: None,
+                link_url: None,
+            })
+        })
+        .await
+    }
+
+    /// State, dates, checklist and link status; the URL to customer admins.
+    pub async fn reverse_view(&self, caller: &Caller, http: &HttpInfo, id: AccountId) -> Result<ReverseView, Error> {
+        let draft = EventDraft::new(Some(&caller.principal), Action::ReverseRead, Target::account(&id), http);
+        let (orgs, caller, log) = (Arc::clone(&self.orgs), caller.clone(), Arc::clone(self.store.log()));
+        self.audited(draft, move |tx, _, _| {
+            let (_, party) = visible(&orgs, tx, &caller, &id)?;
+            require_role(&caller, Role::Admin, "following a reverse assumption")?;
+            let stored = Self::load_reverse(tx, &id)?;
+            let link = match &stored.link_id_hash {
+                Some(hash) => store::links::load(tx, hash)?.map(|l| {
+                    serde_json::json!({
+                        "purpose": l.purpose,
+                        "state": effective_state(l.state, l.expires_at, unix_now()),
+                        "expires_at": super::rfc3339(l.expires_at),
+                        "used_at": l.used_at,
+                    })
+                }),
+                None => None,
+            };
+            let link_url = match (&stored.sealed_url, party, log.keys()) {
+                (Some(sealed), Party::Customer, Some(keys)) => {
+                    let url = keys.open(id.as_str().as_bytes(), sealed).map_err(Error::from)?;
+                    Some(String::from_utf8_lossy(&url).into_owned())
+                }
+                _ => None,
+            };
+            Ok(ReverseView {
+                account_id: id,
+                missing_items: stored.workflow.missing_items(),
+                workflow: stored.workflow,
+                link,
+                link_url,
+            })
+        })
+        .await
+    }
+
+    /// The provider's admin moves the workflow on.
+    pub async fn reverse_step(
+        &self,
+        caller: &Caller,
+        http: &HttpInfo,
+        id: AccountId,
+        step: ReverseStep,
+    ) -> Result<ReverseView, Error> {
+        let action = match step {
+            ReverseStep::Schedule(_) => Action::ReverseSchedule,
+            ReverseStep::ConfirmBalance => Action::ReverseConfirmBalance,
+            ReverseStep::Checklist(..) => Action::ReverseChecklist,
+            ReverseStep::Handoff(_) => Action::ReverseHandoff,
+            ReverseStep::Cancel => Action::ReverseCancel,
+        };
+        let draft = EventDraft::new(Some(&caller.principal), action, Target::account(&id), http);
+        if let Err(e) = self.ensure_unsealed() {
+            return Err(self.refuse(draft, e).await);
+        }
+        // A deliver hand-off needs the current password, decrypted before the write.
+        let handoff = match &step {
+            ReverseStep::Handoff(kind) => match self.prepare_handoff(*kind, &id).await {
+                Ok(h) => Some(h),
+                Err(e) => return Err(self.refuse(draft, e).await),
+            },
+            _ => None,
+        };
+        let (orgs, caller, log) = (Arc::clone(&self.orgs), caller.clone(), Arc::clone(self.store.log()));
+        let calendar = self.calendar_now();
+        self.audited(draft, move |tx, draft, _| {
+            let (account, party) = visible(&orgs, tx, &caller, &id)?;
+            super::ensure_active(tx, &id)?;
+            let cancelling_customer = matches!(step, ReverseStep::Cancel) && party == Party::Customer;
+            if (party != Party::Provider && !cancelling_customer) || !caller.has_role(Role::Admin) {
+                return Err(Error::forbidden("forbidden", "the provider's admin runs the hand-back"));
+            }
+            let mut stored = Self::load_reverse(tx, &id)?;
+            let (day, unix) = (calendar.date(), calendar.unix_timestamp());
+            let w = &mut stored.workflow;
+            match step {
+                ReverseStep::Schedule(date) => {
+                    w.schedule(date, account.dedicated_payer, day).map_err(ra_error)?;
+                    draft.details.insert("date".into(), date.to_string().into());
+                }
+                ReverseStep::ConfirmBalance => w.confirm_balance(unix).map_err(ra_error)?,
+                ReverseStep::Checklist(item, status) => {
+                    w.mark(item, status).map_err(ra_error)?;
+                    draft.details.insert("item".into(), item.as_str().into());
+                    draft.details.insert("status".into(), serde_json::to_value(status).unwrap_or_default());
+                }
+                ReverseStep::Cancel => w.cancel(unix).map_err(ra_error)?,
+                ReverseStep::Handoff(kind) => {
+                    w.hand_off(kind, day, unix).map_err(ra_error)?;
+                    let Some(Handoff { id: link_id, url, mut link }) = handoff else {
+                        return Err(Error::Internal("hand-off was not prepared".into()));
+                    };
+                    link.recipient_name = w.signatory.name.clone();
+                    link.recipient_email = w.signatory.email.to_string();
+                    link.created_by = caller.principal.to_string();
+                    store::links::insert(tx, &link)?;
+                    let keys = log.keys().ok_or(Error::Sealed)?;
+                    stored.sealed_url = Some(keys.seal(id.as_str().as_bytes(), url.as_bytes()).map_err(Error::from)?);
+                    stored.link_id_hash = Some(link.id_hash.clone());
+                    draft.target.link_id_hash = Some(log_hash(&link_id));
+                    draft.details.insert("kind".into(), serde_json::to_value(kind).unwrap_or_default());
+                }
+            }
+            store::reverse::save(tx, &id, &stored)?;
+            draft.details.insert("state".into(), stored.workflow.state.as_str().into());
+            Ok(ReverseView {
+                account_id: id,
+                missing_items: stored.workflow.missing_items(),
+                workflow: stored.workflow,
+                link: None,
+                link_url: None,
+            })
+        })
+        .await
+    }
+
+    /// Build the hand-off link (not yet stored): for `deliver`, the root email
+    /// and current password sealed under a fresh key that only the URL holds.
+    async fn prepare_handoff(&self, kind: HandoffKind, id: &AccountId) -> Result<Handoff, Error> {
+        use base64::Engine;
+        use rand::RngCore;
+        let mut raw = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut raw);
+        let link_id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+        let now = unix_now();
+        let mut link = StoredLink {
+            id_hash: id_hash(&link_id),
+            purpose: match kind {
+                HandoffKind::Deliver => Purpose::Deliver,
+                HandoffKind::Collect => Purpose::Collect,
+            },
+            account_id: id.clone(),
+            half: Half::Password,
+            created_by: String::new(),
+            created_at: now_rfc3339(),
+            expires_at: now + i64::from(DEFAULT_TTL_MINUTES) * 60,
+            recipient_name: String::new(),
+            recipient_email: String::new(),
+            request_id: None,
+            handoff: true,
+            ciphertext: None,
+            passphrase_hash: None,
+            attempts: 0,
+            state: LinkState::Pending,
+            used_at: None,
+            revoked_at: None,
+        };
+        let url = match kind {
+            HandoffKind::Collect => self.link_url(&link_id, None),
+            HandoffKind::Deliver => {
+                let (_, password) = self.decrypt_for_release(id, Half::Password).await?;
+                let account = {
+                    let a = id.clone();
+                    self.store.read(move |c| store::accounts::get(c, &a)).await?.ok_or(Error::NotFound("account"))?
+                };
+                let password = String::from_utf8(password.to_vec())
+                    .map_err(|_| Error::Internal("stored password is not UTF-8".into()))?;
+                let payload = zeroize::Zeroizing::new(
+                    serde_json::json!({"account_id": id.as_str(), "root_email": account.root_email.as_str(), "password": password}).to_string(),
+                );
+                let (key, ciphertext) = seal_for_link(&link_id, payload.as_bytes())?;
+                link.ciphertext = Some(ciphertext);
+                self.link_url(&link_id, Some(&key))
+            }
+        };
+        Ok(Handoff { id: link_id, url, link })
+    }
+
+    /// The hand-off link was used: custody ends, inside the caller's write.
+    pub(super) fn finish_handoff(
+        &self,
+        tx: &Transaction,
+        id: &AccountId,
+        draft: &mut EventDraft,
+        now: &str,
+    ) -> Result<(), Error> {
+        let Some(mut stored) = store::reverse::load(tx, id)? else { return Ok(()) };
+        stored.workflow.complete(unix_now()).map_err(ra_error)?;
+        store::reverse::save(tx, id, &stored)?;
+        self.end_custody(tx, id, "returned", now)?;
+        draft.details.insert("custody".into(), "ended".into());
+        Ok(())
+    }
+
+    /// Destroy the keys, clear custody, revoke pending links, tell subscribers.
+    fn end_custody(&self, tx: &Transaction, id: &AccountId, status: &str, now: &str) -> Result<(), Error> {
+        store::accounts::end_custody(tx, id, status)?;
+        store::links::revoke_all(tx, id, now)?;
+        notify(tx, id, Event::CustodyEnded, None, serde_json::json!({"status": status}), now)?;
+        Ok(())
+    }
+
+    /// Close an account (provider admin): its credentials are retired
+    /// without hand-off, by destroying their keys.
+    pub async fn close_account(&self, caller: &Caller, http: &HttpInfo, id: AccountId) -> Result<(), Error> {
+        let draft = EventDraft::new(Some(&caller.principal), Action::AccountClose, Target::account(&id), http);
+        if let Err(e) = self.ensure_unsealed() {
+            return Err(self.refuse(draft, e).await);
+        }
+        let (orgs, caller, vault) = (Arc::clone(&self.orgs), caller.clone(), self.clone());
+        self.audited(draft, move |tx, _, now| {
+            let (_, party) = visible(&orgs, tx, &caller, &id)?;
+            super::ensure_active(tx, &id)?;
+            if party != Party::Provider || !caller.has_role(Role::Admin) {
+                return Err(Error::forbidden("forbidden", "only the provider's admin closes accounts"));
+            }
+            if let Some(mut stored) = store::reverse::load(tx, &id)?
+                && stored.workflow.state.is_open()
+            {
+                stored.workflow.cancel(unix_now()).map_err(ra_error)?;
+                store::reverse::save(tx, &id, &stored)?;
+            }
+            vault.end_custody(tx, &id, "closed", now)
+        })
+        .await
+    }
+}
+
+/// A prepared hand-off link and its URL.
+struct Handoff {
+    id: String,
+    url: String,
+    link: StoredLink,
+}
