@@ -212,7 +212,7 @@ const MIGRATIONS: &[&str] = &[
         account_id   TEXT PRIMARY KEY REFERENCES accounts(account_id),
         body         TEXT NOT NULL,
         link_id_hash TEXT,
-        link_url     TEXT
+        sealed_url   BLOB
     ) STRICT;
     "#,
 ];

@@ -18,7 +18,7 @@ pub struct StoredReverse {
 pub fn load(conn: &Connection, account: &AccountId) -> Result<Option<StoredReverse>, StoreError> {
     let row = conn
         .query_row(
-            "SELECT body, link_id_hash, link_url FROM reverse_assumptions WHERE account_id = ?1",
+            "SELECT body, link_id_hash, sealed_url FROM reverse_assumptions WHERE account_id = ?1",
             [account.as_str()],
             |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<Vec<u8>>>(2)?)),
         )
@@ -34,8 +34,8 @@ pub fn load(conn: &Connection, account: &AccountId) -> Result<Option<StoredRever
 pub fn save(tx: &Transaction, account: &AccountId, stored: &StoredReverse) -> Result<(), StoreError> {
     let body = serde_json::to_string(&stored.workflow).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     tx.execute(
-        "INSERT INTO reverse_assumptions (account_id, body, link_id_hash, link_url) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (account_id) DO UPDATE SET body = ?2, link_id_hash = ?3, link_url = ?4",
+        "INSERT INTO reverse_assumptions (account_id, body, link_id_hash, sealed_url) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (account_id) DO UPDATE SET body = ?2, link_id_hash = ?3, sealed_url = ?4",
         params![account.as_str(), body, stored.link_id_hash, stored.sealed_url],
     )?;
     Ok(())

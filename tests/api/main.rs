@@ -16,6 +16,7 @@ mod helpers;
 mod kms;
 mod links;
 mod requests;
+mod reverse;
 mod rotation;
 mod seal;
 mod secrets;

@@ -1,0 +1,211 @@
+//! Reverse assumption: the customer takes the account back through a
+//! one-time link, and custody ends (seed 000).
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use reqwest::StatusCode;
+use rootvault::domain::ids::Half;
+use serde_json::{Value, json};
+use time::{Date, Duration, OffsetDateTime, Weekday};
+
+use crate::helpers::{PASSWORD, TestApp, spawn_app};
+
+const ITEMS: [&str; 7] = [
+    "update_contacts",
+    "update_payment_method",
+    "downgrade_support",
+    "disable_mfa",
+    "remove_provider_roles",
+    "remove_sns_topics",
+    "leave_organization",
+];
+
+/// The next weekday after the 15th of its month, from tomorrow on.
+fn next_handback_day() -> Date {
+    let mut d = OffsetDateTime::now_utc().date() + Duration::days(1);
+    while matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday) || d.day() <= 15 {
+        d += Duration::days(1);
+    }
+    d
+}
+
+/// A weekend day in the future.
+fn next_saturday() -> Date {
+    let mut d = OffsetDateTime::now_utc().date() + Duration::days(1);
+    while d.weekday() != Weekday::Saturday {
+        d += Duration::days(1);
+    }
+    d
+}
+
+/// A dedicated shared-payer account of globex with its password deposited.
+async fn payer(app: &TestApp) {
+    assert_eq!(app.register("123456789012", "shared_payer", Some("globex")).await.status, StatusCode::CREATED);
+    app.assign("123456789012", "password", "acme/ada", &["acme/alice"]).await;
+    app.assign("123456789012", "mfa", "globex/gina", &["globex/gus"]).await;
+    app.deposit_password("123456789012", "acme/alice", PASSWORD).await;
+    app.deposit_seed("123456789012", "globex/gus", crate::helpers::SEED).await;
+}
+
+fn request_body(date: Date) -> Value {
+    json!({
+        "new_root_email": "root@globex.example",
+        "signatory": {"name": "Gina Globex", "email": "gina@globex.example"},
+        "requested_date": date.to_string(),
+    })
+}
+
+#[tokio::test]
+async fn the_customer_takes_the_account_back_and_custody_ends() {
+    let app = spawn_app().await;
+    payer(&app).await;
+    let base = "/v1/accounts/123456789012/reverse-assumption";
+    let (ada, gina) = (app.token("acme/ada", &["admin"]), app.token("globex/gina", &["admin"]));
+    let day = next_handback_day();
+
+    let by_provider = app.post(base, &ada, request_body(day)).await;
+    assert_eq!(by_provider.status, StatusCode::FORBIDDEN, "the customer asks");
+    let weekend = app.post(base, &gina, request_body(next_saturday())).await;
+    assert_eq!(weekend.code(), "reverse_assumption_rule");
+    assert!(weekend.body["error"]["message"].as_str().unwrap().contains("weekday"));
+    let created = app.post(base, &gina, request_body(day)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["state"], "requested");
+    assert_eq!(app.post(base, &gina, request_body(day)).await.code(), "reverse_assumption_exists");
+
+    let step = |path: &str, body: Value| {
+        let (url, token) = (format!("{base}/{path}"), ada.clone());
+        let app = &app;
+        async move { app.post(&url, &token, body).await }
+    };
+    assert_eq!(
+        app.post(&format!("{base}/schedule"), &gina, json!({"date": day.to_string()})).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let early = day.replace_day(10).unwrap();
+    if early > OffsetDateTime::now_utc().date() && !matches!(early.weekday(), Weekday::Saturday | Weekday::Sunday) {
+        let refused = step("schedule", json!({"date": early.to_string()})).await;
+        assert!(refused.body["error"]["message"].as_str().unwrap().contains("15th"), "{}", refused.body);
+    }
+    assert_eq!(step("schedule", json!({"date": day.to_string()})).await.body["state"], "scheduled");
+    let too_soon = step("handoff", json!({})).await;
+    assert_eq!(too_soon.code(), "reverse_assumption_rule");
+
+    // The day comes.
+    let shift = (day - OffsetDateTime::now_utc().date()).whole_seconds();
+    app.app.vault.danger_shift_clock(shift);
+    assert_eq!(step("confirm-balance", json!({})).await.body["state"], "balance_confirmed");
+    let incomplete = step("handoff", json!({})).await;
+    assert!(incomplete.body["error"]["message"].as_str().unwrap().contains("checklist"), "{}", incomplete.body);
+    let bad_item = step("checklist/feed_the_cat", json!({"status": "done"})).await;
+    assert_eq!((bad_item.status, bad_item.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_checklist_item"));
+    for (n, item) in ITEMS.iter().enumerate() {
+        let status = if n == 5 { "not_applicable" } else { "done" };
+        let reply = step(&format!("checklist/{item}"), json!({"status": status})).await;
+        assert_eq!(reply.status, StatusCode::OK, "{item}: {}", reply.body);
+    }
+    let handed = step("handoff", json!({"kind": "deliver"})).await;
+    assert_eq!(handed.body["state"], "handed_off", "{}", handed.body);
+
+    // The provider sees the link's state, never its key; the customer gets the URL.
+    let provider_view = app.get(base, &ada).await;
+    assert_eq!(provider_view.body["link"]["state"], "pending");
+    assert!(provider_view.body.get("link_url").is_none());
+    let customer_view = app.get(base, &gina).await;
+    let url = customer_view.body["link_url"].as_str().unwrap().to_owned();
+    assert!(url.contains("/l/") && url.contains('#'));
+    let id = url.split("/l/").nth(1).unwrap().split('#').next().unwrap().to_owned();
+    let page = app.client.get(format!("{}/l/{id}", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Gina Globex") && page.contains("acme"));
+
+    let opened =
+        app.client.post(format!("{}/v1/public/links/{id}/open", app.base)).json(&json!({})).send().await.unwrap();
+    assert_eq!(opened.status(), StatusCode::OK);
+    let body: Value = opened.json().await.unwrap();
+    let key = B64URL.decode(url.split('#').nth(1).unwrap()).unwrap();
+    let sealed = B64URL.decode(body["ciphertext"].as_str().unwrap()).unwrap();
+    let plain = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key))
+        .decrypt(Nonce::from_slice(&sealed[..12]), Payload { msg: &sealed[12..], aad: id.as_bytes() })
+        .unwrap();
+    let secret: Value = serde_json::from_slice(&plain).unwrap();
+    assert_eq!(
+        (secret["password"].as_str(), secret["root_email"].as_str()),
+        (Some(PASSWORD), Some("aws-root+123456789012@acme.example"))
+    );
+
+    // Custody ended: keys destroyed, custodians gone, read-only history.
+    let done = app.get(base, &gina).await;
+    assert_eq!(done.body["state"], "completed");
+    assert!(app.app.vault.decrypt_current(&"123456789012".parse().unwrap(), Half::Password).await.is_err());
+    let keys: i64 = app
+        .db()
+        .query_row("SELECT COUNT(*) FROM half_versions WHERE length(wrapped_key) > 0", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(keys, 0, "every wrapped data key is destroyed");
+    let account = app.get("/v1/accounts/123456789012", &ada).await;
+    assert_eq!(account.body["custodians"], json!({"password": [], "mfa": []}));
+    let deposit = app.deposit_password("123456789012", "acme/alice", "Another-Passw0rd!").await;
+    assert_eq!((deposit.status, deposit.code()), (StatusCode::CONFLICT, "account_not_active"));
+    let actions: Vec<String> = app.audit_events().iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect();
+    for a in [
+        "reverse.request",
+        "reverse.schedule",
+        "reverse.confirm_balance",
+        "reverse.checklist",
+        "reverse.handoff",
+        "link.open",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a}");
+    }
+    let completion = app.last_event("link.open");
+    assert_eq!(completion["details"]["custody"], "ended");
+}
+
+#[tokio::test]
+async fn a_collect_hand_off_lets_the_customer_set_the_new_password() {
+    let app = spawn_app().await;
+    payer(&app).await;
+    let base = "/v1/accounts/123456789012/reverse-assumption";
+    let (ada, gina) = (app.token("acme/ada", &["admin"]), app.token("globex/gina", &["admin"]));
+    let day = next_handback_day();
+    app.post(base, &gina, request_body(day)).await;
+    app.post(&format!("{base}/schedule"), &ada, json!({"date": day.to_string()})).await;
+    app.app.vault.danger_shift_clock((day - OffsetDateTime::now_utc().date()).whole_seconds());
+    app.post(&format!("{base}/confirm-balance"), &ada, json!({})).await;
+    for item in ITEMS {
+        app.post(&format!("{base}/checklist/{item}"), &ada, json!({"status": "done"})).await;
+    }
+    let handed = app.post(&format!("{base}/handoff"), &ada, json!({"kind": "collect"})).await;
+    assert_eq!(handed.body["handoff"], "collect", "{}", handed.body);
+    let url = app.get(base, &gina).await.body["link_url"].as_str().unwrap().to_owned();
+    assert!(!url.contains('#'));
+    let id = url.rsplit('/').next().unwrap();
+    let sent = app
+        .client
+        .post(format!("{}/v1/public/links/{id}/submit", app.base))
+        .json(&json!({"password": "Globex-Owns-This-9!"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::OK);
+    assert_eq!(app.get(base, &gina).await.body["state"], "completed");
+}
+
+#[tokio::test]
+async fn closing_an_account_retires_its_credentials_without_hand_off() {
+    let app = spawn_app().await;
+    payer(&app).await;
+    let gina = app.token("globex/gina", &["admin"]);
+    assert_eq!(app.post("/v1/accounts/123456789012/close", &gina, json!({})).await.status, StatusCode::FORBIDDEN);
+    let ada = app.token("acme/ada", &["admin"]);
+    assert_eq!(app.post("/v1/accounts/123456789012/close", &ada, json!({})).await.status, StatusCode::NO_CONTENT);
+    assert!(app.app.vault.decrypt_current(&"123456789012".parse().unwrap(), Half::Password).await.is_err());
+    let again = app.post("/v1/accounts/123456789012/close", &ada, json!({})).await;
+    assert_eq!(again.code(), "account_not_active");
+    let ask =
+        app.ask("acme/sam", json!({"account_id": "123456789012", "reason": "x", "password_to": "acme/alice"})).await;
+    assert_eq!(ask.code(), "account_not_active");
+    assert_eq!(app.last_event("account.close")["outcome"], "denied");
+}
