@@ -71,14 +71,12 @@ pub enum Action {
     ReverseConfirmBalance,
     ReverseChecklist,
     ReverseHandoff,
-    /// Custody ended: the hand-off link was used and the keys destroyed.
-    ReverseComplete,
     ReverseCancel,
     AccountClose,
 }
 
 impl Action {
-    pub const ALL: [Action; 38] = [
+    pub const ALL: [Action; 37] = [
         Action::AuthFail,
         Action::SealUnseal,
         Action::AccountCreate,
@@ -114,7 +112,6 @@ impl Action {
         Action::ReverseConfirmBalance,
         Action::ReverseChecklist,
         Action::ReverseHandoff,
-        Action::ReverseComplete,
         Action::ReverseCancel,
         Action::AccountClose,
     ];
@@ -156,7 +153,6 @@ impl Action {
             Action::ReverseConfirmBalance => "reverse.confirm_balance",
             Action::ReverseChecklist => "reverse.checklist",
             Action::ReverseHandoff => "reverse.handoff",
-            Action::ReverseComplete => "reverse.complete",
             Action::ReverseCancel => "reverse.cancel",
             Action::AccountClose => "account.close",
         }

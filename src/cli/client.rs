@@ -25,6 +25,11 @@ pub fn post(server: &ServerArgs, path: &str, token: Option<&str>, body: &Value) 
     call(server, reqwest::Method::POST, path, token, Some(body))
 }
 
+/// DELETE `path` and return the JSON answer.
+pub fn delete(server: &ServerArgs, path: &str, token: &str) -> anyhow::Result<Value> {
+    call(server, reqwest::Method::DELETE, path, Some(token), None)
+}
+
 /// GET `path` and return the JSON answer.
 pub fn get(server: &ServerArgs, path: &str, token: &str) -> anyhow::Result<Value> {
     call(server, reqwest::Method::GET, path, Some(token), None)

@@ -7,6 +7,7 @@ mod audit;
 mod bench;
 mod client;
 mod init;
+mod link;
 mod request;
 mod reveal;
 mod serve;
@@ -85,6 +86,16 @@ enum Command {
         #[command(subcommand)]
         command: request::RequestCommand,
     },
+    /// One-time links: create, status (read receipt), revoke.
+    Link {
+        #[command(flatten)]
+        server: client::ServerArgs,
+        /// Print the server's JSON instead of readable text.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: link::LinkCommand,
+    },
     /// Receive a released half: the password, or a current MFA code.
     Reveal {
         #[command(flatten)]
@@ -130,6 +141,7 @@ pub fn main() -> ExitCode {
         Command::Token { data_dir, org, sub, roles, ttl } => token::run(&data_dir, &org, &sub, &roles, &ttl),
         Command::Request { server, json, command } => request::run(&server, command, json),
         Command::Audit { command } => audit::run(command),
+        Command::Link { server, json, command } => link::run(&server, command, json),
         Command::Bench(args) => bench::run(&args),
         Command::Reveal { server, json, command } => reveal::run(&server, command, json),
     };

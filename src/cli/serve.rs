@@ -130,6 +130,13 @@ Walkthrough (paste after the exports above):
   curl -s -X POST $RV/v1/accounts/100000000002/halves/password/rotate -H "Authorization: Bearer $ALICE"
   curl -s -X POST $RV/v1/accounts/100000000002/halves/password/rotate/confirm -H "Authorization: Bearer $ALICE"
 
+# One-time links: alice asks the customer for a password through a collect link
+  # (open the URL in a browser to see the page), reads its receipt, and revokes it:
+  URL=$(ROOTVAULT_TOKEN=$ALICE rootvault link create --purpose collect --account-id 100000000002 \
+        --recipient-name "Jane Doe" --recipient-email jane@globex.example); echo "$URL"
+  ROOTVAULT_TOKEN=$ALICE rootvault link status ${{URL##*/}}
+  ROOTVAULT_TOKEN=$ALICE rootvault link revoke ${{URL##*/}}
+
 # Auditing: audrey audits for acme. The log's key, to pin: {log_key}
   # keep a checkpoint, export later, verify offline against the pinned key and checkpoint:
   ROOTVAULT_TOKEN=$AUDREY rootvault audit checkpoint --out trusted-checkpoint.txt

@@ -235,6 +235,8 @@ fn the_printed_dev_walkthrough_runs_the_whole_break_glass_flow() {
     assert!(stdout.contains("\"candidate_password\"") && stdout.contains("{\"version\":2}"), "rotation: {stdout}");
     assert!(stdout.contains("\"sealed\":false"), "{stdout}");
     assert!(stdout.contains("seq,time,actor,action"), "the CSV export: {stdout}");
+    assert!(stdout.contains("collect link for the password half of 100000000002: pending"), "{stdout}\n{stderr}");
+    assert!(stdout.contains("collect link for the password half of 100000000002: revoked"), "{stdout}");
     assert!(
         stdout
             .lines()
