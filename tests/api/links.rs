@@ -256,6 +256,25 @@ async fn the_page_and_public_endpoints_send_strict_headers_and_limit_rates() {
 }
 
 #[tokio::test]
+async fn one_client_address_is_rate_limited_across_links() {
+    let app = spawn_app().await;
+    let mut statuses = Vec::new();
+    for n in 0..320u32 {
+        // A different (unknown) link each time: only the per-address budget applies.
+        let id = format!("{n:0>22}");
+        let r =
+            app.client.post(format!("{}/v1/public/links/{id}/open", app.base)).json(&json!({})).send().await.unwrap();
+        statuses.push(r.status());
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "rate_limited");
+            break;
+        }
+    }
+    assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS), "{} requests went through", statuses.len());
+    assert!(statuses[..statuses.len() - 1].iter().all(|s| *s == StatusCode::NOT_FOUND));
+}
+
+#[tokio::test]
 async fn link_events_are_audited_with_truncated_id_hashes_only() {
     let app = spawn_app().await;
     app.stocked_account("123456789012").await;
