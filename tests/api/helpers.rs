@@ -106,14 +106,17 @@ pub async fn create_kms_key(client: &aws_sdk_kms::Client, description: &str) -> 
 
 /// An unsealed service whose halves are protected by two fresh KMS keys.
 pub async fn spawn_kms_app() -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
     let client = kms_client().await;
-    let settings = KmsSettings {
-        region: "us-east-1".into(),
-        endpoint_url: Some(kms_endpoint()),
-        password_key_id: create_kms_key(&client, "rootvault test: password halves").await,
-        mfa_key_id: create_kms_key(&client, "rootvault test: MFA halves").await,
-    };
+    let password = create_kms_key(&client, "rootvault test: password halves").await;
+    let mfa = create_kms_key(&client, "rootvault test: MFA halves").await;
+    spawn_kms_app_with(password, mfa).await
+}
+
+/// An unsealed service using the given KMS keys for its two halves.
+pub async fn spawn_kms_app_with(password_key_id: String, mfa_key_id: String) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let settings =
+        KmsSettings { region: "us-east-1".into(), endpoint_url: Some(kms_endpoint()), password_key_id, mfa_key_id };
     let mut config = Config::dev(dir.path().to_path_buf(), localhost());
     config.keys = KeysConfig::AwsKms(settings);
     config.dev = false;

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::encryption_context::{assert_moves_fail, two_accounts};
-use crate::helpers::{PASSWORD, create_kms_key, kms_client, spawn_kms_app};
+use crate::helpers::{PASSWORD, STAFF, create_kms_key, kms_client, spawn_kms_app, spawn_kms_app_with};
 
 #[tokio::test]
 async fn halves_are_wrapped_by_their_own_kms_key() {
@@ -61,4 +61,22 @@ async fn a_kms_failure_is_a_503_and_stores_nothing() {
     let versions: i64 = app.db().query_row("SELECT COUNT(*) FROM half_versions", [], |r| r.get(0)).unwrap();
     assert_eq!(versions, 0);
     assert_eq!(app.last_event("half.deposit")["outcome"], "error");
+}
+
+#[tokio::test]
+async fn the_keys_of_the_cloudformation_stack_protect_a_break_glass_flow() {
+    let key = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: scripts/test deploys deploy/cloudformation into the emulator first")
+        })
+    };
+    let (password_key, mfa_key) = (key("ROOTVAULT_TEST_CFN_PASSWORD_KEY"), key("ROOTVAULT_TEST_CFN_MFA_KEY"));
+    let app = spawn_kms_app_with(password_key.clone(), mfa_key.clone()).await;
+    app.stocked_account("123456789012").await;
+    let halves = app.get("/v1/accounts/123456789012/halves", &app.token("acme/ada", &["admin"])).await;
+    assert_eq!(halves.body["halves"][0]["versions"][0]["key_id"], password_key.as_str());
+    assert_eq!(halves.body["halves"][1]["versions"][0]["key_id"], mfa_key.as_str());
+    let id = app.approved_request("123456789012").await;
+    assert_eq!(app.step(&id, "password", "acme/alice", STAFF).await.body["password"], PASSWORD);
+    assert_eq!(app.step(&id, "mfa-code", "acme/bob", STAFF).await.status, StatusCode::OK);
 }
