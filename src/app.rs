@@ -40,6 +40,8 @@ pub struct App {
     pub auth: Arc<Authenticator>,
     /// Rate limits of the public link endpoints.
     pub limiter: Arc<crate::http::ratelimit::Limiter>,
+    /// Set on SIGTERM: readiness answers 503 while requests drain.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 async fn fetch_jwks(url: &str) -> Result<String, String> {
@@ -109,7 +111,7 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     if !vault.keys().seal_status().sealed {
         vault.open_audit_log().await.map_err(|e| StartError::AuditLog(e.to_string()))?;
     }
-    Ok(App { vault, auth: Arc::new(auth), limiter: Arc::default() })
+    Ok(App { vault, auth: Arc::new(auth), limiter: Arc::default(), draining: Arc::default() })
 }
 
 /// How often requests past a deadline are moved to `expired`.

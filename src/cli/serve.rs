@@ -18,6 +18,19 @@ fn init_logging(json: bool) {
     let _ = if json { builder.json().try_init() } else { builder.compact().try_init() };
 }
 
+/// How long readiness reports 503 before the listener stops taking new
+/// connections, so load balancers move traffic away first.
+const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// On Ctrl-C or SIGTERM: report not-ready, wait the grace period, then let
+/// the server finish the requests in flight (their audit writes commit
+/// before they answer, so nothing acknowledged is lost).
+async fn drain(draining: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    shutdown_signal().await;
+    draining.store(true, std::sync::atomic::Ordering::Relaxed);
+    tokio::time::sleep(DRAIN_GRACE).await;
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -61,7 +74,9 @@ pub fn run_serve(path: &Path, check_only: bool) -> anyhow::Result<()> {
         println!("listening on http://{addr}");
         app.vault.set_public_url(config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")));
         let _background = app.start_background(config.notify);
-        crate::http::serve(listener, app, shutdown_signal()).await?;
+        let draining = std::sync::Arc::clone(&app.draining);
+        crate::http::serve(listener, app, drain(draining)).await?;
+        tracing::info!("stopped: requests finished, audit log flushed");
         Ok(())
     })
 }
@@ -76,7 +91,8 @@ pub fn run_dev(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         print_banner(&dev.config, addr, &log_key)?;
         dev.app.vault.set_public_url(format!("http://{addr}"));
         let _background = dev.app.start_background(dev.config.notify);
-        crate::http::serve(listener, dev.app, shutdown_signal()).await?;
+        let draining = std::sync::Arc::clone(&dev.app.draining);
+        crate::http::serve(listener, dev.app, drain(draining)).await?;
         Ok(())
     })
 }

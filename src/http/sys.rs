@@ -23,9 +23,14 @@ pub async fn readyz(State(app): State<App>) -> (StatusCode, Json<Value>) {
     let sealed = app.vault.keys().seal_status().sealed || log.keys().is_none();
     let storage = app.vault.store().ping().await;
     let audit_log = if log.tampered().is_some() { "tampered" } else { "intact" };
-    let ready = !sealed && storage && audit_log == "intact";
+    let draining = app.draining.load(std::sync::atomic::Ordering::Relaxed);
+    let ready = !sealed && storage && audit_log == "intact" && !draining;
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({"ready": ready, "sealed": sealed, "storage": storage, "audit_log": audit_log})))
+    let mut body = json!({"ready": ready, "sealed": sealed, "storage": storage, "audit_log": audit_log});
+    if draining {
+        body["draining"] = json!(true);
+    }
+    (status, Json(body))
 }
 
 pub async fn seal_status(State(app): State<App>) -> Json<SealStatus> {

@@ -253,3 +253,29 @@ fn request_verbs_print_json_on_request_and_fail_with_one_sentence() {
     let usage = Command::new(BIN).args(["reveal", "password"]).output().unwrap();
     assert_eq!(usage.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn sigterm_turns_readiness_off_then_drains_and_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("dev");
+    let (mut server, stdout, _) =
+        spawn_logged(dir.path(), &["dev", "--data-dir", data_dir.to_str().unwrap(), "--listen", "127.0.0.1:0"], &[]);
+    let base = wait_for_listening(&stdout);
+    let client = reqwest::Client::new();
+    assert_eq!(client.get(format!("{base}/readyz")).send().await.unwrap().status(), StatusCode::OK);
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let draining = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(draining.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(draining.json::<serde_json::Value>().await.unwrap()["draining"], true);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the server did not stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+}
