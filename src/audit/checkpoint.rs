@@ -98,7 +98,12 @@ impl CheckpointSigner {
 
     /// The signed note for the tree of `size` entries with `root`.
     pub fn sign(&self, size: u64, root: &Hash) -> String {
-        let body = Checkpoint { origin: self.name.clone(), size, root: *root }.body();
+        self.sign_text(&Checkpoint { origin: self.name.clone(), size, root: *root }.body())
+    }
+
+    /// A signed note of any `body` (lines, each ending in a newline), such
+    /// as a backup manifest.
+    pub fn sign_text(&self, body: &str) -> String {
         let signature = self.key.sign(body.as_bytes());
         let mut sig = key_hash(&self.name, &self.key.verifying_key()).to_vec();
         sig.extend_from_slice(&signature.to_bytes());
@@ -135,8 +140,7 @@ impl VerifierKey {
 
     /// Check a signed note and return its checkpoint.
     pub fn verify(&self, note: &str) -> Result<Checkpoint, NoteError> {
-        let (body, signatures) = note.split_once("\n\n").ok_or(NoteError::Shape)?;
-        let body = format!("{body}\n");
+        let body = self.verify_text(note)?;
         let mut lines = body.lines();
         let (Some(origin), Some(size), Some(root), None) = (lines.next(), lines.next(), lines.next(), lines.next())
         else {
@@ -144,6 +148,13 @@ impl VerifierKey {
         };
         let size: u64 = size.parse().map_err(|_| NoteError::Shape)?;
         let root: Hash = B64.decode(root).ok().and_then(|r| r.try_into().ok()).ok_or(NoteError::Shape)?;
+        Ok(Checkpoint { origin: origin.to_owned(), size, root })
+    }
+
+    /// Check any signed note by this key and return its body.
+    pub fn verify_text(&self, note: &str) -> Result<String, NoteError> {
+        let (body, signatures) = note.split_once("\n\n").ok_or(NoteError::Shape)?;
+        let body = format!("{body}\n");
         let mut found = false;
         for line in signatures.lines() {
             let Some((name, sig)) = line.strip_prefix(DASH).and_then(|l| l.split_once(' ')) else {
@@ -160,7 +171,7 @@ impl VerifierKey {
         if !found {
             return Err(NoteError::NoSignature(self.name.clone()));
         }
-        Ok(Checkpoint { origin: origin.to_owned(), size, root })
+        Ok(body)
     }
 }
 

@@ -76,11 +76,12 @@ pub struct StoredRow {
     pub mac: Option<Vec<u8>>,
 }
 
-/// Whether an event of `action` refused with `code` is one a sealed service
-/// writes, and so may lack a row MAC: unseal attempts, authentication
-/// failures and refusals because the service is sealed.
+/// Whether an event of `action` refused with `code` is one written without
+/// the log key, and so may lack a row MAC: unseal attempts, authentication
+/// failures and refusals because the service is sealed, and the record the
+/// offline `restore` leaves.
 pub fn may_lack_mac(action: &str, code: Option<&str>) -> bool {
-    matches!(action, "auth.fail" | "seal.unseal") || code == Some("sealed")
+    matches!(action, "auth.fail" | "seal.unseal" | "sys.restore") || code == Some("sealed")
 }
 
 fn writable_while_sealed(event_json: &str) -> bool {

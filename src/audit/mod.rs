@@ -12,6 +12,7 @@
 pub mod bundle;
 pub mod checkpoint;
 pub mod log;
+pub mod manifest;
 pub mod merkle;
 
 use serde::Serialize;
@@ -73,10 +74,14 @@ pub enum Action {
     ReverseHandoff,
     ReverseCancel,
     AccountClose,
+    /// An online backup was taken.
+    SysBackup,
+    /// A backup was restored (written by the offline restore; no MAC).
+    SysRestore,
 }
 
 impl Action {
-    pub const ALL: [Action; 37] = [
+    pub const ALL: [Action; 39] = [
         Action::AuthFail,
         Action::SealUnseal,
         Action::AccountCreate,
@@ -114,6 +119,8 @@ impl Action {
         Action::ReverseHandoff,
         Action::ReverseCancel,
         Action::AccountClose,
+        Action::SysBackup,
+        Action::SysRestore,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -155,6 +162,8 @@ impl Action {
             Action::ReverseHandoff => "reverse.handoff",
             Action::ReverseCancel => "reverse.cancel",
             Action::AccountClose => "account.close",
+            Action::SysBackup => "sys.backup",
+            Action::SysRestore => "sys.restore",
         }
     }
 }

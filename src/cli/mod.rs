@@ -4,6 +4,7 @@
 //! print one sentence to stderr.
 
 mod audit;
+mod backup;
 mod bench;
 mod client;
 mod init;
@@ -111,6 +112,31 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Take an online backup from a running server (provider admins), with a signed manifest.
+    Backup {
+        #[command(flatten)]
+        server: client::ServerArgs,
+        /// Where to write the database copy; the manifest goes beside it as FILE.manifest.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Restore a backup into a data directory (stop the service first).
+    Restore {
+        /// The backup file (its FILE.manifest must be beside it).
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The log's verifier key (or a file holding it) that signed the manifest.
+        #[arg(long)]
+        public_key: String,
+        /// A pinned checkpoint the restored log must not fall behind.
+        #[arg(long)]
+        trusted_checkpoint: Option<PathBuf>,
+        /// Restore even if the log would roll back past the pinned checkpoint (recorded).
+        #[arg(long)]
+        danger_force_rollback: bool,
+    },
     /// Measure the audit log: durable appends, proof generation, offline verification.
     Bench(bench::BenchArgs),
     /// Print a token signed by an org's dev issuer (dev data directories only).
@@ -143,6 +169,16 @@ pub fn main() -> ExitCode {
         Command::Audit { command } => audit::run(command),
         Command::Link { server, json, command } => link::run(&server, command, json),
         Command::Bench(args) => bench::run(&args),
+        Command::Backup { server, to } => backup::backup(&server, &to),
+        Command::Restore { from, data_dir, public_key, trusted_checkpoint, danger_force_rollback } => {
+            backup::restore(&backup::RestoreArgs {
+                from,
+                data_dir,
+                public_key,
+                trusted_checkpoint,
+                danger_force_rollback,
+            })
+        }
         Command::Reveal { server, json, command } => reveal::run(&server, command, json),
     };
     match result {

@@ -13,7 +13,7 @@ pub mod ratelimit;
 mod requests;
 mod reverse;
 mod subscribers;
-mod sys;
+pub mod sys;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -116,6 +116,7 @@ pub fn router(app: App) -> Router {
         .route("/readyz", get(sys::readyz))
         .route("/v1/sys/seal-status", get(sys::seal_status))
         .route("/v1/sys/unseal", post(sys::unseal))
+        .route("/v1/sys/backup", get(sys::backup))
         .route("/v1/accounts", post(accounts::create).get(accounts::list))
         .route("/v1/accounts/{account_id}", get(accounts::show))
         .route("/v1/accounts/{account_id}/custodians/{half}", put(accounts::set_custodians))

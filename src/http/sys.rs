@@ -52,3 +52,26 @@ pub async fn unseal(
     let body: UnsealBody = or_refuse(&app, draft, parse_body(body)).await?;
     Ok(Json(app.vault.unseal(&http, body.share).await?))
 }
+
+/// The header that carries a backup's signed manifest (base64).
+pub const MANIFEST_HEADER: &str = "x-rootvault-backup-manifest";
+
+/// `GET /v1/sys/backup`: the database file, with its signed manifest.
+pub async fn backup(
+    State(app): State<App>,
+    caller: crate::auth::Caller,
+    Meta(http): Meta,
+) -> Result<axum::response::Response, Error> {
+    use axum::response::IntoResponse;
+    use base64::Engine;
+    let file = app.vault.backup(&caller, &http).await?;
+    let manifest = base64::engine::general_purpose::STANDARD.encode(&file.manifest);
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/vnd.sqlite3".to_owned()),
+            (axum::http::HeaderName::from_static(MANIFEST_HEADER), manifest),
+        ],
+        file.bytes,
+    )
+        .into_response())
+}

@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod backup;
 pub mod custodians;
 pub mod exposures;
 pub mod halves;

@@ -9,6 +9,7 @@
 
 mod accounts;
 mod audit_log;
+mod backup;
 mod custody;
 mod halves;
 mod links;
@@ -27,6 +28,7 @@ use time::OffsetDateTime;
 
 pub use accounts::{AccountView, CustodiansView};
 pub use audit_log::{AuditQuery, CheckpointView, EventFormat};
+pub use backup::BackupFile;
 pub use halves::{Deposited, MfaInput, PasswordInput};
 pub use links::{CreatedLink, LinkSecret, LinkView, NewLink, PageInfo, log_hash};
 pub use requests::{CodeRelease, PasswordRelease, RequestFilter, RequestView};

@@ -7,6 +7,7 @@ mod accounts;
 mod audit_export;
 mod audit_log;
 mod auth;
+mod backup;
 mod bad_input;
 mod cli;
 mod custodians;
