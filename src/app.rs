@@ -107,7 +107,11 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     };
     let orgs = OrgDirectory::new(config.provider_org.clone(), config.customer_orgs().cloned());
     let auth = Authenticator::new(config.audience.clone(), issuers(config).await?);
-    let vault = Vault::new(store, keys, orgs, config.break_glass);
+    let mut vault = Vault::new(store, keys, orgs, config.break_glass);
+    if let crate::config::StorageConfig::SecretsManager(settings) = &config.storage {
+        vault = vault
+            .with_secrets_manager(crate::store::secrets_manager::SecretsManagerHalves::connect(settings.clone()).await);
+    }
     if !vault.keys().seal_status().sealed {
         vault.open_audit_log().await.map_err(|e| StartError::AuditLog(e.to_string()))?;
     }

@@ -14,6 +14,7 @@ use crate::crypto::kms::KmsSettings;
 use crate::domain::breakglass::{Policy, PolicyError};
 use crate::domain::ids::OrgName;
 use crate::notify::NotifySettings;
+use crate::store::secrets_manager::SecretsManagerSettings;
 
 /// The audience tokens must carry unless configured otherwise.
 pub const DEFAULT_AUDIENCE: &str = "rootvault";
@@ -67,6 +68,15 @@ impl KeysConfig {
     }
 }
 
+/// Where encrypted half versions are kept; metadata, custody and the audit
+/// log are always in SQLite.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum StorageConfig {
+    #[default]
+    Sqlite,
+    SecretsManager(SecretsManagerSettings),
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -81,6 +91,8 @@ pub struct Config {
     pub break_glass: Policy,
     /// How webhook notifications are delivered.
     pub notify: NotifySettings,
+    /// Where the encrypted halves are kept.
+    pub storage: StorageConfig,
     /// The address recipients reach link pages at, e.g. `https://vault.example`;
     /// by default `http://` and the listening address.
     pub public_url: Option<String>,
@@ -103,6 +115,22 @@ struct FileConfig {
     break_glass: FileBreakGlass,
     #[serde(default)]
     notify: FileNotify,
+    storage: Option<FileStorage>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileStorage {
+    backend: String,
+    secrets_manager: Option<FileSecretsManager>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSecretsManager {
+    region: String,
+    endpoint_url: Option<String>,
+    prefix: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -318,13 +346,65 @@ impl Config {
             },
             poll_interval: defaults.poll_interval,
         };
+        let storage = match file.storage {
+            None => StorageConfig::Sqlite,
+            Some(FileStorage { backend, secrets_manager }) => match (backend.as_str(), secrets_manager) {
+                ("sqlite", None) => StorageConfig::Sqlite,
+                ("sqlite", Some(_)) => {
+                    return Err(ConfigError::new(
+                        "storage.secrets_manager",
+                        "is only used with backend = \"secrets-manager\"",
+                    ));
+                }
+                ("secrets-manager", Some(sm)) => {
+                    if !matches!(keys, KeysConfig::AwsKms(_)) {
+                        return Err(ConfigError::new(
+                            "storage.backend",
+                            "secrets-manager needs keys.provider = \"aws-kms\": each secret is encrypted by its half's KMS key",
+                        ));
+                    }
+                    if sm.region.trim().is_empty() {
+                        return Err(ConfigError::new("storage.secrets_manager.region", "must not be empty"));
+                    }
+                    StorageConfig::SecretsManager(SecretsManagerSettings {
+                        region: sm.region,
+                        endpoint_url: env.var("ROOTVAULT_SECRETS_MANAGER_ENDPOINT_URL").or(sm.endpoint_url),
+                        prefix: sm.prefix.unwrap_or_else(|| "rootvault".into()),
+                    })
+                }
+                ("secrets-manager", None) => {
+                    return Err(ConfigError::new(
+                        "storage.secrets_manager",
+                        "is required with backend secrets-manager",
+                    ));
+                }
+                (other, _) => {
+                    return Err(ConfigError::new(
+                        "storage.backend",
+                        format!("{other:?} is not sqlite or secrets-manager"),
+                    ));
+                }
+            },
+        };
         let public_url = env.var("ROOTVAULT_PUBLIC_URL").or(file.public_url);
         if let Some(url) = &public_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
         {
             return Err(ConfigError::new("public_url", "must be an http(s):// URL"));
         }
-        Ok(Self { listen, data_dir, audience, provider_org, orgs, keys, break_glass, notify, public_url, dev: false })
+        Ok(Self {
+            listen,
+            data_dir,
+            audience,
+            provider_org,
+            orgs,
+            keys,
+            break_glass,
+            notify,
+            storage,
+            public_url,
+            dev: false,
+        })
     }
 
     /// The embedded default: provider `acme`, customers `globex` and
@@ -343,6 +423,7 @@ impl Config {
             keys: KeysConfig::Local,
             break_glass: Policy::default(),
             notify: NotifySettings::default(),
+            storage: StorageConfig::Sqlite,
             public_url: None,
             dev: true,
         }
@@ -418,6 +499,13 @@ mod tests {
             (format!("{GOOD}\n[break_glass]\napprovals_required = 1\n"), "break_glass.approvals_required"),
             (format!("{GOOD}\n[break_glass]\npassword_views = 4\n"), "break_glass.password_views"),
             (format!("{GOOD}\n[notify]\nmax_attempts = 0\n"), "notify.max_attempts"),
+            (
+                format!(
+                    "{GOOD}\n[storage]\nbackend = \"secrets-manager\"\n[storage.secrets_manager]\nregion = \"eu-west-1\"\n"
+                ),
+                "storage.backend",
+            ),
+            (format!("{GOOD}\n[storage]\nbackend = \"s3\"\n"), "storage.backend"),
         ];
         for (text, key) in cases {
             let err = parse(&text).unwrap_err();

@@ -45,6 +45,8 @@ pub struct NewVersion<'a> {
     pub source: Source,
     /// Who deposited it: `org/sub`, or `link:<hash>` for a collect link.
     pub by: &'a str,
+    /// The Secrets Manager version holding the ciphertext, when it lives there.
+    pub sm_version_id: Option<&'a str>,
 }
 
 /// Metadata of one stored version; never the secret.
@@ -72,8 +74,10 @@ pub struct HalfStatus {
 #[derive(Debug, Clone)]
 pub struct StoredHalf {
     pub version: u32,
+    /// Empty when the ciphertext lives in Secrets Manager.
     pub ciphertext: Vec<u8>,
     pub wrapped: WrappedKey,
+    pub sm_version_id: Option<String>,
 }
 
 /// The current version of each half.
@@ -115,8 +119,8 @@ pub fn insert_current(tx: &Transaction, new: &NewVersion, now: &str) -> Result<b
     )?;
     tx.execute(
         "INSERT INTO half_versions (account_id, half, version, state, ciphertext, wrapped_key, key_id, source,
-                                    created_at, created_by)
-         VALUES (?1, ?2, ?3, 'current', ?4, ?5, ?6, ?7, ?8, ?9)",
+                                    created_at, created_by, sm_version_id)
+         VALUES (?1, ?2, ?3, 'current', ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             account,
             half,
@@ -126,7 +130,8 @@ pub fn insert_current(tx: &Transaction, new: &NewVersion, now: &str) -> Result<b
             new.wrapped.key_id,
             new.source.as_str(),
             now,
-            new.by
+            new.by,
+            new.sm_version_id
         ],
     )?;
     tx.execute(
@@ -141,7 +146,7 @@ pub fn insert_current(tx: &Transaction, new: &NewVersion, now: &str) -> Result<b
 pub fn load_current(conn: &Connection, account: &AccountId, half: Half) -> Result<Option<StoredHalf>, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT v.version, v.ciphertext, v.wrapped_key, v.key_id
+            "SELECT v.version, v.ciphertext, v.wrapped_key, v.key_id, v.sm_version_id
                FROM halves h JOIN half_versions v
                  ON v.account_id = h.account_id AND v.half = h.half AND v.version = h.current_version
               WHERE h.account_id = ?1 AND h.half = ?2",
@@ -151,6 +156,7 @@ pub fn load_current(conn: &Connection, account: &AccountId, half: Half) -> Resul
                     version: r.get(0)?,
                     ciphertext: r.get(1)?,
                     wrapped: WrappedKey { blob: r.get(2)?, key_id: r.get(3)? },
+                    sm_version_id: r.get(4)?,
                 })
             },
         )
@@ -210,6 +216,7 @@ pub struct PendingRotation {
     pub wrapped: WrappedKey,
     pub history_hash: String,
     pub created_by: String,
+    pub sm_version_id: Option<String>,
 }
 
 /// Store (or replace) the pending rotation of an account's password.
@@ -221,8 +228,8 @@ pub fn put_pending(
 ) -> Result<(), StoreError> {
     tx.execute(
         "INSERT OR REPLACE INTO pending_rotations
-            (account_id, half, version, ciphertext, wrapped_key, key_id, history_hash, created_at, created_by)
-         VALUES (?1, 'password', ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            (account_id, half, version, ciphertext, wrapped_key, key_id, history_hash, created_at, created_by, sm_version_id)
+         VALUES (?1, 'password', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             account.as_str(),
             pending.version,
@@ -231,7 +238,8 @@ pub fn put_pending(
             pending.wrapped.key_id,
             pending.history_hash,
             now,
-            pending.created_by
+            pending.created_by,
+            pending.sm_version_id
         ],
     )?;
     Ok(())
@@ -241,7 +249,7 @@ pub fn put_pending(
 pub fn take_pending(tx: &Transaction, account: &AccountId) -> Result<Option<PendingRotation>, StoreError> {
     let pending = tx
         .query_row(
-            "SELECT version, ciphertext, wrapped_key, key_id, history_hash, created_by
+            "SELECT version, ciphertext, wrapped_key, key_id, history_hash, created_by, sm_version_id
                FROM pending_rotations WHERE account_id = ?1 AND half = 'password'",
             [account.as_str()],
             |r| {
@@ -251,6 +259,7 @@ pub fn take_pending(tx: &Transaction, account: &AccountId) -> Result<Option<Pend
                     wrapped: WrappedKey { blob: r.get(2)?, key_id: r.get(3)? },
                     history_hash: r.get(4)?,
                     created_by: r.get(5)?,
+                    sm_version_id: r.get(6)?,
                 })
             },
         )

@@ -215,6 +215,11 @@ const MIGRATIONS: &[&str] = &[
         sealed_url   BLOB
     ) STRICT;
     "#,
+    // 5: half versions whose ciphertext lives in AWS Secrets Manager.
+    r#"
+    ALTER TABLE half_versions ADD COLUMN sm_version_id TEXT;
+    ALTER TABLE pending_rotations ADD COLUMN sm_version_id TEXT;
+    "#,
 ];
 
 /// Bring the schema up to the latest version.

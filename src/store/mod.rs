@@ -23,6 +23,7 @@ mod migrations;
 pub mod outbox;
 pub mod requests;
 pub mod reverse;
+pub mod secrets_manager;
 
 use std::path::Path;
 use std::sync::mpsc;

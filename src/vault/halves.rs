@@ -47,6 +47,14 @@ fn expose_opt<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Resul
     }
 }
 
+/// An encrypted half version, ready for `half_versions`.
+pub(super) struct Sealed {
+    /// Empty when the ciphertext went to Secrets Manager.
+    pub(super) ciphertext: Vec<u8>,
+    pub(super) wrapped: crate::crypto::WrappedKey,
+    pub(super) sm_version_id: Option<String>,
+}
+
 /// What a deposit checks before encrypting, and re-checks inside the write.
 pub(super) struct Plan {
     pub(super) version: u32,
@@ -79,16 +87,23 @@ pub(super) async fn hash_new_password(password: &SecretString, history: Vec<Stri
 
 impl Vault {
     /// Encrypt `bytes` for the planned version of `half` under a fresh data key.
-    pub(super) async fn encrypt(
-        &self,
-        id: &AccountId,
-        half: Half,
-        plan: &Plan,
-        bytes: &[u8],
-    ) -> Result<(Vec<u8>, crate::crypto::WrappedKey), Error> {
+    /// With the Secrets Manager backend the ciphertext is stored there first
+    /// (under the key that wrapped its data key) and only its version id is
+    /// kept for SQLite.
+    pub(super) async fn encrypt(&self, id: &AccountId, half: Half, plan: &Plan, bytes: &[u8]) -> Result<Sealed, Error> {
         let ctx = EncryptionContext::new(id.clone(), half, plan.version);
         let (key, wrapped) = self.keys.generate_data_key(plan.key_override.as_deref(), &ctx).await?;
-        Ok((envelope::seal(&key, &ctx, bytes)?, wrapped))
+        let ciphertext = envelope::seal(&key, &ctx, bytes)?;
+        match &self.secrets {
+            None => Ok(Sealed { ciphertext, wrapped, sm_version_id: None }),
+            Some(secrets) => {
+                let version_id = secrets
+                    .put(id, half, plan.version, &ciphertext, &wrapped.key_id)
+                    .await
+                    .map_err(|e| Error::Unavailable(e.to_string()))?;
+                Ok(Sealed { ciphertext: Vec::new(), wrapped, sm_version_id: Some(version_id) })
+            }
+        }
     }
 
     /// The plan for a version arriving through a collect link: the next
@@ -141,7 +156,7 @@ impl Vault {
         payload: Payload,
     ) -> Result<u32, Error> {
         let Payload { bytes, source, history_hash } = payload;
-        let (ciphertext, wrapped) = match self.encrypt(&id, half, &plan, &bytes).await {
+        let Sealed { ciphertext, wrapped, sm_version_id } = match self.encrypt(&id, half, &plan, &bytes).await {
             Ok(sealed) => sealed,
             Err(e) => return Err(self.refuse(draft, e).await),
         };
@@ -158,6 +173,7 @@ impl Vault {
                 wrapped: &wrapped,
                 source,
                 by: &caller.principal.to_string(),
+                sm_version_id: sm_version_id.as_deref(),
             };
             if !store::halves::insert_current(tx, &new, now)? {
                 return Err(Error::conflict(
@@ -266,9 +282,18 @@ impl Vault {
         let Some(stored) = self.store.read(move |conn| store::halves::load_current(conn, &account, half)).await? else {
             return Ok(None);
         };
+        let ciphertext = match (&stored.sm_version_id, &self.secrets) {
+            (Some(version_id), Some(secrets)) => {
+                secrets.get(id, half, version_id).await.map_err(|e| Error::Unavailable(e.to_string()))?
+            }
+            (Some(_), None) => {
+                return Err(Error::Internal("the half lives in Secrets Manager, which is not configured".into()));
+            }
+            (None, _) => stored.ciphertext.clone(),
+        };
         let ctx = EncryptionContext::new(id.clone(), half, stored.version);
         let key = self.keys.unwrap_data_key(&stored.wrapped, &ctx).await?;
-        let plain = envelope::open(&key, &ctx, &stored.ciphertext)?;
+        let plain = envelope::open(&key, &ctx, &ciphertext)?;
         Ok(Some((stored.version, plain)))
     }
 }

@@ -476,11 +476,11 @@ impl Vault {
             };
             let account = link.account_id.clone();
             let plan = self.plan_for_link(&account, link.half).await?;
-            let (ciphertext, wrapped) = self.encrypt(&account, link.half, &plan, &bytes).await?;
-            Ok::<_, Error>((link, plan.version, ciphertext, wrapped, hash))
+            let sealed = self.encrypt(&account, link.half, &plan, &bytes).await?;
+            Ok::<_, Error>((link, plan.version, sealed, hash))
         }
         .await;
-        let (link, version, ciphertext, wrapped, hash) = match prepared {
+        let (link, version, super::halves::Sealed { ciphertext, wrapped, sm_version_id }, hash) = match prepared {
             Ok(p) => p,
             Err(e) => return Err(self.refuse(draft, e).await),
         };
@@ -499,6 +499,7 @@ impl Vault {
                 wrapped: &wrapped,
                 source: Source::Link,
                 by: &by,
+                sm_version_id: sm_version_id.as_deref(),
             };
             if !store::halves::insert_current(tx, &new, now)? {
                 return Err(Error::conflict(

@@ -60,6 +60,8 @@ pub struct Vault {
     public_url: Arc<std::sync::RwLock<String>>,
     /// Seconds added to the clock of calendar rules; only tests move it.
     clock_shift: Arc<std::sync::atomic::AtomicI64>,
+    /// Where ciphertexts live when not in SQLite.
+    secrets: Option<crate::store::secrets_manager::SecretsManagerHalves>,
 }
 
 /// The current time in Unix seconds, the clock of the break-glass rules.
@@ -131,7 +133,21 @@ fn record_refusal(batch: &mut Batch, draft: EventDraft, err: Error) -> Error {
 
 impl Vault {
     pub fn new(store: Store, keys: Arc<dyn KeyProvider>, orgs: OrgDirectory, policy: Policy) -> Self {
-        Self { store, keys, orgs: Arc::new(orgs), policy, public_url: Arc::default(), clock_shift: Arc::default() }
+        Self {
+            store,
+            keys,
+            orgs: Arc::new(orgs),
+            policy,
+            public_url: Arc::default(),
+            clock_shift: Arc::default(),
+            secrets: None,
+        }
+    }
+
+    /// Keep the ciphertexts of new half versions in Secrets Manager.
+    pub fn with_secrets_manager(mut self, secrets: crate::store::secrets_manager::SecretsManagerHalves) -> Self {
+        self.secrets = Some(secrets);
+        self
     }
 
     /// Move the clock the calendar rules (reverse assumption) see. For tests

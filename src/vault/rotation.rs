@@ -50,15 +50,15 @@ impl Vault {
             let mut plan = self.plan_deposit(caller, &id, Half::Password).await?;
             let candidate = passwords::generate();
             let hash = hash_new_password(&candidate, std::mem::take(&mut plan.history)).await?;
-            let (ciphertext, wrapped) =
-                self.encrypt(&id, Half::Password, &plan, candidate.expose_secret().as_bytes()).await?;
+            let sealed = self.encrypt(&id, Half::Password, &plan, candidate.expose_secret().as_bytes()).await?;
             Ok::<_, Error>((
                 plan.version,
                 candidate,
                 PendingRotation {
                     version: plan.version,
-                    ciphertext,
-                    wrapped,
+                    ciphertext: sealed.ciphertext,
+                    wrapped: sealed.wrapped,
+                    sm_version_id: sealed.sm_version_id,
                     history_hash: hash,
                     created_by: caller.principal.to_string(),
                 },
@@ -131,6 +131,7 @@ impl Vault {
                 wrapped: &pending.wrapped,
                 source: Source::Rotated,
                 by: &caller.principal.to_string(),
+                sm_version_id: pending.sm_version_id.as_deref(),
             };
             if !store::halves::insert_current(tx, &new, now)? {
                 return Err(Error::conflict(

@@ -14,7 +14,8 @@ pub fn transplant(app: &TestApp, from: (&str, &str, u32), to: (&str, &str, u32))
             "UPDATE half_versions SET
                 ciphertext = (SELECT ciphertext FROM half_versions WHERE account_id = ?1 AND half = ?2 AND version = ?3),
                 wrapped_key = (SELECT wrapped_key FROM half_versions WHERE account_id = ?1 AND half = ?2 AND version = ?3),
-                key_id = (SELECT key_id FROM half_versions WHERE account_id = ?1 AND half = ?2 AND version = ?3)
+                key_id = (SELECT key_id FROM half_versions WHERE account_id = ?1 AND half = ?2 AND version = ?3),
+                sm_version_id = (SELECT sm_version_id FROM half_versions WHERE account_id = ?1 AND half = ?2 AND version = ?3)
              WHERE account_id = ?4 AND half = ?5 AND version = ?6",
             rusqlite::params![from.0, from.1, from.2, to.0, to.1, to.2],
         )
@@ -51,7 +52,9 @@ pub async fn assert_moves_fail(app: &TestApp) {
         .unwrap();
     app.db()
         .execute(
-            "INSERT INTO half_versions SELECT account_id, half, 2, 'current', ciphertext, wrapped_key, key_id, source, created_at, created_by
+            "INSERT INTO half_versions (account_id, half, version, state, ciphertext, wrapped_key, key_id, source,
+                                        created_at, created_by, sm_version_id)
+             SELECT account_id, half, 2, 'current', ciphertext, wrapped_key, key_id, source, created_at, created_by, sm_version_id
                FROM half_versions WHERE account_id = '111111111111' AND half = 'password' AND version = 1",
             [],
         )

@@ -22,7 +22,7 @@ async fn a_custodian_deposits_a_supplied_password_and_metadata_shows_no_secret()
     assert_eq!(password["rotation_due"], false);
     assert_eq!(password["versions"][0]["created_by"], "acme/alice");
     assert_eq!(password["versions"][0]["source"], "supplied");
-    assert_eq!(password["versions"][0]["key_id"], "local:password");
+    assert_eq!(password["versions"][0]["key_id"], app.password_key_id().as_str());
     assert_eq!(halves.body["halves"][1]["current_version"], json!(null));
     assert!(!halves.body.to_string().contains(PASSWORD));
 }

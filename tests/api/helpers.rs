@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use reqwest::StatusCode;
 use rootvault::app::{self, App};
 use rootvault::auth::dev::DevIssuer;
-use rootvault::config::{Config, KeysConfig};
+use rootvault::config::{Config, KeysConfig, StorageConfig};
 use rootvault::crypto::kms::KmsSettings;
 use rootvault::crypto::local::SealedKeyring;
 use rootvault::domain::ids::{OrgName, Role, Subject};
 use rootvault::store::keyring::{self, KeyringRecord};
+use rootvault::store::secrets_manager::SecretsManagerSettings;
 use rootvault::store::{DB_FILE, Store};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -53,8 +54,19 @@ async fn start(app: App, mut config: Config, dir: Option<TempDir>) -> TestApp {
     TestApp { base, client: reqwest::Client::new(), app, config, _background: background, _dir: dir, server }
 }
 
-/// An unsealed service with local keys, dev issuers and no accounts.
+/// Whether the suite runs against the Secrets Manager backend
+/// (`ROOTVAULT_TEST_BACKEND=secrets-manager`, set by the second pass of
+/// `scripts/test`) or the default SQLite one.
+pub fn secrets_manager_backend() -> bool {
+    std::env::var("ROOTVAULT_TEST_BACKEND").is_ok_and(|b| b == "secrets-manager")
+}
+
+/// An unsealed service with dev issuers and no accounts: local keys and
+/// SQLite, or KMS keys and Secrets Manager on the backend pass.
 pub async fn spawn_app() -> TestApp {
+    if secrets_manager_backend() {
+        return spawn_secrets_manager_app().await;
+    }
     let dir = tempfile::tempdir().unwrap();
     let dev = rootvault::dev::open_empty(dir.path().to_path_buf(), localhost()).await.unwrap();
     start(dev.app, dev.config, Some(dir)).await
@@ -114,11 +126,29 @@ pub async fn spawn_kms_app() -> TestApp {
 
 /// An unsealed service using the given KMS keys for its two halves.
 pub async fn spawn_kms_app_with(password_key_id: String, mfa_key_id: String) -> TestApp {
+    spawn_kms_app_storing(password_key_id, mfa_key_id, StorageConfig::Sqlite).await
+}
+
+/// KMS keys and the halves' ciphertexts in (emulated) Secrets Manager.
+pub async fn spawn_secrets_manager_app() -> TestApp {
+    let client = kms_client().await;
+    let password = create_kms_key(&client, "rootvault test: password halves").await;
+    let mfa = create_kms_key(&client, "rootvault test: MFA halves").await;
+    let storage = StorageConfig::SecretsManager(SecretsManagerSettings {
+        region: "us-east-1".into(),
+        endpoint_url: Some(kms_endpoint()),
+        prefix: format!("rootvault-test-{}", uuid::Uuid::new_v4().simple()),
+    });
+    spawn_kms_app_storing(password, mfa, storage).await
+}
+
+async fn spawn_kms_app_storing(password_key_id: String, mfa_key_id: String, storage: StorageConfig) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let settings =
         KmsSettings { region: "us-east-1".into(), endpoint_url: Some(kms_endpoint()), password_key_id, mfa_key_id };
     let mut config = Config::dev(dir.path().to_path_buf(), localhost());
     config.keys = KeysConfig::AwsKms(settings);
+    config.storage = storage;
     config.dev = false;
     let app = app::build(&config).await.unwrap();
     start(app, config, Some(dir)).await
@@ -138,6 +168,14 @@ impl Reply {
 }
 
 impl TestApp {
+    /// The key id recorded for password half versions.
+    pub fn password_key_id(&self) -> String {
+        match &self.config.keys {
+            KeysConfig::Local => "local:password".into(),
+            KeysConfig::AwsKms(kms) => kms.password_key_id.clone(),
+        }
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.config.data_dir.clone()
     }

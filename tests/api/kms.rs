@@ -80,3 +80,48 @@ async fn the_keys_of_the_cloudformation_stack_protect_a_break_glass_flow() {
     assert_eq!(app.step(&id, "password", "acme/alice", STAFF).await.body["password"], PASSWORD);
     assert_eq!(app.step(&id, "mfa-code", "acme/bob", STAFF).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn halves_in_secrets_manager_are_versioned_tagged_and_encrypted_by_their_half_key() {
+    let app = crate::helpers::spawn_secrets_manager_app().await;
+    app.stocked_account("123456789012").await;
+    assert_eq!(app.deposit_password("123456789012", "acme/alice", "Second-Passw0rd!").await.status, StatusCode::OK);
+    let rootvault::config::StorageConfig::SecretsManager(settings) = &app.config.storage else {
+        panic!("not the secrets manager backend")
+    };
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(crate::helpers::kms_endpoint())
+        .load()
+        .await;
+    let sm = aws_sdk_secretsmanager::Client::new(&config);
+    let name = format!("{}/123456789012/password", settings.prefix);
+    let described = sm.describe_secret().secret_id(&name).send().await.unwrap();
+    assert_eq!(described.kms_key_id(), Some(app.password_key_id().as_str()));
+    let tags: Vec<(String, String)> = described
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap_or("").to_owned(), t.value().unwrap_or("").to_owned()))
+        .collect();
+    assert!(tags.contains(&("rootvault:account_id".into(), "123456789012".into())));
+    assert!(tags.contains(&("rootvault:half".into(), "password".into())));
+    let stages: Vec<Vec<String>> = described.version_ids_to_stages().unwrap().values().cloned().collect();
+    assert!(stages.iter().any(|s| s.contains(&"AWSCURRENT".to_owned())));
+    assert!(stages.iter().any(|s| s.contains(&"AWSPREVIOUS".to_owned())));
+    // SQLite keeps no ciphertext, only the version id; the plaintext is in neither place.
+    let (ciphertext_len, version_id): (i64, Option<String>) = app
+        .db()
+        .query_row(
+            "SELECT length(ciphertext), sm_version_id FROM half_versions WHERE half = 'password' AND version = 2",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(ciphertext_len, 0);
+    let stored = sm.get_secret_value().secret_id(&name).version_id(version_id.unwrap()).send().await.unwrap();
+    let blob = stored.secret_binary().unwrap().as_ref().to_vec();
+    assert!(!String::from_utf8_lossy(&blob).contains("Second-Passw0rd!"));
+    let current =
+        app.app.vault.decrypt_current(&"123456789012".parse().unwrap(), rootvault::domain::ids::Half::Password).await;
+    assert_eq!(&*current.unwrap().unwrap().1, b"Second-Passw0rd!");
+}
