@@ -12,7 +12,7 @@ use crate::auth::Caller;
 use crate::domain::breakglass::{Ask, State as RequestState};
 use crate::domain::ids::{AccountId, Principal};
 use crate::error::Error;
-use crate::vault::{CodeRelease, PasswordRelease, RequestFilter, RequestView};
+use crate::vault::{CodeRelease, PasswordRelease, RequestFilter, RequestStep, RequestView};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,15 +99,15 @@ struct CommentBody {
     comment: Option<String>,
 }
 
-/// A decision body is optional: no body, or `{"comment": …}`.
-async fn comment(
-    app: &App,
-    caller: &Caller,
-    http: &HttpInfo,
-    action: Action,
-    id: &str,
+/// Approve, deny or cancel. The body is optional: none, or `{"comment": …}`.
+async fn decide(
+    app: App,
+    caller: Caller,
+    http: HttpInfo,
+    id: String,
     body: Result<RawJson, Error>,
-) -> Result<Option<String>, Error> {
+    step: RequestStep,
+) -> Result<Json<RequestView>, Error> {
     let parsed = match body {
         Err(Error::UnsupportedMediaType) => Ok(CommentBody::default()),
         Ok(raw) if raw.0.is_empty() => Ok(CommentBody::default()),
@@ -115,9 +115,10 @@ async fn comment(
     };
     let draft = || {
         let target = Target { request_id: Some(id.chars().take(64).collect()), ..Target::default() };
-        EventDraft::new(Some(&caller.principal), action, target, http)
+        EventDraft::new(Some(&caller.principal), step.action(), target, &http)
     };
-    Ok(or_refuse(app, draft, parsed).await?.comment)
+    let comment = or_refuse(&app, draft, parsed).await?.comment;
+    Ok(Json(app.vault.decide(&caller, &http, id, step, comment).await?))
 }
 
 pub async fn approve(
@@ -127,8 +128,7 @@ pub async fn approve(
     Path(id): Path<String>,
     body: Result<RawJson, Error>,
 ) -> Result<Json<RequestView>, Error> {
-    let comment = comment(&app, &caller, &http, Action::RequestApprove, &id, body).await?;
-    Ok(Json(app.vault.approve(&caller, &http, id, comment).await?))
+    decide(app, caller, http, id, body, RequestStep::Approve).await
 }
 
 pub async fn deny(
@@ -138,8 +138,7 @@ pub async fn deny(
     Path(id): Path<String>,
     body: Result<RawJson, Error>,
 ) -> Result<Json<RequestView>, Error> {
-    let comment = comment(&app, &caller, &http, Action::RequestDeny, &id, body).await?;
-    Ok(Json(app.vault.deny(&caller, &http, id, comment).await?))
+    decide(app, caller, http, id, body, RequestStep::Deny).await
 }
 
 pub async fn cancel(
@@ -149,8 +148,7 @@ pub async fn cancel(
     Path(id): Path<String>,
     body: Result<RawJson, Error>,
 ) -> Result<Json<RequestView>, Error> {
-    let comment = comment(&app, &caller, &http, Action::RequestCancel, &id, body).await?;
-    Ok(Json(app.vault.cancel(&caller, &http, id, comment).await?))
+    decide(app, caller, http, id, body, RequestStep::Cancel).await
 }
 
 pub async fn password(

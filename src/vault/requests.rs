@@ -134,11 +134,25 @@ fn data_of(id: &str, request: &Request) -> serde_json::Value {
 }
 
 /// The decision steps of a request, as verbs.
-#[derive(Debug, Clone, Copy)]
-enum Step {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Approve a pending request (approvers; invariant 3).
     Approve,
+    /// Deny a pending request; one denial ends it.
     Deny,
+    /// Withdraw a request (its requester only).
     Cancel,
+}
+
+impl Step {
+    /// The audit action recording this step.
+    pub fn action(self) -> Action {
+        match self {
+            Step::Approve => Action::RequestApprove,
+            Step::Deny => Action::RequestDeny,
+            Step::Cancel => Action::RequestCancel,
+        }
+    }
 }
 
 impl Vault {
@@ -275,7 +289,8 @@ impl Vault {
         .await
     }
 
-    async fn step(
+    /// Approve, deny or cancel a request, with an optional comment.
+    pub async fn decide(
         &self,
         caller: &Caller,
         http: &HttpInfo,
@@ -283,12 +298,7 @@ impl Vault {
         step: Step,
         comment: Option<String>,
     ) -> Result<RequestView, Error> {
-        let action = match step {
-            Step::Approve => Action::RequestApprove,
-            Step::Deny => Action::RequestDeny,
-            Step::Cancel => Action::RequestCancel,
-        };
-        let draft = self.request_draft(caller, http, action, &id, None).await;
+        let draft = self.request_draft(caller, http, step.action(), &id, None).await;
         if let Err(e) = self.ensure_unsealed() {
             return Err(self.refuse(draft, e).await);
         }
@@ -335,39 +345,6 @@ impl Vault {
             Ok(RequestView::new(StoredRequest { id, account_id, request }, policy.approvals_required(), unix))
         })
         .await
-    }
-
-    /// Approve a pending request (approvers; invariant 3).
-    pub async fn approve(
-        &self,
-        caller: &Caller,
-        http: &HttpInfo,
-        id: String,
-        comment: Option<String>,
-    ) -> Result<RequestView, Error> {
-        self.step(caller, http, id, Step::Approve, comment).await
-    }
-
-    /// Deny a pending request; one denial ends it.
-    pub async fn deny(
-        &self,
-        caller: &Caller,
-        http: &HttpInfo,
-        id: String,
-        comment: Option<String>,
-    ) -> Result<RequestView, Error> {
-        self.step(caller, http, id, Step::Deny, comment).await
-    }
-
-    /// Withdraw a request (its requester only).
-    pub async fn cancel(
-        &self,
-        caller: &Caller,
-        http: &HttpInfo,
-        id: String,
-        comment: Option<String>,
-    ) -> Result<RequestView, Error> {
-        self.step(caller, http, id, Step::Cancel, comment).await
     }
 
     /// Check, without changing anything, that `caller` may receive `half`
