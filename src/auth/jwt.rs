@@ -99,14 +99,6 @@ impl TrustedIssuer {
         }
         Ok(Self { org, issuer, keys })
     }
-
-    pub fn org(&self) -> &OrgName {
-        &self.org
-    }
-
-    pub fn issuer(&self) -> &str {
-        &self.issuer
-    }
 }
 
 #[derive(Deserialize)]
@@ -132,10 +124,6 @@ impl Authenticator {
     pub fn new(audience: String, issuers: impl IntoIterator<Item = TrustedIssuer>) -> Self {
         let issuers = issuers.into_iter().map(|i| (i.issuer.clone(), i)).collect();
         Self { audience, issuers }
-    }
-
-    pub fn audience(&self) -> &str {
-        &self.audience
     }
 
     /// The issuer a token claims, read without verification only to choose

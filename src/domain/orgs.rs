@@ -3,22 +3,13 @@
 use std::collections::BTreeSet;
 
 use super::account::Account;
-use super::ids::{OrgName, Principal};
+use super::ids::OrgName;
 
 /// Which side of an account a principal stands on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Party {
     Provider,
     Customer,
-}
-
-impl Party {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Party::Provider => "provider",
-            Party::Customer => "customer",
-        }
-    }
 }
 
 /// The provider org that runs the service and the customer orgs it serves.
@@ -49,14 +40,6 @@ impl OrgDirectory {
         self.customers.contains(org)
     }
 
-    pub fn is_known(&self, org: &OrgName) -> bool {
-        self.is_provider(org) || self.is_customer(org)
-    }
-
-    pub fn customers(&self) -> impl Iterator<Item = &OrgName> {
-        self.customers.iter()
-    }
-
     /// The side of `account` that `org` stands on, or `None` when the org is
     /// no party to it (and so must not even learn that it exists).
     pub fn party_of(&self, account: &Account, org: &OrgName) -> Option<Party> {
@@ -67,10 +50,5 @@ impl OrgDirectory {
         } else {
             None
         }
-    }
-
-    /// The party a principal belongs to for `account`.
-    pub fn party_of_principal(&self, account: &Account, who: &Principal) -> Option<Party> {
-        self.party_of(account, &who.org)
     }
 }

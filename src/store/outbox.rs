@@ -5,7 +5,7 @@
 //! what they announce, so a notification exists exactly when its event does,
 //! and survives restarts until the receiver takes it.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, Transaction, params};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -174,11 +174,4 @@ pub fn mark_failed(conn: &Connection, id: &str, error: &str, next_ms: i64, give_
         params![id, error, next_ms, give_up],
     )?;
     Ok(())
-}
-
-/// The state of one delivery, for operators and tests.
-pub fn delivery_state(conn: &Connection, id: &str) -> Result<Option<(String, u32)>, StoreError> {
-    Ok(conn
-        .query_row("SELECT state, attempts FROM outbox WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?)
 }
