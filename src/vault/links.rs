@@ -364,15 +364,22 @@ impl Vault {
             .await
     }
 
+    /// Record a refused public use of a link, under its account when the
+    /// link exists, so the account's auditors see the failed attempts.
+    async fn refuse_for_link(&self, mut draft: EventDraft, id: &str, err: Error) -> Error {
+        if valid_id(id) {
+            let hash = id_hash(id);
+            if let Ok(Some(link)) = self.store.read(move |c| store::links::load(c, &hash)).await {
+                draft.target.account_id = Some(link.account_id.to_string());
+                draft.target.half = Some(link.half.to_string());
+            }
+        }
+        self.refuse(draft, err).await
+    }
+
     /// Check a link's state and passphrase before using it. A wrong
     /// passphrase is counted (and burns the link at the limit).
-    async fn unlock(
-        &self,
-        draft: &EventDraft,
-        id: &str,
-        purpose: Purpose,
-        passphrase: Option<SecretString>,
-    ) -> Result<StoredLink, Error> {
+    async fn unlock(&self, id: &str, purpose: Purpose, passphrase: Option<SecretString>) -> Result<StoredLink, Error> {
         if !valid_id(id) {
             return Err(Error::NotFound("link"));
         }
@@ -395,8 +402,6 @@ impl Vault {
                 .await
                 .map_err(|_| Error::Internal("passphrase check failed".into()))?;
             if !ok {
-                let mut failure = draft.clone();
-                failure.target.account_id = Some(link.account_id.to_string());
                 let attempts = self
                     .store
                     .write(move |b| store::links::wrong_passphrase(b.tx(), &hash, MAX_PASSPHRASE_ATTEMPTS))
@@ -421,9 +426,9 @@ impl Vault {
         passphrase: Option<SecretString>,
     ) -> Result<String, Error> {
         let mut draft = EventDraft::new(None, Action::LinkOpen, link_target(None, None, &id), http);
-        let link = match self.unlock(&draft, &id, Purpose::Deliver, passphrase).await {
+        let link = match self.unlock(&id, Purpose::Deliver, passphrase).await {
             Ok(link) => link,
-            Err(e) => return Err(self.refuse(draft, e).await),
+            Err(e) => return Err(self.refuse_for_link(draft, &id, e).await),
         };
         draft.target.account_id = Some(link.account_id.to_string());
         draft.target.half = Some(link.half.to_string());
@@ -455,7 +460,7 @@ impl Vault {
         let mut draft = EventDraft::new(None, Action::LinkSubmit, link_target(None, None, &id), http);
         let prepared = async {
             self.ensure_unsealed()?;
-            let link = self.unlock(&draft, &id, Purpose::Collect, passphrase).await?;
+            let link = self.unlock(&id, Purpose::Collect, passphrase).await?;
             let (bytes, hash) = match (&secret, link.half) {
                 (LinkSecret::Password(pw), Half::Password) => {
                     check_supplied(pw.expose_secret())?;
@@ -482,7 +487,7 @@ impl Vault {
         .await;
         let (link, version, super::halves::Sealed { ciphertext, wrapped, sm_version_id }, hash) = match prepared {
             Ok(p) => p,
-            Err(e) => return Err(self.refuse(draft, e).await),
+            Err(e) => return Err(self.refuse_for_link(draft, &id, e).await),
         };
         draft.target.account_id = Some(link.account_id.to_string());
         draft.target.half = Some(link.half.to_string());

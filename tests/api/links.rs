@@ -134,6 +134,9 @@ async fn five_wrong_passphrases_burn_a_link() {
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::GONE, Some("link_burned")));
     let (status, _) = open(&app, &id, json!({"passphrase": "correct horse battery"})).await;
     assert_eq!(status, StatusCode::GONE, "the right passphrase comes too late");
+    let wrong = app.audit_events().into_iter().find(|e| e["details"]["code"] == "wrong_passphrase").unwrap();
+    assert_eq!(wrong["action"], "link.open");
+    assert_eq!(wrong["target"]["account_id"], "123456789012", "failed attempts are the account's auditors' to see");
 
     let (id, url2) = deliver_link(&app, json!({"passphrase": "correct horse battery"})).await;
     let (status, body) = open(&app, &id, json!({"passphrase": "correct horse battery"})).await;
