@@ -22,7 +22,6 @@ use super::merkle::{Hash, MerkleTree, leaf_hash};
 pub const CHECKPOINT_EVERY: u64 = 1000;
 
 /// The log's signing key and the row-MAC key derived from it.
-#[derive(Debug)]
 pub struct LogKeys {
     signer: CheckpointSigner,
     mac_key: Zeroizing<[u8; 32]>,
@@ -38,6 +37,12 @@ fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
         mac.update(part);
     }
     mac.finalize().into_bytes().into()
+}
+
+impl std::fmt::Debug for LogKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogKeys").field("signer", &self.signer).finish_non_exhaustive()
+    }
 }
 
 impl LogKeys {
@@ -192,6 +197,15 @@ mod tests {
             t.push(leaf_hash(r.event_json.as_bytes()));
         }
         t
+    }
+
+    #[test]
+    fn debug_output_shows_no_key_material() {
+        let shown = format!("{:?}", keys());
+        assert!(
+            shown.contains("rootvault/acme") && !shown.contains("mac_key") && !shown.contains("sealing_key"),
+            "{shown}"
+        );
     }
 
     #[test]

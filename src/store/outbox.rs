@@ -25,7 +25,7 @@ pub struct Subscriber {
 }
 
 /// A delivery that is due, with what is needed to send it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Due {
     pub id: String,
     pub url: String,
@@ -33,6 +33,16 @@ pub struct Due {
     pub event: String,
     pub payload: String,
     pub attempts: u32,
+}
+
+impl std::fmt::Debug for Due {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Due")
+            .field("id", &self.id)
+            .field("event", &self.event)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
 }
 
 #[expect(clippy::too_many_arguments, reason = "one argument per column of the new row")]

@@ -10,11 +10,16 @@ use crate::error::Error;
 use crate::store::{self, StoreError};
 
 /// A backup: the database file's bytes and its signed manifest.
-#[derive(Debug)]
 pub struct BackupFile {
     pub bytes: Vec<u8>,
     pub manifest: String,
     pub size: u64,
+}
+
+impl std::fmt::Debug for BackupFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackupFile").field("bytes", &self.bytes.len()).field("size", &self.size).finish_non_exhaustive()
+    }
 }
 
 impl Vault {

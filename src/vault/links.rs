@@ -45,12 +45,21 @@ pub struct NewLink {
 }
 
 /// A created link. `url` carries the decryption key in its fragment for
-/// deliver links; it is shown once, to the creator.
-#[derive(Debug, Serialize)]
+/// deliver links; it is shown once, to the creator, and never in `Debug`.
+#[derive(Serialize)]
 pub struct CreatedLink {
     pub id: String,
     pub url: String,
     pub expires_at: String,
+}
+
+impl std::fmt::Debug for CreatedLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedLink")
+            .field("id_hash", &log_hash(&self.id))
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// The read receipt of a link; never its secret or key.

@@ -31,8 +31,9 @@ fn ra_error(e: RaError) -> Error {
     Error::conflict("reverse_assumption_rule", e.to_string())
 }
 
-/// A reverse assumption as its parties see it.
-#[derive(Debug, Serialize)]
+/// A reverse assumption as its parties see it. `Debug` leaves out the
+/// hand-off URL, which carries a link key.
+#[derive(Serialize)]
 pub struct ReverseView {
     pub account_id: AccountId,
     #[serde(flatten)]
@@ -42,6 +43,16 @@ pub struct ReverseView {
     /// The hand-off URL, to the customer's admins only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link_url: Option<String>,
+}
+
+impl std::fmt::Debug for ReverseView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReverseView")
+            .field("account_id", &self.account_id)
+            .field("workflow", &self.workflow)
+            .field("link", &self.link)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One step of the provider's side of the workflow.

@@ -21,7 +21,13 @@ const MAX_PER_ORG: usize = 10;
 pub struct NewSubscriber {
     #[serde(flatten)]
     pub subscriber: Subscriber,
-    pub secret: String,
+    #[serde(serialize_with = "expose")]
+    pub secret: secrecy::SecretString,
+}
+
+fn expose<S: serde::Serializer>(secret: &secrecy::SecretString, s: S) -> Result<S::Ok, S::Error> {
+    use secrecy::ExposeSecret;
+    s.serialize_str(secret.expose_secret())
 }
 
 /// Webhooks go to `https://` URLs; plain `http://` only to this machine
@@ -97,7 +103,7 @@ impl Vault {
                 created_at: now.to_owned(),
                 created_by: by,
             };
-            Ok(NewSubscriber { subscriber, secret })
+            Ok(NewSubscriber { subscriber, secret: secrecy::SecretString::from(secret) })
         })
         .await
     }
