@@ -71,8 +71,8 @@ pub fn run_serve(path: &Path, check_only: bool) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         let status = app.vault.keys().seal_status();
         tracing::info!(%addr, keys = app.vault.keys().kind(), sealed = status.sealed, "rootvault serving");
-        println!("listening on http://{addr}");
         app.vault.set_public_url(config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")));
+        println!("listening on http://{addr}");
         let _background = app.start_background(config.notify);
         let draining = std::sync::Arc::clone(&app.draining);
         crate::http::serve(listener, app, drain(draining)).await?;
@@ -87,9 +87,9 @@ pub fn run_dev(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         let dev = dev::open(data_dir, listen).await?;
         let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
+        dev.app.vault.set_public_url(format!("http://{addr}"));
         let log_key = dev.app.vault.store().log().keys().map(|k| k.signer().vkey()).unwrap_or_default();
         print_banner(&dev.config, addr, &log_key)?;
-        dev.app.vault.set_public_url(format!("http://{addr}"));
         let _background = dev.app.start_background(dev.config.notify);
         let draining = std::sync::Arc::clone(&dev.app.draining);
         crate::http::serve(listener, dev.app, drain(draining)).await?;
