@@ -89,7 +89,7 @@ async fn a_backup_taken_under_load_restores_every_acknowledged_event_after_a_cra
     }
     let before: Vec<String> =
         acknowledged.lock().unwrap().iter().filter(|(_, at)| *at < cut).map(|(id, _)| id.clone()).collect();
-    assert!(before.len() > 20, "the load ran before the backup: {}", before.len());
+    assert!(before.len() > 5, "the load ran before the backup: {}", before.len());
     drop(server); // kill -9: no shutdown, no flush beyond what was committed
 
     // A tampered copy and a rollback past a newer pin are refused.
