@@ -136,6 +136,16 @@ pub fn parse_body<T: DeserializeOwned>(body: Result<RawJson, Error>) -> Result<T
     body.and_then(|raw| raw.parse())
 }
 
+/// Parse an optional body: none at all (empty, or sent without a JSON
+/// content type, as a bare `curl -X POST` does) means `T::default()`.
+pub fn parse_optional_body<T: DeserializeOwned + Default>(body: Result<RawJson, Error>) -> Result<T, Error> {
+    match body {
+        Err(Error::UnsupportedMediaType) => Ok(T::default()),
+        Ok(raw) if raw.0.is_empty() => Ok(T::default()),
+        other => parse_body(other),
+    }
+}
+
 /// Pass `result` through; on a refusal, record it under `draft` first.
 pub async fn or_refuse<T>(app: &App, draft: impl FnOnce() -> EventDraft, result: Result<T, Error>) -> Result<T, Error> {
     match result {

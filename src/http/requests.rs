@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{Meta, RawJson, or_refuse, parse_body};
+use super::extract::{Meta, RawJson, or_refuse, parse_body, parse_optional_body};
 use crate::app::App;
 use crate::audit::{Action, EventDraft, HttpInfo, Target};
 use crate::auth::Caller;
@@ -108,11 +108,7 @@ async fn decide(
     body: Result<RawJson, Error>,
     step: RequestStep,
 ) -> Result<Json<RequestView>, Error> {
-    let parsed = match body {
-        Err(Error::UnsupportedMediaType) => Ok(CommentBody::default()),
-        Ok(raw) if raw.0.is_empty() => Ok(CommentBody::default()),
-        other => parse_body::<CommentBody>(other),
-    };
+    let parsed = parse_optional_body::<CommentBody>(body);
     let draft = || {
         let target = Target { request_id: Some(id.chars().take(64).collect()), ..Target::default() };
         EventDraft::new(Some(&caller.principal), step.action(), target, &http)

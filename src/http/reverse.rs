@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::accounts::account_id;
-use super::extract::{Meta, RawJson, or_refuse, parse_body};
+use super::extract::{Meta, RawJson, or_refuse, parse_body, parse_optional_body};
 use crate::app::App;
 use crate::audit::{Action, EventDraft, Target};
 use crate::auth::Caller;
@@ -137,11 +137,7 @@ pub async fn handoff(
     body: Result<RawJson, Error>,
 ) -> Result<Json<ReverseView>, Error> {
     run(&app, &caller, &http, &raw, Action::ReverseHandoff, || {
-        let b = match body {
-            Ok(raw) if raw.0.is_empty() => HandoffBody::default(),
-            Err(Error::UnsupportedMediaType) => HandoffBody::default(),
-            other => parse_body::<HandoffBody>(other)?,
-        };
+        let b: HandoffBody = parse_optional_body(body)?;
         Ok(ReverseStep::Handoff(b.kind.unwrap_or(HandoffKind::Deliver)))
     })
     .await
