@@ -278,6 +278,14 @@ fn visible(orgs: &OrgDirectory, conn: &Connection, caller: &Caller, id: &Account
     Ok((account, party))
 }
 
+/// Serde `serialize_with` for the few response fields that carry a secret
+/// on purpose (a released password, a code, a candidate, a webhook secret):
+/// the value is written into the response body and nowhere else.
+fn expose<S: serde::Serializer>(secret: &secrecy::SecretString, s: S) -> Result<S::Ok, S::Error> {
+    use secrecy::ExposeSecret;
+    s.serialize_str(secret.expose_secret())
+}
+
 /// Refuse unless `caller` has `role`.
 fn require_role(caller: &Caller, role: Role, doing: &str) -> Result<(), Error> {
     if caller.has_role(role) {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -98,7 +98,7 @@ pub struct RequestFilter {
 /// A released password: shown once per view.
 #[derive(Debug, Serialize)]
 pub struct PasswordRelease {
-    #[serde(serialize_with = "expose")]
+    #[serde(serialize_with = "super::expose")]
     pub password: SecretString,
     pub version: u32,
     pub views_left: u8,
@@ -107,13 +107,9 @@ pub struct PasswordRelease {
 /// A released MFA code: never the seed (invariant 5).
 #[derive(Debug, Serialize)]
 pub struct CodeRelease {
-    #[serde(serialize_with = "expose")]
+    #[serde(serialize_with = "super::expose")]
     pub code: SecretString,
     pub valid_for_seconds: u64,
-}
-
-fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(secret.expose_secret())
 }
 
 /// Request ids are `req_` and 32 hex digits; anything else is unknown.

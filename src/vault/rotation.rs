@@ -26,13 +26,9 @@ use crate::store::{self};
 /// A generated candidate, shown once.
 #[derive(Debug, Serialize)]
 pub struct RotationCandidate {
-    #[serde(serialize_with = "expose")]
+    #[serde(serialize_with = "super::expose")]
     pub candidate_password: SecretString,
     pub version: u32,
-}
-
-fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(secret.expose_secret())
 }
 
 impl Vault {

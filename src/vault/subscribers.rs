@@ -21,13 +21,8 @@ const MAX_PER_ORG: usize = 10;
 pub struct NewSubscriber {
     #[serde(flatten)]
     pub subscriber: Subscriber,
-    #[serde(serialize_with = "expose")]
+    #[serde(serialize_with = "super::expose")]
     pub secret: secrecy::SecretString,
-}
-
-fn expose<S: serde::Serializer>(secret: &secrecy::SecretString, s: S) -> Result<S::Ok, S::Error> {
-    use secrecy::ExposeSecret;
-    s.serialize_str(secret.expose_secret())
 }
 
 /// Webhooks go to `https://` URLs; plain `http://` only to this machine
