@@ -165,9 +165,10 @@ impl From<CustodyError> for Error {
             CustodyError::ForeignPrincipal { .. } => Error::invalid("foreign_principal", message),
             CustodyError::SelfAssignment => Error::forbidden("self_assignment", message),
             CustodyError::TooMany => Error::invalid("too_many_custodians", message),
-            CustodyError::BothHalves { .. } | CustodyError::Walled { .. } => {
+            CustodyError::BothHalves { .. } | CustodyError::Walled { .. } | CustodyError::KnownToOtherHalf { .. } => {
                 Error::conflict("four_eyes_violation", message)
             }
+            CustodyError::NotCollector(_) => Error::forbidden("forbidden", message),
             CustodyError::NotCustodian(_) => Error::forbidden("not_custodian", message),
         }
     }

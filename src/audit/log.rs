@@ -28,6 +28,9 @@ pub struct LogKeys {
     /// Seals the few service secrets that must be kept for later, such as
     /// a hand-off link's URL (which carries the link key).
     sealing_key: Zeroizing<[u8; 32]>,
+    /// Keys the fingerprints that tell when a new half version repeats an
+    /// earlier secret (invariant 2), so stored fingerprints confirm no guess.
+    fingerprint_key: Zeroizing<[u8; 32]>,
 }
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -50,7 +53,8 @@ impl LogKeys {
     pub fn from_seed(origin: &str, seed: &Zeroizing<[u8; 32]>) -> Self {
         let mac_key = Zeroizing::new(hmac(seed.as_slice(), &[b"rootvault audit row mac v1"]));
         let sealing_key = Zeroizing::new(hmac(seed.as_slice(), &[b"rootvault sealed service secrets v1"]));
-        Self { signer: CheckpointSigner::new(origin, seed), mac_key, sealing_key }
+        let fingerprint_key = Zeroizing::new(hmac(seed.as_slice(), &[b"rootvault secret fingerprints v1"]));
+        Self { signer: CheckpointSigner::new(origin, seed), mac_key, sealing_key, fingerprint_key }
     }
 
     pub fn signer(&self) -> &CheckpointSigner {
@@ -65,6 +69,16 @@ impl LogKeys {
     /// Open what [`LogKeys::seal`] produced.
     pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, crate::crypto::CryptoError> {
         crate::crypto::envelope::open_with(&self.sealing_key, aad, sealed)
+    }
+
+    /// The keyed fingerprint of a half's secret, bound to its account and
+    /// half (lengths are prefixed so no two inputs share an encoding).
+    pub fn fingerprint(&self, account: &str, half: &str, secret: &[u8]) -> [u8; 32] {
+        let len = |b: &[u8]| (b.len() as u64).to_be_bytes();
+        hmac(
+            self.fingerprint_key.as_slice(),
+            &[&len(account.as_bytes()), account.as_bytes(), &len(half.as_bytes()), half.as_bytes(), secret],
+        )
     }
 
     /// The MAC binding a row's position to its content.

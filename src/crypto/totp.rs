@@ -134,6 +134,13 @@ impl MfaSeed {
         Zeroizing::new(serde_json::to_vec(self).unwrap_or_default())
     }
 
+    /// The seed's raw secret bytes, for keyed fingerprints only: two seeds
+    /// with the same secret yield the same codes whatever their digits or
+    /// period, so knowing one is knowing the other.
+    pub fn secret_bytes(&self) -> &[u8] {
+        &self.secret
+    }
+
     /// Read back what [`MfaSeed::to_payload`] produced.
     pub fn from_payload(bytes: &[u8]) -> Result<Self, MfaError> {
         serde_json::from_slice(bytes).map_err(|_| MfaError::Payload)

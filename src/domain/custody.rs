@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use super::account::{Account, CustodyMode};
 use super::ids::{Half, Principal};
 use super::orgs::{OrgDirectory, Party};
-use super::wall::{CurrentVersions, Exposure, blocking_exposure};
+use super::wall::{CurrentVersions, Exposure, blocking_exposure, knower_holding_other_half};
 
 /// The most principals one half's custodian set may hold.
 pub const MAX_CUSTODIANS: usize = 50;
@@ -63,6 +63,13 @@ pub enum CustodyError {
     Walled { principal: Principal, half: Half, version: u32 },
     #[error("you are not a custodian of the {0} half of this account")]
     NotCustodian(Half),
+    #[error("collect links for the {0} half are made by its custodians or an admin of the organisation that holds it")]
+    NotCollector(Half),
+    #[error(
+        "this secret is already known to {principal}, who has seen version {version} of the {half} half, \
+         which is still current; no one may hold both halves"
+    )]
+    KnownToOtherHalf { principal: Principal, half: Half, version: u32 },
 }
 
 /// What the custody rules need to know about one account.
@@ -121,6 +128,40 @@ impl CustodyState<'_> {
             return Err(CustodyError::NotCustodian(half));
         }
         self.check_wall(who, half)
+    }
+
+    /// Whether `who` may make a collect link for `half`, and still stands
+    /// behind it when it is used: a custodian of the half, or an admin of an
+    /// organisation that holds it. The maker is exposed to whatever the link
+    /// collects (they could learn it from the recipient, or submit it
+    /// themselves), so they are walled off like a depositor.
+    pub fn check_collect_link(&self, who: &Principal, is_admin: bool, half: Half) -> Result<(), CustodyError> {
+        let mode = self.account.custody;
+        if !mode.stores_halves() {
+            return Err(CustodyError::NothingStored(mode));
+        }
+        let custodian = self.sets.is_custodian(who, half);
+        let holding_admin = is_admin && self.check_holding_party(&who.org, half).is_ok();
+        if !custodian && !holding_admin {
+            return Err(CustodyError::NotCollector(half));
+        }
+        self.check_wall(who, half)
+    }
+
+    /// Whether a new version of `half` may become current when `knowers`
+    /// will know its secret (whoever it carries exposures to, and its maker):
+    /// none of them may have seen the other half's current version.
+    pub fn check_new_version<'p>(
+        &self,
+        half: Half,
+        knowers: impl Iterator<Item = &'p Principal>,
+    ) -> Result<(), CustodyError> {
+        match knower_holding_other_half(self.exposures, self.current, half, knowers) {
+            Some((who, e)) => {
+                Err(CustodyError::KnownToOtherHalf { principal: who.clone(), half: e.half, version: e.version })
+            }
+            None => Ok(()),
+        }
     }
 
     fn check_holding_party(&self, org: &super::ids::OrgName, half: Half) -> Result<(), CustodyError> {

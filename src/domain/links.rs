@@ -87,6 +87,10 @@ pub enum LinkError {
     WrongPassphrase(u32),
     #[error("this link is a {0} link")]
     WrongPurpose(&'static str),
+    #[error("the half this link collects has changed since the link was made; ask for a new link")]
+    HalfChanged,
+    #[error("this link can no longer be used; ask whoever sent it for a new one")]
+    Void,
 }
 
 /// Check the creation inputs shared by both purposes.
@@ -121,6 +125,15 @@ pub fn check_usable(state: LinkState) -> Result<(), LinkError> {
     }
 }
 
+/// Whether a collect link made when its half was at `made_at` (the current
+/// version then, `None` before any deposit) may still be used now that it is
+/// at `current`. A link is void once its half has moved on: otherwise an old
+/// link could overwrite a newer version, or be used by someone whose custody
+/// has changed since (DESIGN §3, invariant 2).
+pub fn check_still_current(made_at: Option<u32>, current: Option<u32>) -> Result<(), LinkError> {
+    if made_at == current { Ok(()) } else { Err(LinkError::HalfChanged) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +156,13 @@ mod tests {
         assert_eq!(check_usable(LinkState::Pending), Ok(()));
         assert_eq!(check_usable(LinkState::Opened), Err(LinkError::Used));
         assert_eq!(check_usable(LinkState::Burned), Err(LinkError::Burned));
+    }
+
+    #[test]
+    fn a_collect_link_is_void_once_its_half_moved_on() {
+        assert_eq!(check_still_current(None, None), Ok(()));
+        assert_eq!(check_still_current(Some(2), Some(2)), Ok(()));
+        assert_eq!(check_still_current(Some(2), Some(3)), Err(LinkError::HalfChanged));
+        assert_eq!(check_still_current(None, Some(1)), Err(LinkError::HalfChanged));
     }
 }

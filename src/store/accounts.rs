@@ -111,6 +111,7 @@ pub fn status(conn: &Connection, id: &AccountId) -> Result<Option<String>, Store
 pub fn end_custody(tx: &Transaction, id: &AccountId, status: &str) -> Result<(), StoreError> {
     tx.execute("UPDATE half_versions SET wrapped_key = x'', ciphertext = x'' WHERE account_id = ?1", [id.as_str()])?;
     tx.execute("DELETE FROM pending_rotations WHERE account_id = ?1", [id.as_str()])?;
+    super::fingerprints::forget(tx, id)?;
     tx.execute("DELETE FROM custodians WHERE account_id = ?1", [id.as_str()])?;
     tx.execute("UPDATE accounts SET status = ?2 WHERE account_id = ?1", params![id.as_str(), status])?;
     Ok(())

@@ -11,6 +11,10 @@ use crate::domain::wall::Exposure;
 pub enum ExposureKind {
     Deposited,
     Received,
+    /// Made the collect link that produced the version.
+    Collected,
+    /// Saw an earlier version whose secret equals this one.
+    Carried,
 }
 
 impl ExposureKind {
@@ -18,6 +22,8 @@ impl ExposureKind {
         match self {
             ExposureKind::Deposited => "deposited",
             ExposureKind::Received => "received",
+            ExposureKind::Collected => "collected",
+            ExposureKind::Carried => "carried",
         }
     }
 }

@@ -163,6 +163,30 @@ pub fn load_current(conn: &Connection, account: &AccountId, half: Half) -> Resul
         .optional()?)
 }
 
+/// The ciphertext of one stored version of `half` (empty once shredded).
+pub fn load_version(
+    conn: &Connection,
+    account: &AccountId,
+    half: Half,
+    version: u32,
+) -> Result<Option<StoredHalf>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT version, ciphertext, wrapped_key, key_id, sm_version_id FROM half_versions
+              WHERE account_id = ?1 AND half = ?2 AND version = ?3",
+            params![account.as_str(), half.as_str(), version],
+            |r| {
+                Ok(StoredHalf {
+                    version: r.get(0)?,
+                    ciphertext: r.get(1)?,
+                    wrapped: WrappedKey { blob: r.get(2)?, key_id: r.get(3)? },
+                    sm_version_id: r.get(4)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
 /// Metadata of both halves of an account, oldest version first.
 pub fn status(conn: &Connection, account: &AccountId) -> Result<Vec<HalfStatus>, StoreError> {
     let mut out = Vec::with_capacity(2);
@@ -217,6 +241,9 @@ pub struct PendingRotation {
     pub history_hash: String,
     pub created_by: String,
     pub sm_version_id: Option<String>,
+    /// The candidate's keyed fingerprint (absent on rows from before
+    /// fingerprints existed).
+    pub fingerprint: Option<[u8; 32]>,
 }
 
 /// Store (or replace) the pending rotation of an account's password.
@@ -228,8 +255,9 @@ pub fn put_pending(
 ) -> Result<(), StoreError> {
     tx.execute(
         "INSERT OR REPLACE INTO pending_rotations
-            (account_id, half, version, ciphertext, wrapped_key, key_id, history_hash, created_at, created_by, sm_version_id)
-         VALUES (?1, 'password', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            (account_id, half, version, ciphertext, wrapped_key, key_id, history_hash, created_at, created_by, sm_version_id,
+             fingerprint)
+         VALUES (?1, 'password', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             account.as_str(),
             pending.version,
@@ -239,7 +267,8 @@ pub fn put_pending(
             pending.history_hash,
             now,
             pending.created_by,
-            pending.sm_version_id
+            pending.sm_version_id,
+            pending.fingerprint.as_ref().map(<[u8; 32]>::as_slice)
         ],
     )?;
     Ok(())
@@ -249,7 +278,7 @@ pub fn put_pending(
 pub fn take_pending(tx: &Transaction, account: &AccountId) -> Result<Option<PendingRotation>, StoreError> {
     let pending = tx
         .query_row(
-            "SELECT version, ciphertext, wrapped_key, key_id, history_hash, created_by, sm_version_id
+            "SELECT version, ciphertext, wrapped_key, key_id, history_hash, created_by, sm_version_id, fingerprint
                FROM pending_rotations WHERE account_id = ?1 AND half = 'password'",
             [account.as_str()],
             |r| {
@@ -260,6 +289,7 @@ pub fn take_pending(tx: &Transaction, account: &AccountId) -> Result<Option<Pend
                     history_hash: r.get(4)?,
                     created_by: r.get(5)?,
                     sm_version_id: r.get(6)?,
+                    fingerprint: r.get::<_, Option<Vec<u8>>>(7)?.and_then(|f| f.try_into().ok()),
                 })
             },
         )

@@ -26,13 +26,20 @@ pub struct StoredLink {
     pub state: LinkState,
     pub used_at: Option<String>,
     pub revoked_at: Option<String>,
+    /// For collect links: the current version of the half when the link was
+    /// made (`None` before any deposit); the link is void once it moves on.
+    pub base_version: Option<u32>,
+    /// For collect links: whether the maker held the admin role (the other
+    /// way to qualify is being a custodian of the half).
+    pub made_as_admin: bool,
 }
 
 pub fn insert(tx: &Transaction, link: &StoredLink) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO links (id_hash, purpose, account_id, half, created_by, created_at, expires_at, recipient_name,
-                            recipient_email, request_id, handoff, ciphertext, passphrase_hash, attempts, state)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, 'pending')",
+                            recipient_email, request_id, handoff, ciphertext, passphrase_hash, attempts, state,
+                            base_version, made_as_admin)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, 'pending', ?14, ?15)",
         params![
             link.id_hash,
             link.purpose.as_str(),
@@ -47,6 +54,8 @@ pub fn insert(tx: &Transaction, link: &StoredLink) -> Result<(), StoreError> {
             link.handoff,
             link.ciphertext,
             link.passphrase_hash,
+            link.base_version.unwrap_or(0),
+            link.made_as_admin,
         ],
     )?;
     Ok(())
@@ -60,7 +69,8 @@ pub fn load(conn: &Connection, id_hash: &str) -> Result<Option<StoredLink>, Stor
     let row = conn
         .query_row(
             "SELECT id_hash, purpose, account_id, half, created_by, created_at, expires_at, recipient_name,
-                    recipient_email, request_id, handoff, ciphertext, passphrase_hash, attempts, state, used_at, revoked_at
+                    recipient_email, request_id, handoff, ciphertext, passphrase_hash, attempts, state, used_at, revoked_at,
+                    base_version, made_as_admin
                FROM links WHERE id_hash = ?1",
             [id_hash],
             |r| {
@@ -70,6 +80,7 @@ pub fn load(conn: &Connection, id_hash: &str) -> Result<Option<StoredLink>, Stor
                     (r.get::<_, String>(8)?, r.get::<_, Option<String>>(9)?, r.get::<_, bool>(10)?),
                     (r.get::<_, Option<Vec<u8>>>(11)?, r.get::<_, Option<String>>(12)?, r.get::<_, u32>(13)?),
                     (r.get::<_, String>(14)?, r.get::<_, Option<String>>(15)?, r.get::<_, Option<String>>(16)?),
+                    (r.get::<_, Option<u32>>(17)?, r.get::<_, bool>(18)?),
                 ))
             },
         )
@@ -80,6 +91,7 @@ pub fn load(conn: &Connection, id_hash: &str) -> Result<Option<StoredLink>, Stor
         (recipient_email, request_id, handoff),
         (ciphertext, passphrase_hash, attempts),
         (state, used_at, revoked_at),
+        (base_version, made_as_admin),
     )) = row
     else {
         return Ok(None);
@@ -106,6 +118,9 @@ pub fn load(conn: &Connection, id_hash: &str) -> Result<Option<StoredLink>, Stor
         state: LinkState::parse(&state).ok_or_else(|| corrupt("state"))?,
         used_at,
         revoked_at,
+        // 0 is stored for "nothing deposited yet" (and NULL for deliver links).
+        base_version: base_version.filter(|v| *v > 0),
+        made_as_admin,
     }))
 }
 
@@ -135,6 +150,17 @@ pub fn revoke(tx: &Transaction, id_hash: &str, now: &str) -> Result<bool, StoreE
         "UPDATE links SET state = 'revoked', ciphertext = NULL, revoked_at = ?2 WHERE id_hash = ?1 AND state = 'pending'",
         params![id_hash, now],
     )? == 1)
+}
+
+/// Revoke the pending collect links of one half of an account (its
+/// custodians changed, so what their makers stood for no longer holds);
+/// a hand-off's link belongs to the workflow and stays. Returns how many.
+pub fn revoke_collect(tx: &Transaction, account: &AccountId, half: Half, now: &str) -> Result<usize, StoreError> {
+    Ok(tx.execute(
+        "UPDATE links SET state = 'revoked', revoked_at = ?3
+          WHERE account_id = ?1 AND half = ?2 AND purpose = 'collect' AND handoff = 0 AND state = 'pending'",
+        params![account.as_str(), half.as_str(), now],
+    )?)
 }
 
 /// Revoke every pending link of an account (when its custody ends).

@@ -220,6 +220,47 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE half_versions ADD COLUMN sm_version_id TEXT;
     ALTER TABLE pending_rotations ADD COLUMN sm_version_id TEXT;
     "#,
+    // 6: the wall by secret as well as by version number (DESIGN §3,
+    // invariant 2): a keyed fingerprint of every half version, exposures of
+    // collect-link makers and exposures carried to a version whose secret
+    // equals one seen before, and collect links bound to the version of
+    // their half they were made against. Pending collect links made before
+    // they could be bound are revoked; a hand-off's link is bound to the
+    // half as it is now.
+    r#"
+    CREATE TABLE secret_fingerprints (
+        account_id  TEXT NOT NULL REFERENCES accounts(account_id),
+        half        TEXT NOT NULL CHECK (half IN ('password', 'mfa')),
+        version     INTEGER NOT NULL,
+        fingerprint BLOB NOT NULL,
+        PRIMARY KEY (account_id, half, version)
+    ) STRICT;
+    CREATE INDEX secret_fingerprints_by_value ON secret_fingerprints (account_id, half, fingerprint);
+
+    CREATE TABLE exposures_v6 (
+        account_id TEXT NOT NULL REFERENCES accounts(account_id),
+        principal  TEXT NOT NULL,
+        half       TEXT NOT NULL CHECK (half IN ('password', 'mfa')),
+        version    INTEGER NOT NULL,
+        kind       TEXT NOT NULL CHECK (kind IN ('deposited', 'received', 'collected', 'carried')),
+        at         TEXT NOT NULL,
+        PRIMARY KEY (account_id, principal, half, version, kind)
+    ) STRICT;
+    INSERT INTO exposures_v6 (account_id, principal, half, version, kind, at)
+        SELECT account_id, principal, half, version, kind, at FROM exposures;
+    DROP TABLE exposures;
+    ALTER TABLE exposures_v6 RENAME TO exposures;
+
+    ALTER TABLE links ADD COLUMN base_version INTEGER;
+    ALTER TABLE links ADD COLUMN made_as_admin INTEGER NOT NULL DEFAULT 0;
+    UPDATE links SET state = 'revoked', ciphertext = NULL, revoked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+     WHERE purpose = 'collect' AND state = 'pending' AND handoff = 0;
+    UPDATE links SET base_version = COALESCE((SELECT h.current_version FROM halves h
+                                               WHERE h.account_id = links.account_id AND h.half = links.half), 0)
+     WHERE purpose = 'collect' AND handoff = 1;
+
+    ALTER TABLE pending_rotations ADD COLUMN fingerprint BLOB;
+    "#,
 ];
 
 /// Bring the schema up to the latest version.

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod backup;
 pub mod custodians;
 pub mod exposures;
+pub mod fingerprints;
 pub mod halves;
 pub mod history;
 pub mod keyring;

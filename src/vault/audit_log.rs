@@ -211,6 +211,11 @@ impl Vault {
                 .await?;
             return Ok(());
         }
+        match self.fingerprint_stored_versions().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(versions = n, "fingerprinted half versions stored before fingerprints existed"),
+            Err(e) => tracing::warn!(code = e.code(), "stored half versions could not be fingerprinted yet"),
+        }
         self.checkpoint().await?;
         Ok(())
     }

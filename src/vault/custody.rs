@@ -33,6 +33,15 @@ impl Vault {
             let next = records.state(&orgs).assign(&caller.principal, half, &principals)?;
             store::custodians::replace(tx, &id, half, &next, &caller.principal, now)?;
             draft.details.insert("custodians".into(), next.iter().map(ToString::to_string).collect::<Vec<_>>().into());
+            // A collect link stands for its maker's custody of the half at
+            // the time; once the custodians change, open ones are void
+            // (invariant 2).
+            if next != *records.sets.of(half) {
+                let revoked = store::links::revoke_collect(tx, &id, half, now)?;
+                if revoked > 0 {
+                    draft.details.insert("collect_links_revoked".into(), revoked.into());
+                }
+            }
             let mut sets = records.sets;
             match half {
                 Half::Password => sets.password = next,

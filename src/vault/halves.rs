@@ -6,6 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use super::versions::admit_version;
 use super::{CustodyRecords, Vault, notify, visible};
 use crate::audit::{Action, EventDraft, HttpInfo, Target};
 use crate::auth::Caller;
@@ -68,6 +69,8 @@ struct Payload {
     source: Source,
     /// The argon2id hash for the password history (password half only).
     history_hash: Option<String>,
+    /// The keyed fingerprint that recognises a repeated secret.
+    fingerprint: [u8; 32],
 }
 
 /// Refuse `password` if it matches one of the `history` hashes, else hash it
@@ -155,7 +158,7 @@ impl Vault {
         plan: Plan,
         payload: Payload,
     ) -> Result<u32, Error> {
-        let Payload { bytes, source, history_hash } = payload;
+        let Payload { bytes, source, history_hash, fingerprint } = payload;
         let Sealed { ciphertext, wrapped, sm_version_id } = match self.encrypt(&id, half, &plan, &bytes).await {
             Ok(sealed) => sealed,
             Err(e) => return Err(self.refuse(draft, e).await),
@@ -164,7 +167,10 @@ impl Vault {
         self.audited(draft, move |tx, draft, now| {
             // Re-check under the write lock: custody may have changed while
             // the key provider was working.
-            CustodyRecords::load(&orgs, tx, &caller, &id)?.state(&orgs).check_deposit(&caller.principal, half)?;
+            let records = CustodyRecords::load(&orgs, tx, &caller, &id)?;
+            records.state(&orgs).check_deposit(&caller.principal, half)?;
+            let makers = [&caller.principal];
+            admit_version(tx, &orgs, &records, &id, half, plan.version, Some(&fingerprint), &makers, draft, now)?;
             let new = NewVersion {
                 account: &id,
                 half,
@@ -218,10 +224,11 @@ impl Vault {
                 PasswordInput::Generate => (passwords::generate(), Source::Generated),
             };
             let hash = hash_new_password(&password, std::mem::take(&mut plan.history)).await?;
-            Ok::<_, Error>((plan, password, source, hash))
+            let fingerprint = self.fingerprint(&id, Half::Password, password.expose_secret().as_bytes())?;
+            Ok::<_, Error>((plan, password, source, hash, fingerprint))
         }
         .await;
-        let (plan, password, source, hash) = match prepared {
+        let (plan, password, source, hash, fingerprint) = match prepared {
             Ok(p) => p,
             Err(e) => return Err(self.refuse(draft, e).await),
         };
@@ -229,6 +236,7 @@ impl Vault {
             bytes: Zeroizing::new(password.expose_secret().as_bytes().to_vec()),
             source,
             history_hash: Some(hash),
+            fingerprint,
         };
         let version = self.commit_deposit(caller, draft, id, Half::Password, plan, payload).await?;
         let generated_password = (source == Source::Generated).then_some(password);
@@ -244,12 +252,17 @@ impl Vault {
         input: MfaInput,
     ) -> Result<Deposited, Error> {
         let draft = EventDraft::new(Some(&caller.principal), Action::HalfDeposit, Target::half(&id, Half::Mfa), http);
-        let plan = match self.plan_deposit(caller, &id, Half::Mfa).await {
-            Ok(plan) => plan,
+        let MfaInput::Seed(seed) = input;
+        let bytes = seed.to_payload();
+        let planned = async {
+            let plan = self.plan_deposit(caller, &id, Half::Mfa).await?;
+            Ok::<_, Error>((plan, self.fingerprint(&id, Half::Mfa, &bytes)?))
+        };
+        let (plan, fingerprint) = match planned.await {
+            Ok(planned) => planned,
             Err(e) => return Err(self.refuse(draft, e).await),
         };
-        let MfaInput::Seed(seed) = input;
-        let payload = Payload { bytes: seed.to_payload(), source: Source::Supplied, history_hash: None };
+        let payload = Payload { bytes, source: Source::Supplied, history_hash: None, fingerprint };
         let version = self.commit_deposit(caller, draft, id, Half::Mfa, plan, payload).await?;
         Ok(Deposited { version, generated_password: None })
     }
@@ -282,6 +295,31 @@ impl Vault {
         let Some(stored) = self.store.read(move |conn| store::halves::load_current(conn, &account, half)).await? else {
             return Ok(None);
         };
+        self.open_stored(id, half, stored).await.map(Some)
+    }
+
+    /// Decrypt one stored version of a half (to fingerprint versions stored
+    /// before fingerprints existed); `None` if it is missing or shredded.
+    pub(super) async fn decrypt_version(
+        &self,
+        id: &AccountId,
+        half: Half,
+        version: u32,
+    ) -> Result<Option<(u32, Zeroizing<Vec<u8>>)>, Error> {
+        let account = id.clone();
+        let stored = self.store.read(move |conn| store::halves::load_version(conn, &account, half, version)).await?;
+        match stored {
+            Some(stored) if !stored.wrapped.blob.is_empty() => self.open_stored(id, half, stored).await.map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    async fn open_stored(
+        &self,
+        id: &AccountId,
+        half: Half,
+        stored: store::halves::StoredHalf,
+    ) -> Result<(u32, Zeroizing<Vec<u8>>), Error> {
         let ciphertext = match (&stored.sm_version_id, &self.secrets) {
             (Some(version_id), Some(secrets)) => {
                 secrets.get(id, half, version_id).await.map_err(|e| Error::Unavailable(e.to_string()))?
@@ -294,6 +332,6 @@ impl Vault {
         let ctx = EncryptionContext::new(id.clone(), half, stored.version);
         let key = self.keys.unwrap_data_key(&stored.wrapped, &ctx).await?;
         let plain = envelope::open(&key, &ctx, &ciphertext)?;
-        Ok(Some((stored.version, plain)))
+        Ok((stored.version, plain))
     }
 }

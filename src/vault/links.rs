@@ -13,21 +13,23 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::halves::hash_new_password;
+use super::versions::admit_version;
 use super::{CustodyRecords, Vault, notify, now_rfc3339, rfc3339, unix_now};
 use crate::audit::{Action, EventDraft, HttpInfo, Target};
 use crate::auth::Caller;
 use crate::crypto::passwords;
 use crate::crypto::totp::MfaSeed;
 use crate::domain::account::Email;
-use crate::domain::custody::holding_parties;
-use crate::domain::ids::{AccountId, Half, Role};
+use crate::domain::ids::{AccountId, Half, Principal, Role};
 use crate::domain::links::{
-    LinkError, LinkState, MAX_PASSPHRASE_ATTEMPTS, Purpose, check_new, check_usable, effective_state,
+    LinkError, LinkState, MAX_PASSPHRASE_ATTEMPTS, Purpose, check_new, check_still_current, check_usable,
+    effective_state,
 };
 use crate::domain::password_policy::check_supplied;
 use crate::error::Error;
 use crate::notify::Event;
 use crate::store;
+use crate::store::exposures::ExposureKind;
 use crate::store::halves::{NewVersion, Source};
 use crate::store::links::StoredLink;
 
@@ -164,6 +166,8 @@ fn link_error(e: LinkError) -> Error {
         LinkError::Burned => Error::gone("link_burned", message),
         LinkError::WrongPassphrase(_) => Error::forbidden("wrong_passphrase", message),
         LinkError::WrongPurpose(_) => Error::conflict("wrong_link_purpose", message),
+        LinkError::HalfChanged => Error::conflict("half_changed", message),
+        LinkError::Void => Error::conflict("link_void", message),
     }
 }
 
@@ -231,6 +235,8 @@ impl Vault {
             state: LinkState::Pending,
             used_at: None,
             revoked_at: None,
+            base_version: None,
+            made_as_admin: caller.has_role(Role::Admin),
         };
         let expires_at = rfc3339(link.expires_at);
         match new.purpose {
@@ -282,23 +288,13 @@ impl Vault {
             }
             Purpose::Collect => {
                 let (orgs, caller) = (Arc::clone(&self.orgs), caller.clone());
-                self.audited(draft, move |tx, _, _| {
+                self.audited(draft, move |tx, draft, _| {
                     let records = CustodyRecords::load(&orgs, tx, &caller, &link.account_id)?;
-                    let mode = records.account.custody;
-                    if !mode.stores_halves() {
-                        return Err(Error::conflict("nothing_in_custody", format!("{mode} accounts store no halves")));
-                    }
-                    let custodian = records.sets.is_custodian(&caller.principal, link.half);
-                    let holding_admin = caller.has_role(Role::Admin)
-                        && orgs
-                            .party_of(&records.account, &caller.principal.org)
-                            .is_some_and(|p| holding_parties(mode, link.half).contains(&p));
-                    if !custodian && !holding_admin {
-                        return Err(Error::forbidden(
-                            "forbidden",
-                            "collect links are made by a custodian of the half or an admin of the org that holds it",
-                        ));
-                    }
+                    records.state(&orgs).check_collect_link(&caller.principal, link.made_as_admin, link.half)?;
+                    // The link collects the next version of the half as it is
+                    // now; once the half moves on, the link is void.
+                    link.base_version = records.current.of(link.half);
+                    draft.details.insert("base_version".into(), link.base_version.into());
                     store::links::insert(tx, &link)?;
                     Ok(())
                 })
@@ -489,22 +485,60 @@ impl Vault {
                 _ => return Err(Error::invalid("invalid_body", format!("this link collects the {} half", link.half))),
             };
             let account = link.account_id.clone();
+            let fingerprint = self.fingerprint(&account, link.half, &bytes)?;
             let plan = self.plan_for_link(&account, link.half).await?;
             let sealed = self.encrypt(&account, link.half, &plan, &bytes).await?;
-            Ok::<_, Error>((link, plan.version, sealed, hash))
+            Ok::<_, Error>((link, plan.version, sealed, hash, fingerprint))
         }
         .await;
-        let (link, version, super::halves::Sealed { ciphertext, wrapped, sm_version_id }, hash) = match prepared {
-            Ok(p) => p,
-            Err(e) => return Err(self.refuse_for_link(draft, &id, e).await),
-        };
+        let (link, version, super::halves::Sealed { ciphertext, wrapped, sm_version_id }, hash, fingerprint) =
+            match prepared {
+                Ok(p) => p,
+                Err(e) => return Err(self.refuse_for_link(draft, &id, e).await),
+            };
         draft.target.account_id = Some(link.account_id.to_string());
         draft.target.half = Some(link.half.to_string());
         let by = format!("link:{}", &link.id_hash[..16]);
-        let vault = self.clone();
+        let (vault, orgs) = (self.clone(), Arc::clone(&self.orgs));
         self.audited(draft, move |tx, draft, now| {
             let fresh = store::links::load(tx, &link.id_hash)?.ok_or(Error::NotFound("link"))?;
             check_usable(effective_state(fresh.state, fresh.expires_at, unix_now())).map_err(link_error)?;
+            let records = CustodyRecords::of_account(tx, &link.account_id)?;
+            check_still_current(fresh.base_version, records.current.of(link.half)).map_err(link_error)?;
+            if !fresh.handoff {
+                // The maker is exposed to what the link collects, so the
+                // custody and wall checks of its creation must still hold.
+                // Whoever holds the link learns nothing about why: the
+                // precise cause (which may name people) is for the auditors.
+                let maker: Principal = fresh
+                    .created_by
+                    .parse()
+                    .map_err(|_| Error::Internal("links.created_by is not a principal".into()))?;
+                let checked = records
+                    .state(&orgs)
+                    .check_collect_link(&maker, fresh.made_as_admin, link.half)
+                    .map_err(Error::from)
+                    .and_then(|()| {
+                        let makers = [&maker];
+                        let (id, half) = (&link.account_id, link.half);
+                        admit_version(tx, &orgs, &records, id, half, version, Some(&fingerprint), &makers, draft, now)
+                    });
+                if let Err(cause) = checked {
+                    draft.details.insert("cause".into(), cause.to_string().into());
+                    draft.details.insert("cause_code".into(), cause.code().into());
+                    return Err(link_error(LinkError::Void));
+                }
+                store::exposures::record(
+                    tx,
+                    &link.account_id,
+                    &maker,
+                    link.half,
+                    version,
+                    ExposureKind::Collected,
+                    now,
+                )?;
+                draft.details.insert("link_created_by".into(), maker.to_string().into());
+            }
             let new = NewVersion {
                 account: &link.account_id,
                 half: link.half,

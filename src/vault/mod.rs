@@ -18,6 +18,7 @@ mod reverse;
 mod rotation;
 mod seal;
 mod subscribers;
+mod versions;
 
 use std::sync::Arc;
 
@@ -238,12 +239,23 @@ impl CustodyRecords {
     /// Accounts whose custody ended are read-only history.
     fn load(orgs: &OrgDirectory, conn: &Connection, caller: &Caller, id: &AccountId) -> Result<Self, Error> {
         let (account, _) = visible(orgs, conn, caller, id)?;
-        ensure_active(conn, id)?;
+        Self::with_account(conn, account)
+    }
+
+    /// The same for work that acts for no caller (a collect link being used).
+    fn of_account(conn: &Connection, id: &AccountId) -> Result<Self, Error> {
+        let account = store::accounts::get(conn, id)?.ok_or(Error::NotFound("account"))?;
+        Self::with_account(conn, account)
+    }
+
+    fn with_account(conn: &Connection, account: Account) -> Result<Self, Error> {
+        let id = account.account_id.clone();
+        ensure_active(conn, &id)?;
         Ok(Self {
             account,
-            sets: store::custodians::load(conn, id)?,
-            exposures: store::exposures::for_account(conn, id)?,
-            current: store::halves::current_versions(conn, id)?,
+            sets: store::custodians::load(conn, &id)?,
+            exposures: store::exposures::for_account(conn, &id)?,
+            current: store::halves::current_versions(conn, &id)?,
         })
     }
 

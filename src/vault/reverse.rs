@@ -218,6 +218,7 @@ impl Vault {
                     link.recipient_name = w.signatory.name.clone();
                     link.recipient_email = w.signatory.email.to_string();
                     link.created_by = caller.principal.to_string();
+                    link.base_version = store::halves::current_versions(tx, &id)?.of(link.half);
                     store::links::insert(tx, &link)?;
                     let keys = log.keys().ok_or(Error::Sealed)?;
                     stored.sealed_url = Some(keys.seal(id.as_str().as_bytes(), url.as_bytes()).map_err(Error::from)?);
@@ -269,6 +270,9 @@ impl Vault {
             state: LinkState::Pending,
             used_at: None,
             revoked_at: None,
+            // Bound to the half as it is when the hand-off is made (below).
+            base_version: None,
+            made_as_admin: true,
         };
         let url = match kind {
             HandoffKind::Collect => self.link_url(&link_id, None),

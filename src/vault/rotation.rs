@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::halves::hash_new_password;
+use super::versions::admit_version;
 use super::{CustodyRecords, Deposited, Vault, notify};
 use crate::audit::{Action, EventDraft, HttpInfo, Target};
 use crate::auth::Caller;
@@ -46,6 +47,7 @@ impl Vault {
             let mut plan = self.plan_deposit(caller, &id, Half::Password).await?;
             let candidate = passwords::generate();
             let hash = hash_new_password(&candidate, std::mem::take(&mut plan.history)).await?;
+            let fingerprint = self.fingerprint(&id, Half::Password, candidate.expose_secret().as_bytes())?;
             let sealed = self.encrypt(&id, Half::Password, &plan, candidate.expose_secret().as_bytes()).await?;
             Ok::<_, Error>((
                 plan.version,
@@ -57,6 +59,7 @@ impl Vault {
                     sm_version_id: sealed.sm_version_id,
                     history_hash: hash,
                     created_by: caller.principal.to_string(),
+                    fingerprint: Some(fingerprint),
                 },
             ))
         }
@@ -108,9 +111,8 @@ impl Vault {
         }
         let (orgs, caller) = (Arc::clone(&self.orgs), caller.clone());
         self.audited(draft, move |tx, draft, now| {
-            CustodyRecords::load(&orgs, tx, &caller, &id)?
-                .state(&orgs)
-                .check_deposit(&caller.principal, Half::Password)?;
+            let records = CustodyRecords::load(&orgs, tx, &caller, &id)?;
+            records.state(&orgs).check_deposit(&caller.principal, Half::Password)?;
             let pending = store::halves::take_pending(tx, &id)?
                 .ok_or_else(|| Error::conflict("no_pending_rotation", "there is no rotation candidate to confirm"))?;
             if pending.created_by != caller.principal.to_string() {
@@ -119,6 +121,9 @@ impl Vault {
                     "only the custodian who generated the candidate confirms it",
                 ));
             }
+            let fingerprint = pending.fingerprint.as_ref();
+            let makers = [&caller.principal];
+            admit_version(tx, &orgs, &records, &id, Half::Password, pending.version, fingerprint, &makers, draft, now)?;
             let new = NewVersion {
                 account: &id,
                 half: Half::Password,

@@ -22,4 +22,5 @@ mod rotation;
 mod seal;
 mod secrets;
 mod wall;
+mod wall_links;
 mod webhooks;
