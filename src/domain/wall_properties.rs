@@ -1,15 +1,23 @@
 //! State-machine property test of the four-eyes rules (invariants 1, 2 and 3).
 //!
 //! Proptest draws random sequences of operations (custodian assignments,
-//! deposits and rotations, break-glass requests, approvals, denials, cancels,
-//! releases and the passing of time) and plays them against a small in-memory
-//! model of one account. The model has no opinions of its own: every decision
+//! deposits and rotations, collect links made by custodians and admins and
+//! the secrets submitted through them, break-glass requests, approvals,
+//! denials, cancels, releases and the passing of time) and plays them against
+//! a small in-memory model of one account. The model has no opinions of its own: every decision
 //! about whether an operation is allowed is delegated to the real domain rule
 //! functions (`CustodyState::assign`, `CustodyState::check_deposit`,
 //! `Request::open`, `Request::approve`, `Request::check_release`, ...). A
 //! refused operation changes nothing. After every step the test checks the
 //! invariants directly against the model's state, so a hole in any rule, or in
 //! how the rules fit together, shows up as a concrete shrunk sequence.
+//!
+//! Besides what the service records (exposures by version), the model keeps
+//! the ground truth of who *knows* which secret: secrets are drawn from a
+//! tiny pool, so the same seed or password keeps coming back under new
+//! version numbers, by deposit or through a collect link whose maker learns
+//! what it collects. The strongest invariant is checked on that truth: nobody
+//! knows the current secret of both halves.
 //!
 //! The principal pool is deliberately tiny so that the same people keep
 //! turning up as custodians, requesters, recipients and approvers. Some runs
@@ -27,8 +35,9 @@ use super::account::{Account, AccountKind, AccountModel, Contacts, CustodyMode, 
 use super::breakglass::{Ask, PartyName, Policy, Request, RequestError, State};
 use super::custody::{CustodianSets, CustodyError, CustodyState};
 use super::ids::{Half, Principal, Role};
+use super::links::{LinkError, check_still_current};
 use super::orgs::OrgDirectory;
-use super::wall::{CurrentVersions, Exposure};
+use super::wall::{CurrentVersions, Exposure, carried_exposures};
 
 /// Everyone who can appear in a sequence, with the roles their identity
 /// provider grants. Most hold several roles so collisions are frequent; a few
@@ -94,15 +103,31 @@ enum Op {
         who: usize,
         to: Half,
     },
-    /// Anyone in the pool tries to deposit a new version of `half`.
+    /// Anyone in the pool tries to deposit `secret` as a new version of
+    /// `half`. Secrets come from a pool of four, so they repeat.
     Deposit {
         who: usize,
         half: Half,
+        secret: u8,
     },
-    /// A current custodian of `half` deposits a new version: a rotation.
+    /// A current custodian of `half` deposits a new version: a rotation, to
+    /// a secret never seen before unless `secret` names one from the pool.
     Rotate {
         half: Half,
         custodian: usize,
+        secret: Option<u8>,
+    },
+    /// Anyone in the pool (admins included) tries to make a collect link
+    /// for `half`.
+    CollectLink {
+        maker: usize,
+        half: Half,
+    },
+    /// Whoever holds the `link`-th newest link submits `secret` through it;
+    /// the link's maker learns it.
+    Submit {
+        link: usize,
+        secret: u8,
     },
     /// A break-glass request; recipients are pool members or, more often,
     /// current custodians of the half, so that requests can be opened at all.
@@ -167,6 +192,14 @@ enum Refused {
     NoDrift,
     NotAParty,
     NothingDeposited,
+    NoSuchLink,
+    Link(LinkError),
+}
+
+impl From<LinkError> for Refused {
+    fn from(e: LinkError) -> Self {
+        Refused::Link(e)
+    }
 }
 
 impl From<CustodyError> for Refused {
@@ -205,6 +238,14 @@ struct Stats {
     drifted: u64,
     release_refused_by_wall: u64,
     deposit_refused_by_wall: u64,
+    links_made: u64,
+    links_made_by_admins: u64,
+    links_submitted: u64,
+    links_revoked: u64,
+    link_refused_as_changed: u64,
+    secrets_repeated: u64,
+    exposures_carried: u64,
+    refused_as_known: u64,
 }
 
 impl Stats {
@@ -229,6 +270,14 @@ impl Stats {
         self.drifted += o.drifted;
         self.release_refused_by_wall += o.release_refused_by_wall;
         self.deposit_refused_by_wall += o.deposit_refused_by_wall;
+        self.links_made += o.links_made;
+        self.links_made_by_admins += o.links_made_by_admins;
+        self.links_submitted += o.links_submitted;
+        self.links_revoked += o.links_revoked;
+        self.link_refused_as_changed += o.link_refused_as_changed;
+        self.secrets_repeated += o.secrets_repeated;
+        self.exposures_carried += o.exposures_carried;
+        self.refused_as_known += o.refused_as_known;
     }
 }
 
@@ -254,7 +303,29 @@ struct Model {
     now: i64,
     stats: Stats,
     drift: bool,
+    /// The secret of each version of each half (index `version - 1`).
+    secrets: [Vec<u8>; 2],
+    /// The ground truth: who knows which secret of which half.
+    knows: BTreeSet<(Principal, Half, u8)>,
+    links: Vec<Link>,
+    /// The next never-seen secret, for rotations.
+    fresh: u8,
 }
+
+/// A collect link as the store keeps it.
+#[derive(Debug, Clone)]
+struct Link {
+    maker: Principal,
+    made_as_admin: bool,
+    half: Half,
+    /// The half's current version when the link was made.
+    base: Option<u32>,
+    open: bool,
+}
+
+/// Secrets `0..SECRETS` are what deposits and submissions draw from;
+/// rotations use fresh ones from `SECRETS` up.
+const SECRETS: u8 = 4;
 
 fn half_index(half: Half) -> usize {
     match half {
@@ -290,6 +361,10 @@ impl Model {
             now: 1_000_000,
             stats: Stats::default(),
             drift: setup.drift,
+            secrets: [Vec::new(), Vec::new()],
+            knows: BTreeSet::new(),
+            links: Vec::new(),
+            fresh: SECRETS,
         };
         if setup.seeded {
             model.seed();
@@ -320,8 +395,8 @@ impl Model {
                 members: bit(mfa_custodian),
                 stray: false,
             },
-            Op::Rotate { half: Half::Password, custodian: 0 },
-            Op::Rotate { half: Half::Mfa, custodian: 0 },
+            Op::Rotate { half: Half::Password, custodian: 0, secret: None },
+            Op::Rotate { half: Half::Mfa, custodian: 0, secret: None },
         ];
         for op in &steps {
             self.step(op).unwrap();
@@ -407,6 +482,8 @@ impl Model {
                 (Op::Deposit { .. } | Op::Rotate { .. }, Refused::Custody(CustodyError::Walled { .. })) => {
                     self.stats.deposit_refused_by_wall += 1;
                 }
+                (_, Refused::Custody(CustodyError::KnownToOtherHalf { .. })) => self.stats.refused_as_known += 1,
+                (Op::Submit { .. }, Refused::Link(LinkError::HalfChanged)) => self.stats.link_refused_as_changed += 1,
                 _ => {}
             }
         }
@@ -476,15 +553,45 @@ impl Model {
                 }
                 self.stats.drifted += 1;
             }
-            Op::Deposit { who, half } => {
+            Op::Deposit { who, half, secret } => {
                 let who = self.principal(who);
-                self.deposit(who, half)?;
+                self.deposit(who, half, secret % SECRETS)?;
                 self.stats.deposited += 1;
             }
-            Op::Rotate { half, custodian } => {
+            Op::Rotate { half, custodian, secret } => {
                 let who = self.custodian(half, custodian)?;
-                self.deposit(who, half)?;
+                let secret = secret.map_or(self.fresh, |s| s % SECRETS);
+                self.deposit(who, half, secret)?;
+                self.fresh = self.fresh.wrapping_add(1).max(SECRETS);
                 self.stats.rotated += 1;
+            }
+            Op::CollectLink { maker, half } => {
+                let maker = self.principal(maker);
+                let made_as_admin = self.roles_of(&maker).contains(&Role::Admin);
+                self.custody().check_collect_link(&maker, made_as_admin, half)?;
+                if made_as_admin && !self.sets.is_custodian(&maker, half) {
+                    self.stats.links_made_by_admins += 1;
+                }
+                let base = self.current.of(half);
+                self.links.push(Link { maker, made_as_admin, half, base, open: true });
+                self.stats.links_made += 1;
+            }
+            Op::Submit { link, secret } => {
+                let n = self.links.len();
+                let i = n.checked_sub(1 + link % n.max(1)).ok_or(Refused::NoSuchLink)?;
+                let Link { maker, made_as_admin, half, base, open } = self.links[i].clone();
+                if !open {
+                    return Err(Refused::Link(LinkError::Revoked));
+                }
+                check_still_current(base, self.current.of(half))?;
+                self.custody().check_collect_link(&maker, made_as_admin, half)?;
+                let secret = secret % SECRETS;
+                let version = self.admit(half, secret, &maker)?;
+                // The maker could learn what the link collects.
+                self.exposures.push(Exposure { principal: maker.clone(), half, version });
+                self.knows.insert((maker, half, secret));
+                self.links[i].open = false;
+                self.stats.links_submitted += 1;
             }
             Op::Open { requester, password_to, mfa_to, window_minutes } => {
                 let requester = self.principal(requester);
@@ -575,7 +682,8 @@ impl Model {
                     self.stats.mfa_released += 1;
                 }
                 // An MFA code counts as the MFA half's current version (invariant 2).
-                self.exposures.push(Exposure { principal: to, half, version });
+                self.exposures.push(Exposure { principal: to.clone(), half, version });
+                self.knows.insert((to, half, self.secrets[half_index(half)][version as usize - 1]));
                 let tracked = &mut self.requests[i];
                 tracked.request = r;
                 let first_of_second_half =
@@ -597,24 +705,59 @@ impl Model {
         Ok(())
     }
 
+    /// Store a custodian set through the rules; as in the service, a change
+    /// voids the half's open collect links.
     fn set_custodians(&mut self, half: Half, next: BTreeSet<Principal>) {
+        if next != *self.sets.of(half) {
+            for link in self.links.iter_mut().filter(|l| l.open && l.half == half) {
+                link.open = false;
+                self.stats.links_revoked += 1;
+            }
+        }
         match half {
             Half::Password => self.sets.password = next,
             Half::Mfa => self.sets.mfa = next,
         }
     }
 
-    /// A deposit (or rotation): the depositor has seen the new version, and
-    /// everyone's exposure to the old one stops counting.
-    fn deposit(&mut self, who: Principal, half: Half) -> Result<(), Refused> {
+    /// A deposit (or rotation): the depositor knows and has seen the new
+    /// version, and everyone's exposure to the old one stops counting.
+    fn deposit(&mut self, who: Principal, half: Half, secret: u8) -> Result<(), Refused> {
         self.custody().check_deposit(&who, half)?;
+        let version = self.admit(half, secret, &who)?;
+        self.exposures.push(Exposure { principal: who.clone(), half, version });
+        self.knows.insert((who, half, secret));
+        Ok(())
+    }
+
+    /// Make `secret` the next version of `half`, as the service's
+    /// `admit_version` does: the versions with the same secret (what the
+    /// keyed fingerprints find) carry their exposures to it, and it is
+    /// refused if anyone who will know it has seen the other half's current
+    /// version. Returns the new version.
+    fn admit(&mut self, half: Half, secret: u8, maker: &Principal) -> Result<u32, Refused> {
         let version = self.current.of(half).map_or(1, |v| v + 1);
+        let same: Vec<u32> =
+            (1..).zip(&self.secrets[half_index(half)]).filter(|(_, s)| **s == secret).map(|(v, _)| v).collect();
+        let carried = carried_exposures(&self.exposures, half, &same, version);
+        self.custody().check_new_version(half, carried.iter().map(|e| &e.principal).chain([maker]))?;
+        if !same.is_empty() {
+            self.stats.secrets_repeated += 1;
+        }
+        self.stats.exposures_carried += carried.len() as u64;
+        self.exposures.extend(carried);
+        self.secrets[half_index(half)].push(secret);
         match half {
             Half::Password => self.current.password = Some(version),
             Half::Mfa => self.current.mfa = Some(version),
         }
-        self.exposures.push(Exposure { principal: who, half, version });
-        Ok(())
+        Ok(version)
+    }
+
+    /// The secret of the current version of `half`.
+    fn current_secret(&self, half: Half) -> Option<u8> {
+        let version = self.current.of(half)?;
+        self.secrets[half_index(half)].get(version as usize - 1).copied()
     }
 
     fn has_seen(&self, who: &Principal, half: Half, version: u32) -> bool {
@@ -623,6 +766,17 @@ impl Model {
 
     /// The invariants, checked against the state rather than the rules.
     fn check_invariants(&self) -> Result<(), String> {
+        // Invariants 1 and 2 on the ground truth: nobody knows the current
+        // secret of both halves, however the secrets came and went.
+        if let (Some(password), Some(mfa)) = (self.current_secret(Half::Password), self.current_secret(Half::Mfa)) {
+            for (who, half, secret) in &self.knows {
+                if *half == Half::Password && *secret == password && self.knows.contains(&(who.clone(), Half::Mfa, mfa))
+                {
+                    return Err(format!("{who} knows both current secrets (password {password}, mfa {mfa})"));
+                }
+            }
+        }
+
         // Invariant 2: nobody has seen both current versions.
         if let (Some(password), Some(mfa)) = (self.current.password, self.current.mfa) {
             for e in &self.exposures {
@@ -773,7 +927,7 @@ impl Op {
     /// of operation, weighted towards the steps that lead to releases.
     fn decode(word: u64) -> Op {
         let mut d = Draw(word);
-        match d.below(30) {
+        match d.below(33) {
             0..=1 => {
                 let seconds = if d.chance(75) { 1 + d.below(299) } else { 600 + d.below(5_400) };
                 Op::Wait { seconds: i64::try_from(seconds).unwrap() }
@@ -785,8 +939,14 @@ impl Op {
                 stray: d.chance(10),
             },
             4..=5 => Op::Move { who: d.who(), to: d.half() },
-            6 => Op::Deposit { who: d.who(), half: d.half() },
-            7..=8 => Op::Rotate { half: d.half(), custodian: d.index(3) },
+            6 => {
+                Op::Deposit { who: d.who(), half: d.half(), secret: u8::try_from(d.below(u64::from(SECRETS))).unwrap() }
+            }
+            7..=8 => Op::Rotate {
+                half: d.half(),
+                custodian: d.index(3),
+                secret: if d.chance(50) { Some(u8::try_from(d.below(u64::from(SECRETS))).unwrap()) } else { None },
+            },
             9..=12 => Op::Open {
                 requester: d.who(),
                 password_to: d.recipient(),
@@ -801,6 +961,8 @@ impl Op {
                 half: d.half(),
                 to: if d.chance(20) { Some(d.who()) } else { None },
             },
+            28..=29 => Op::CollectLink { maker: d.who(), half: d.half() },
+            30..=31 => Op::Submit { link: d.index(2), secret: u8::try_from(d.below(u64::from(SECRETS))).unwrap() },
             _ => Op::Drift { who: d.who(), to: d.half() },
         }
     }
@@ -824,7 +986,10 @@ proptest! {
 /// and insists that every kind of operation succeeded somewhere, and that the
 /// refusals that matter for the invariants actually happened. (A release
 /// refused by the wall needs about seven particular steps in a row, which
-/// random runs rarely draw; the drift test below covers it by hand.)
+/// random runs rarely draw; the drift test below covers it by hand. So does
+/// an old secret refused because it would hand someone both halves, which
+/// `an_old_secret_cannot_come_back_to_someone_who_now_holds_the_other_half`
+/// covers.)
 #[test]
 fn random_sequences_reach_every_kind_of_successful_operation() {
     let config = ProptestConfig { cases: 1_000, failure_persistence: None, ..ProptestConfig::default() };
@@ -857,6 +1022,13 @@ fn random_sequences_reach_every_kind_of_successful_operation() {
         ("refused_for_other_party", t.refused_for_other_party),
         ("drifted", t.drifted),
         ("deposit_refused_by_wall", t.deposit_refused_by_wall),
+        ("links_made", t.links_made),
+        ("links_made_by_admins", t.links_made_by_admins),
+        ("links_submitted", t.links_submitted),
+        ("links_revoked", t.links_revoked),
+        ("link_refused_as_changed", t.link_refused_as_changed),
+        ("secrets_repeated", t.secrets_repeated),
+        ("exposures_carried", t.exposures_carried),
     ];
     for (what, count) in reached {
         assert!(count > 0, "no run reached {what}: {t:?}");
@@ -892,8 +1064,8 @@ fn a_dual_approved_request_releases_each_half_to_a_different_custodian() {
     let steps: Vec<(Op, Result<(), Refused>)> = vec![
         (Op::Assign { admin: a, half: Half::Password, members: bit("acme/c"), stray: false }, Ok(())),
         (Op::Assign { admin: g, half: Half::Mfa, members: bit("globex/i"), stray: false }, Ok(())),
-        (Op::Rotate { half: Half::Password, custodian: 0 }, Ok(())),
-        (Op::Rotate { half: Half::Mfa, custodian: 0 }, Ok(())),
+        (Op::Rotate { half: Half::Password, custodian: 0, secret: None }, Ok(())),
+        (Op::Rotate { half: Half::Mfa, custodian: 0, secret: None }, Ok(())),
         (
             Op::Open {
                 requester: at("acme/b"),
@@ -953,7 +1125,7 @@ fn only_rotating_the_half_someone_saw_lets_them_hold_the_other_half() {
     };
     let steps: Vec<(Op, Result<(), Refused>)> = vec![
         (Op::Assign { admin: g, half: Half::Mfa, members: bit("globex/i"), stray: false }, Ok(())),
-        (Op::Rotate { half: Half::Mfa, custodian: 0 }, Ok(())),
+        (Op::Rotate { half: Half::Mfa, custodian: 0, secret: None }, Ok(())),
         // Still an MFA custodian: plain four eyes.
         (
             Op::Assign { admin: g, half: Half::Password, members: bit("globex/i"), stray: false },
@@ -969,9 +1141,9 @@ fn only_rotating_the_half_someone_saw_lets_them_hold_the_other_half() {
         (Op::Wait { seconds: 3_999 }, Ok(())),
         (Op::Assign { admin: g, half: Half::Password, members: bit("globex/i"), stray: false }, walled(1)),
         // Re-enrolling the MFA half does.
-        (Op::Rotate { half: Half::Mfa, custodian: 0 }, Ok(())),
+        (Op::Rotate { half: Half::Mfa, custodian: 0, secret: None }, Ok(())),
         (Op::Assign { admin: g, half: Half::Password, members: bit("globex/i"), stray: false }, Ok(())),
-        (Op::Rotate { half: Half::Password, custodian: 0 }, Ok(())),
+        (Op::Rotate { half: Half::Password, custodian: 0, secret: None }, Ok(())),
     ];
     for (n, (op, expected)) in steps.iter().enumerate() {
         assert_eq!(&m.step(op), expected, "step {n}: {op:?}");
@@ -1002,7 +1174,7 @@ fn the_deposit_and_release_walls_hold_even_when_custodians_change_behind_the_rul
         (Op::Approve { request: 0, approver: Approver::Anyone(at("acme/d")) }, Ok(())),
         // acme/e slips into the MFA set and re-enrols it, so has seen MFA v2.
         (Op::Drift { who: at("acme/e"), to: Half::Mfa }, Ok(())),
-        (Op::Rotate { half: Half::Mfa, custodian: 1 }, Ok(())),
+        (Op::Rotate { half: Half::Mfa, custodian: 1, secret: None }, Ok(())),
         // The rules would not move them back (the first assignment, dropping
         // them from the MFA set, stands) ...
         (
@@ -1016,16 +1188,16 @@ fn the_deposit_and_release_walls_hold_even_when_custodians_change_behind_the_rul
             Err(Refused::Request(RequestError::Walled { principal: e(), seen: Half::Mfa, version: 2 })),
         ),
         (
-            Op::Deposit { who: at("acme/e"), half: Half::Password },
+            Op::Deposit { who: at("acme/e"), half: Half::Password, secret: 0 },
             Err(Refused::Custody(CustodyError::Walled { principal: e(), half: Half::Mfa, version: 2 })),
         ),
         // Once someone else re-enrols MFA, what acme/e saw is history.
-        (Op::Rotate { half: Half::Mfa, custodian: 0 }, Ok(())),
+        (Op::Rotate { half: Half::Mfa, custodian: 0, secret: None }, Ok(())),
         (Op::Release { request: 0, half: Half::Password, to: None }, Ok(())),
         // The same for a depositor: acme/c saw password v1, which is current.
         (Op::Drift { who: at("acme/c"), to: Half::Mfa }, Ok(())),
         (
-            Op::Deposit { who: at("acme/c"), half: Half::Mfa },
+            Op::Deposit { who: at("acme/c"), half: Half::Mfa, secret: 0 },
             Err(Refused::Custody(CustodyError::Walled { principal: c(), half: Half::Password, version: 1 })),
         ),
     ];
@@ -1035,4 +1207,89 @@ fn the_deposit_and_release_walls_hold_even_when_custodians_change_behind_the_rul
     }
     assert_eq!(m.current, CurrentVersions { password: Some(1), mfa: Some(3) });
     assert_eq!((m.stats.release_refused_by_wall, m.stats.deposit_refused_by_wall), (1, 2));
+}
+
+/// The laundering the outside review found: a custodian re-submits the seed
+/// they deposited through their own collect link, so that it comes back as a
+/// version nobody is recorded as having seen; and an admin collects a seed,
+/// then is named custodian of the password half.
+#[test]
+fn a_seed_laundered_through_a_collect_link_still_walls_off_whoever_knows_it() {
+    let mut m = Model::new(&Setup { seeded: true, ..setup(CustodyMode::ProviderSplit) });
+    // Seeded: acme/c holds the password (v1), acme/d the MFA half (v1).
+    let b = m.admin_index("acme/b");
+    let walled = |who: &str, version| {
+        Err(Refused::Custody(CustodyError::Walled { principal: who.parse().unwrap(), half: Half::Mfa, version }))
+    };
+    let steps: Vec<(Op, Result<(), Refused>)> = vec![
+        (Op::Deposit { who: at("acme/d"), half: Half::Mfa, secret: 0 }, Ok(())),
+        (Op::CollectLink { maker: at("acme/d"), half: Half::Mfa }, Ok(())),
+        (Op::Submit { link: 0, secret: 0 }, Ok(())),
+        // v3 repeats v2's seed, so acme/d has seen the current MFA version.
+        (Op::Move { who: at("acme/d"), to: Half::Password }, walled("acme/d", 3)),
+        // An admin of the holding org collects a seed herself ...
+        (Op::CollectLink { maker: at("acme/a"), half: Half::Mfa }, Ok(())),
+        (Op::Submit { link: 0, secret: 1 }, Ok(())),
+        // ... and may then not be named a password custodian.
+        (
+            Op::Assign { admin: b, half: Half::Password, members: bit("acme/c") | bit("acme/a"), stray: false },
+            walled("acme/a", 4),
+        ),
+    ];
+    for (n, (op, expected)) in steps.iter().enumerate() {
+        assert_eq!(&m.step(op), expected, "step {n}: {op:?}");
+        m.check_invariants().unwrap();
+    }
+    assert_eq!(m.current, CurrentVersions { password: Some(1), mfa: Some(4) });
+    assert_eq!((m.stats.secrets_repeated, m.stats.exposures_carried, m.stats.links_submitted), (1, 1, 2));
+}
+
+/// A collect link is checked again when used: it is void once its half has
+/// moved on, or once the half's custodians changed.
+#[test]
+fn a_collect_link_is_void_once_its_half_or_its_custodians_change() {
+    let mut m = Model::new(&Setup { seeded: true, ..setup(CustodyMode::ProviderSplit) });
+    let a = m.admin_index("acme/a");
+    let steps: Vec<(Op, Result<(), Refused>)> = vec![
+        (Op::Assign { admin: a, half: Half::Password, members: bit("acme/c") | bit("acme/e"), stray: false }, Ok(())),
+        (Op::CollectLink { maker: at("acme/c"), half: Half::Password }, Ok(())),
+        (Op::Rotate { half: Half::Password, custodian: 1, secret: None }, Ok(())),
+        (Op::Submit { link: 0, secret: 2 }, Err(Refused::Link(LinkError::HalfChanged))),
+        (Op::CollectLink { maker: at("acme/c"), half: Half::Password }, Ok(())),
+        (Op::Assign { admin: a, half: Half::Password, members: bit("acme/e"), stray: false }, Ok(())),
+        (Op::Submit { link: 0, secret: 2 }, Err(Refused::Link(LinkError::Revoked))),
+    ];
+    for (n, (op, expected)) in steps.iter().enumerate() {
+        assert_eq!(&m.step(op), expected, "step {n}: {op:?}");
+        m.check_invariants().unwrap();
+    }
+    // Both open links were voided: the one refused as changed was never used.
+    assert_eq!(m.stats.links_revoked, 2);
+}
+
+/// A secret comes back after the person who knew it moved to the other half
+/// and saw its current version: it would give them both halves without
+/// their receiving anything, so it is refused.
+#[test]
+fn an_old_secret_cannot_come_back_to_someone_who_now_holds_the_other_half() {
+    let mut m = Model::new(&Setup { seeded: true, ..setup(CustodyMode::ProviderSplit) });
+    let a = m.admin_index("acme/a");
+    let d = || "acme/d".parse::<Principal>().unwrap();
+    let steps: Vec<(Op, Result<(), Refused>)> = vec![
+        (Op::Deposit { who: at("acme/d"), half: Half::Mfa, secret: 0 }, Ok(())),
+        (Op::Assign { admin: a, half: Half::Mfa, members: bit("acme/d") | bit("acme/e"), stray: false }, Ok(())),
+        (Op::Rotate { half: Half::Mfa, custodian: 1, secret: None }, Ok(())),
+        (Op::Move { who: at("acme/d"), to: Half::Password }, Ok(())),
+        (Op::Rotate { half: Half::Password, custodian: 1, secret: None }, Ok(())),
+        (
+            Op::Rotate { half: Half::Mfa, custodian: 0, secret: Some(0) },
+            Err(Refused::Custody(CustodyError::KnownToOtherHalf { principal: d(), half: Half::Password, version: 2 })),
+        ),
+        (Op::Rotate { half: Half::Mfa, custodian: 0, secret: Some(1) }, Ok(())),
+    ];
+    for (n, (op, expected)) in steps.iter().enumerate() {
+        assert_eq!(&m.step(op), expected, "step {n}: {op:?}");
+        m.check_invariants().unwrap();
+    }
+    assert_eq!(m.stats.refused_as_known, 1);
 }
