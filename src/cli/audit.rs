@@ -7,7 +7,7 @@ use base64::Engine;
 use clap::Subcommand;
 
 use super::client::{ServerArgs, get, token};
-use crate::audit::bundle::{Bundle, verify};
+use crate::audit::bundle::{Bundle, Complete, verify};
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
@@ -71,6 +71,21 @@ fn query(pairs: &[(&str, Option<String>)]) -> String {
     if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
 }
 
+/// What the bundle proves about the org's events being all there.
+fn completeness_line(complete: &Complete) -> String {
+    match complete {
+        Complete::Proved { org, first, last, from_size, size } if first > last => {
+            format!("complete: org {org} has no events between tree sizes {from_size} and {size}")
+        }
+        Complete::Proved { org, first, last, from_size, size } => {
+            format!("complete: org {org}'s events #{first} to #{last} (tree sizes {from_size} to {size}), none missing")
+        }
+        Complete::NotProved { org, filters } => {
+            format!("completeness NOT proved: the export of org {org}'s events was filtered by {}", filters.join(", "))
+        }
+    }
+}
+
 pub fn run(command: AuditCommand) -> anyhow::Result<()> {
     match command {
         AuditCommand::Checkpoint { server, out } => {
@@ -116,6 +131,7 @@ pub fn run(command: AuditCommand) -> anyhow::Result<()> {
                         "OK: {} events verified against checkpoint {} size {} (root {root}) signed by {pinned}{consistent}",
                         v.events, v.checkpoint.origin, v.checkpoint.size
                     );
+                    println!("{}", completeness_line(&v.complete));
                     Ok(())
                 }
                 Err(e) => bail!("verification failed: {e}"),

@@ -220,6 +220,32 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE half_versions ADD COLUMN sm_version_id TEXT;
     ALTER TABLE pending_rotations ADD COLUMN sm_version_id TEXT;
     "#,
+    // Audit scope: which orgs each event is scoped to, with each org's dense
+    // counter, so exports select an org's events by index and prove that
+    // none is missing. New rows are written with their event, in the same
+    // savepoint. Events stored before this migration carry no scope in
+    // their leaf (leaves are never rewritten): they are indexed here by the
+    // same rule, without a counter (n NULL); the provider sees every event
+    // and needs no index rows for them.
+    r#"
+    CREATE TABLE audit_scope (
+        org TEXT NOT NULL,
+        n   INTEGER CHECK (n > 0),
+        seq INTEGER NOT NULL,
+        UNIQUE (org, n),
+        UNIQUE (org, seq)
+    ) STRICT;
+    CREATE TRIGGER audit_scope_no_update BEFORE UPDATE ON audit_scope
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_scope_no_delete BEFORE DELETE ON audit_scope
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    INSERT OR IGNORE INTO audit_scope (org, n, seq)
+        SELECT a.customer_org, NULL, e.seq FROM audit_events e JOIN accounts a ON a.account_id = e.account_id
+         WHERE a.customer_org IS NOT NULL;
+    INSERT OR IGNORE INTO audit_scope (org, n, seq)
+        SELECT substr(actor, 1, instr(actor, '/') - 1), NULL, seq FROM audit_events
+         WHERE account_id IS NULL AND instr(actor, '/') > 1;
+    "#,
 ];
 
 /// Bring the schema up to the latest version.

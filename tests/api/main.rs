@@ -4,6 +4,7 @@
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on any unexpected error")]
 
 mod accounts;
+mod audit_completeness;
 mod audit_export;
 mod audit_log;
 mod auth;
