@@ -12,6 +12,7 @@ mod backup;
 mod bad_input;
 mod cli;
 mod custodians;
+mod dev_errors;
 mod encryption_context;
 mod halves;
 mod helpers;
