@@ -285,4 +285,35 @@ mod tests {
         let delete = conn.execute("DELETE FROM audit_events", []);
         assert!(delete.unwrap_err().to_string().contains("append-only"));
     }
+
+    #[test]
+    fn events_stored_before_scopes_are_indexed_for_their_orgs_without_counters() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let scopes = MIGRATIONS.iter().position(|m| m.contains("CREATE TABLE audit_scope")).unwrap();
+        for sql in &MIGRATIONS[..scopes] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", scopes).unwrap();
+        conn.execute_batch(
+            "INSERT INTO accounts (account_id, name, kind, model, dedicated_payer, custody, customer_org, root_email,
+                                   contacts, kms_keys, created_at, created_by)
+             VALUES ('123456789012', 'a', 'payer', 'spam', 1, 'provider_split', 'globex', 'r@x', '{}', '{}', 't', 'acme/ada');
+             INSERT INTO audit_events (seq, time, actor, action, account_id, outcome, event_json) VALUES
+               (0, 't', 'acme/ada', 'account.create', '123456789012', 'ok', '{}'),
+               (1, 't', 'initech/ian', 'account.list', NULL, 'ok', '{}'),
+               (2, 't', NULL, 'auth.fail', NULL, 'denied', '{}');",
+        )
+        .unwrap();
+        apply(&mut conn).unwrap();
+        let rows: Vec<(String, Option<i64>, i64)> = conn
+            .prepare("SELECT org, n, seq FROM audit_scope ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, [("globex".to_owned(), None, 0), ("initech".to_owned(), None, 1)]);
+        let delete = conn.execute("DELETE FROM audit_scope", []);
+        assert!(delete.unwrap_err().to_string().contains("append-only"));
+    }
 }

@@ -106,7 +106,9 @@ impl Selection {
 }
 
 /// One page of selected events, as `(seq, leaf json)`: the provider's from
-/// the log itself, a customer's through the scope index.
+/// the log itself, a customer's through the scope index. An index row only
+/// counts when the event's own scope agrees with it, so a row slipped into
+/// the index cannot show one tenant's event to another.
 fn page(conn: &Connection, sel: &Selection) -> Result<Vec<(u64, String)>, StoreError> {
     const FILTERS: &str =
         "(?4 IS NULL OR e.account_id = ?4) AND (?5 IS NULL OR e.time >= ?5) AND (?6 IS NULL OR e.time < ?6)";
@@ -120,6 +122,8 @@ fn page(conn: &Connection, sel: &Selection) -> Result<Vec<(u64, String)>, StoreE
         format!(
             "SELECT e.seq, e.event_json FROM audit_scope s JOIN audit_events e ON e.seq = s.seq
               WHERE s.org = ?1 AND s.seq > ?2 AND s.seq < ?3 AND {FILTERS}
+                AND (json_extract(e.event_json, '$.scope.\"' || ?1 || '\"') = s.n
+                  OR (s.n IS NULL AND json_extract(e.event_json, '$.scope') IS NULL))
               ORDER BY s.seq LIMIT ?7"
         )
     };

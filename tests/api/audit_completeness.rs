@@ -232,3 +232,19 @@ async fn counters_stay_dense_per_org_when_concurrent_writes_are_refused_and_roll
         assert_eq!(counters, (1..=counters.len() as u64).collect::<Vec<_>>(), "{org}");
     }
 }
+
+#[tokio::test]
+async fn a_row_slipped_into_the_scope_index_shows_no_event_to_another_tenant() {
+    let app = spawn_app().await;
+    activity(&app).await;
+    let release = app.last_event("half.release");
+    let seq = release["seq"].as_i64().unwrap();
+    app.db()
+        .execute("INSERT INTO audit_scope (org, n, seq) VALUES ('initech', 999, ?1), ('initech', NULL, ?1)", [seq])
+        .unwrap_err();
+    app.db().execute("INSERT INTO audit_scope (org, n, seq) VALUES ('initech', 999, ?1)", [seq]).unwrap();
+    let initech = export(&app, "initech/iggy", "").await;
+    assert!((0..initech.entries.len()).all(|i| event(&initech, i)["seq"] != release["seq"]));
+    // And the counters it disturbed give the tampering away.
+    assert!(verify(&initech, None, None).unwrap_err().to_string().contains("is missing"));
+}
