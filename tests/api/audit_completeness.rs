@@ -105,6 +105,8 @@ async fn each_page_of_a_paged_export_proves_itself_complete() {
     let first = export(&app, "globex/gail", "?limit=3").await;
     assert_eq!(first.entries.len(), 3);
     assert!(matches!(verify(&first, None, None).unwrap().complete, Complete::Proved { first: 1, last: 3, .. }));
+    let (ok, stdout, _) = cli_verify(&first);
+    assert!(ok && stdout.contains(&format!("ONLY up to tree size {}", first.entries[2].seq + 1)), "{stdout}");
     let after = first.entries[2].seq;
     let second = export(&app, "globex/gail", &format!("?after_seq={after}")).await;
     let Complete::Proved { first: from, last, .. } = verify(&second, None, None).unwrap().complete else { panic!() };
