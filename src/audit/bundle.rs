@@ -280,17 +280,20 @@ fn check_completeness(bundle: &Bundle, key: &VerifierKey, checkpoint: &Checkpoin
     let c = &bundle.completeness;
     let to = statement(key, &c.to, &checkpoint.origin, &c.org)?;
     let from = c.from.as_deref().map(|n| statement(key, n, &checkpoint.origin, &c.org)).transpose()?;
-    let (first, from_size) = from.as_ref().map_or((1, 0), |f| (f.count + 1, f.size));
+    let (first, from_size) = from.as_ref().map_or((1, 0), |f| (f.count.saturating_add(1), f.size));
     let last_seq = bundle.entries.last().map(|e| e.seq);
     // The statement closes the bundle: at the checkpoint, or (for a page cut
     // by `limit`) right after its last entry.
-    if to.size != checkpoint.size && Some(to.size) != last_seq.map(|s| s + 1) {
+    if to.size != checkpoint.size && Some(to.size) != last_seq.map(|s| s.saturating_add(1)) {
         return Err(VerifyError::Statement(format!(
             "it covers size {}, neither the checkpoint's {} nor the end of the entries",
             to.size, checkpoint.size
         )));
     }
-    if from_size > to.size || first > to.count + 1 || from.as_ref().is_some_and(|f| f.filters != to.filters) {
+    if from_size > to.size
+        || first > to.count.saturating_add(1)
+        || from.as_ref().is_some_and(|f| f.filters != to.filters)
+    {
         return Err(VerifyError::Statement("its start and end statements do not fit together".into()));
     }
     if !to.filters.is_empty() {
@@ -310,14 +313,14 @@ fn check_completeness(bundle: &Bundle, key: &VerifierKey, checkpoint: &Checkpoin
             return Err(VerifyError::Gap {
                 org: c.org.clone(),
                 missing: expected,
-                before: expected - 1,
+                before: expected.saturating_sub(1),
                 after: n,
                 seq: entry.seq,
             });
         }
-        expected += 1;
+        expected = expected.saturating_add(1);
     }
-    let last = expected - 1;
+    let last = expected.saturating_sub(1);
     if last != to.count {
         return Err(VerifyError::CutOff { org: c.org.clone(), last, count: to.count, size: to.size });
     }

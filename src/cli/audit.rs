@@ -88,7 +88,7 @@ fn completeness_line(complete: &Complete, checkpoint_size: u64) -> String {
             if *size < checkpoint_size {
                 format!(
                     "{range}; ONLY up to tree size {size} of {checkpoint_size}: export again with after_seq={} for the rest",
-                    size - 1
+                    size.saturating_sub(1)
                 )
             } else {
                 range

@@ -93,6 +93,10 @@ struct Selection {
 
 impl Selection {
     fn new(scope: Scope, q: &AuditQuery, below: u64, limit: u64) -> Result<Self, Error> {
+        // Sequence numbers are SQLite integers; a larger cursor would wrap.
+        if q.after_seq.is_some_and(|a| i64::try_from(a).is_err()) {
+            return Err(Error::malformed("invalid_query", "after_seq is out of range"));
+        }
         Ok(Self {
             scope,
             account_id: q.account_id.clone(),
@@ -402,13 +406,14 @@ impl Vault {
         // checkpoint is signed, so entries beyond (or altered since) the last
         // one cannot verify, and the auditor sees exactly where.
         sel.below = if self.store.log().tampered().is_some() { self.store.log().tree().size() } else { size };
-        let (org, filters, from_size) = (sel.scope.org.to_string(), filters_of(&sel), sel.after.map(|a| a + 1));
+        let (org, filters, from_size) =
+            (sel.scope.org.to_string(), filters_of(&sel), sel.after.map(|a| a.saturating_add(1)));
         let rows = self.store.read(move |c| page(c, &sel)).await?;
         // The statements bracket exactly the entries: from where the page
         // starts to the checkpoint, or to the last entry when `limit` cut
         // the page short (page on with `after_seq`).
         let to_size = match rows.last() {
-            Some((last, _)) if rows.len() as u64 == limit => last + 1,
+            Some((last, _)) if rows.len() as u64 == limit => last.saturating_add(1),
             _ => size,
         };
         let counted = org.clone();

@@ -116,6 +116,8 @@ async fn each_page_of_a_paged_export_proves_itself_complete() {
     let mut headless = second.clone();
     headless.entries.remove(0);
     assert!(verify(&headless, None, None).unwrap_err().to_string().contains("org globex's event #4 is missing"));
+    let beyond = app.get(&format!("/v1/audit/export?after_seq={}", u64::MAX), &app.token("globex/gail", AUDITOR)).await;
+    assert_eq!((beyond.status, beyond.code()), (StatusCode::BAD_REQUEST, "invalid_query"));
     let mut unanchored = second.clone();
     unanchored.completeness.from = None;
     assert!(verify(&unanchored, None, None).is_err());
