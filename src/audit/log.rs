@@ -144,6 +144,8 @@ pub struct AuditLog {
     tree: RwLock<MerkleTree>,
     keys: RwLock<Option<Arc<LogKeys>>>,
     tampered: RwLock<Option<String>>,
+    /// The provider org, which every event is scoped to.
+    provider: RwLock<Option<String>>,
     /// Woken when enough events arrived for a checkpoint.
     pub checkpoint_due: tokio::sync::Notify,
 }
@@ -180,6 +182,16 @@ impl AuditLog {
 
     pub fn set_keys(&self, keys: Option<Arc<LogKeys>>) {
         *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
+    }
+
+    /// The provider org (every event's scope includes it); `None` until the
+    /// service or an offline tool knows it, and no event can be appended.
+    pub fn provider(&self) -> Option<String> {
+        self.provider.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    pub fn set_provider(&self, provider: &str) {
+        *self.provider.write().unwrap_or_else(PoisonError::into_inner) = Some(provider.to_owned());
     }
 
     /// Why the log is flagged as tampered, if it is.

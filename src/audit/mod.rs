@@ -4,7 +4,9 @@
 //! event, granted or refused, and so is every authentication failure. Events
 //! are written in the same SQLite transaction as the change they record
 //! (`crate::vault`), into a table whose triggers refuse UPDATE and DELETE.
-//! The leaf bytes of an event are its JSON with keys in sorted order.
+//! The leaf bytes of an event are its RFC 8785 canonical JSON. Each event
+//! names the orgs it is scoped to, with a dense counter per org
+//! ([`scope`]), so that a scoped export can prove it omits nothing.
 //!
 //! No secret ever enters an event: the types here carry ids, principals,
 //! fixed reason sentences and non-secret details only.
@@ -14,6 +16,10 @@ pub mod checkpoint;
 pub mod log;
 pub mod manifest;
 pub mod merkle;
+pub mod schema;
+pub mod scope;
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -251,6 +257,7 @@ impl EventDraft {
             reason,
             http: self.http,
             details: Value::Object(self.details),
+            scope: BTreeMap::new(),
         }
     }
 }
@@ -267,27 +274,26 @@ pub struct AuditEvent {
     pub reason: Option<String>,
     pub http: HttpInfo,
     pub details: Value,
+    /// Each org the event is scoped to, with that org's dense counter:
+    /// decided once, when the log appends the event (see [`scope`]).
+    pub scope: BTreeMap<String, u64>,
 }
 
 impl AuditEvent {
-    /// The leaf bytes: the event's JSON with object keys in sorted order and
-    /// no insignificant white space (the RFC 8785 shape for the ASCII keys,
-    /// strings and integers events are made of).
+    /// The leaf bytes: the event's RFC 8785 (JCS) canonical JSON.
     pub fn leaf_json(&self) -> Result<String, serde_json::Error> {
-        serde_json::to_value(self).map(|v| sorted(v).to_string())
+        serde_json_canonicalizer::to_string(self)
     }
 }
 
-fn sorted(value: Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
-        other => other,
-    }
+/// Whether `leaf` is exactly the RFC 8785 canonical form of the JSON it
+/// holds: the check a verifier makes so that two different byte strings can
+/// never stand for one event.
+pub fn is_canonical(leaf: &str) -> bool {
+    serde_json::from_str::<Value>(leaf)
+        .ok()
+        .and_then(|v| serde_json_canonicalizer::to_string(&v).ok())
+        .is_some_and(|c| c == leaf)
 }
 
 #[cfg(test)]
@@ -303,6 +309,33 @@ mod tests {
         let json = event.leaf_json().unwrap();
         assert!(json.starts_with(r#"{"action":"auth.fail","actor":null,"details":{"alpha":"a","zeta":1},"http""#));
         assert!(!json.contains(' ') || json.contains("no token"));
+        assert!(is_canonical(&json));
+    }
+
+    #[test]
+    fn leaves_are_rfc_8785_even_for_numbers_and_unicode() {
+        let mut event = EventDraft::new(None, Action::AuthFail, Target::default(), &HttpInfo::default())
+            .detail("ratio", 1e21)
+            .detail("\u{fb01}", 1)
+            .detail("\u{1f600}", 2)
+            .seal(1, "2026-11-22T00:00:00.000Z", Outcome::Ok, None);
+        event.scope.insert("acme".into(), 3);
+        let json = event.leaf_json().unwrap();
+        // JCS writes numbers as ECMAScript does and sorts keys by UTF-16
+        // code units (U+1F600 is a surrogate pair, so it sorts before U+FB01, unlike in UTF-8).
+        assert!(json.contains(r#""ratio":1e+21"#), "{json}");
+        assert!(json.find('\u{1f600}').unwrap() < json.find('\u{fb01}').unwrap(), "{json}");
+        assert!(json.contains(r#""scope":{"acme":3}"#), "{json}");
+        assert!(is_canonical(&json));
+    }
+
+    #[test]
+    fn a_reordered_or_spaced_leaf_is_not_canonical() {
+        assert!(is_canonical(r#"{"a":1,"b":[true,null]}"#));
+        assert!(!is_canonical(r#"{"b":[true,null],"a":1}"#));
+        assert!(!is_canonical(r#"{"a": 1,"b":[true,null]}"#));
+        assert!(!is_canonical(r#"{"a":1.0,"b":[true,null]}"#));
+        assert!(!is_canonical("not json"));
     }
 
     #[test]

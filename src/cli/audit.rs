@@ -7,7 +7,7 @@ use base64::Engine;
 use clap::Subcommand;
 
 use super::client::{ServerArgs, get, token};
-use crate::audit::bundle::{Bundle, verify};
+use crate::audit::bundle::{Bundle, Complete, verify};
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
@@ -71,6 +71,35 @@ fn query(pairs: &[(&str, Option<String>)]) -> String {
     if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
 }
 
+/// What the bundle proves about the org's events being all there. A page
+/// cut short by `limit` proves completeness only up to its last entry,
+/// which the line says, so that a bundle cut back to an earlier statement
+/// cannot pass for the whole log.
+fn completeness_line(complete: &Complete, checkpoint_size: u64) -> String {
+    match complete {
+        Complete::Proved { org, first, last, from_size, size } => {
+            let range = if first > last {
+                format!("complete: org {org} has no events between tree sizes {from_size} and {size}")
+            } else {
+                format!(
+                    "complete: org {org}'s events #{first} to #{last} (tree sizes {from_size} to {size}), none missing"
+                )
+            };
+            if *size < checkpoint_size {
+                format!(
+                    "{range}; ONLY up to tree size {size} of {checkpoint_size}: export again with after_seq={} for the rest",
+                    size.saturating_sub(1)
+                )
+            } else {
+                range
+            }
+        }
+        Complete::NotProved { org, filters } => {
+            format!("completeness NOT proved: the export of org {org}'s events was filtered by {}", filters.join(", "))
+        }
+    }
+}
+
 pub fn run(command: AuditCommand) -> anyhow::Result<()> {
     match command {
         AuditCommand::Checkpoint { server, out } => {
@@ -116,6 +145,7 @@ pub fn run(command: AuditCommand) -> anyhow::Result<()> {
                         "OK: {} events verified against checkpoint {} size {} (root {root}) signed by {pinned}{consistent}",
                         v.events, v.checkpoint.origin, v.checkpoint.size
                     );
+                    println!("{}", completeness_line(&v.complete, v.checkpoint.size));
                     Ok(())
                 }
                 Err(e) => bail!("verification failed: {e}"),

@@ -127,6 +127,9 @@ pub fn restore(args: &RestoreArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let store = Store::open(&args.data_dir)?;
+        // The log's origin names the provider, whose scope every event is in.
+        let provider = manifest.origin.strip_prefix("rootvault/").context("the manifest names no rootvault log")?;
+        store.log().set_provider(provider);
         let draft = EventDraft::new(None, Action::SysRestore, Target::default(), &HttpInfo::default())
             .detail("backup_size", manifest.size)
             .detail("backup_created_at", manifest.created_at.clone())

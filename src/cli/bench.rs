@@ -13,9 +13,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use zeroize::Zeroizing;
 
-use crate::audit::bundle::{BUNDLE_FORMAT, Bundle, BundleEntry, verify};
+use crate::audit::bundle::{BUNDLE_FORMAT, Bundle, BundleEntry, Completeness, verify};
 use crate::audit::log::LogKeys;
 use crate::audit::merkle::{MerkleTree, leaf_hash};
+use crate::audit::scope::ScopeStatement;
 use crate::audit::{Action, EventDraft, HttpInfo, Outcome, Target};
 use crate::store::{Store, StoreError};
 use crate::vault::now_rfc3339;
@@ -49,6 +50,7 @@ async fn appends(writers: u64, each: u64) -> anyhow::Result<f64> {
     let dir = tempfile_dir()?;
     let store = Store::open(&dir).context("cannot open a bench database")?;
     store.log().set_keys(Some(Arc::new(LogKeys::from_seed("rootvault/bench", &Zeroizing::new([7; 32])))));
+    store.log().set_provider("bench");
     let started = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..writers {
@@ -81,6 +83,7 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
 fn leaf(seq: u64) -> String {
     let mut event = draft(seq).seal(seq, &now_rfc3339(), Outcome::Ok, None);
     event.target.account_id = Some("123456789012".into());
+    event.scope.insert("bench".into(), seq + 1);
     event.leaf_json().unwrap_or_default()
 }
 
@@ -136,6 +139,20 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         tree_size: n,
         entries,
         consistency: None,
+        completeness: Completeness {
+            org: "bench".into(),
+            from: None,
+            to: keys.signer().sign_text(
+                &ScopeStatement {
+                    origin: "rootvault/bench".into(),
+                    org: "bench".into(),
+                    count: n,
+                    size: n,
+                    filters: vec![],
+                }
+                .body(),
+            ),
+        },
     };
     let started = Instant::now();
     verify(&bundle, Some(&keys.signer().vkey()), None)?;

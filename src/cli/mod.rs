@@ -9,6 +9,7 @@ mod bench;
 mod client;
 mod init;
 mod link;
+mod report;
 mod request;
 mod reveal;
 mod serve;
@@ -184,7 +185,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("rootvault: {e:#}");
+            eprintln!("rootvault: {}", report::one_line(&e));
             ExitCode::FAILURE
         }
     }

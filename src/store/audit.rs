@@ -1,15 +1,46 @@
-//! The `audit_events`, `checkpoints` and `audit_key` tables.
+//! The `audit_events`, `audit_scope`, `checkpoints` and `audit_key` tables.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{Batch, StoreError};
 use crate::audit::log::{StoredRow, may_lack_mac};
 use crate::audit::merkle::{Hash, MerkleTree, leaf_hash};
+use crate::audit::scope::orgs_of;
 use crate::audit::{AuditEvent, EventDraft, Outcome};
+
+/// Decide the event's scope: each org it belongs to, with that org's next
+/// counter. The counters are read from `audit_scope` inside the same
+/// transaction and savepoint that will hold the event, so a job that rolls
+/// back takes its counters with it and the next event reuses them: they
+/// stay dense whatever the group commit does.
+fn scope_of(tx: &Transaction<'_>, provider: &str, draft: &EventDraft) -> Result<BTreeMap<String, u64>, StoreError> {
+    let account = match &draft.target.account_id {
+        Some(id) => Some(
+            tx.query_row("SELECT customer_org FROM accounts WHERE account_id = ?1", [id], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .optional()?
+            .flatten(),
+        ),
+        None => None,
+    };
+    let actor_org = draft.actor.as_ref().map(|p| p.org.as_str());
+    let mut scope = BTreeMap::new();
+    for org in orgs_of(provider, account.as_ref().map(Option::as_deref), actor_org) {
+        let next: i64 =
+            tx.query_row("SELECT COALESCE(MAX(n), 0) + 1 FROM audit_scope WHERE org = ?1", [&org], |r| r.get(0))?;
+        let next = u64::try_from(next).map_err(|_| StoreError::Corrupt("audit_scope.n".into()))?;
+        scope.insert(org, next);
+    }
+    Ok(scope)
+}
 
 /// Append one event inside the caller's batch and return it as stored. The
 /// caller's change and this event commit together (or neither does). When
-/// the log key is loaded the row carries its MAC.
+/// the log key is loaded the row carries its MAC. The event's scope is
+/// decided here, once, and indexed in `audit_scope`.
 pub fn append(
     batch: &mut Batch,
     draft: EventDraft,
@@ -25,7 +56,10 @@ pub fn append(
     }
     let seq: i64 = batch.tx().query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_events", [], |r| r.get(0))?;
     let seq = u64::try_from(seq).map_err(|_| StoreError::Corrupt("audit_events.seq".into()))?;
-    let event = draft.seal(seq, time, outcome, reason);
+    let provider = batch.log().provider().ok_or(StoreError::ProviderUnknown)?;
+    let scope = scope_of(batch.tx(), &provider, &draft)?;
+    let mut event = draft.seal(seq, time, outcome, reason);
+    event.scope = scope;
     let json = event.leaf_json().map_err(|e| StoreError::Corrupt(format!("event did not serialize: {e}")))?;
     let leaf = leaf_hash(json.as_bytes());
     let mac = keys.map(|k| k.row_mac(seq, &leaf).to_vec());
@@ -34,8 +68,27 @@ pub fn append(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![seq as i64, time, event.actor, event.action, event.target.account_id, outcome.as_str(), json, mac],
     )?;
+    for (org, n) in &event.scope {
+        batch.tx().execute(
+            "INSERT INTO audit_scope (org, n, seq) VALUES (?1, ?2, ?3)",
+            params![org, *n as i64, seq as i64],
+        )?;
+    }
     batch.push_leaf(leaf);
     Ok(event)
+}
+
+/// How many events of `org` carry a counter among the first `size` events
+/// of the log: the counter of its last such event (they are dense).
+pub fn scope_count(conn: &Connection, org: &str, size: u64) -> Result<u64, StoreError> {
+    let n: Option<i64> = conn
+        .query_row(
+            "SELECT n FROM audit_scope WHERE org = ?1 AND seq < ?2 AND n IS NOT NULL ORDER BY seq DESC LIMIT 1",
+            params![org, size as i64],
+            |r| r.get(0),
+        )
+        .optional()?;
+    u64::try_from(n.unwrap_or(0)).map_err(|_| StoreError::Corrupt("audit_scope.n".into()))
 }
 
 /// Every stored row in `seq` order, for the integrity check.

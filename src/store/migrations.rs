@@ -261,6 +261,32 @@ const MIGRATIONS: &[&str] = &[
 
     ALTER TABLE pending_rotations ADD COLUMN fingerprint BLOB;
     "#,
+    // 7: audit scope: which orgs each event is scoped to, with each org's dense
+    // counter, so exports select an org's events by index and prove that
+    // none is missing. New rows are written with their event, in the same
+    // savepoint. Events stored before this migration carry no scope in
+    // their leaf (leaves are never rewritten): they are indexed here by the
+    // same rule, without a counter (n NULL); the provider sees every event
+    // and needs no index rows for them.
+    r#"
+    CREATE TABLE audit_scope (
+        org TEXT NOT NULL,
+        n   INTEGER CHECK (n > 0),
+        seq INTEGER NOT NULL,
+        UNIQUE (org, n),
+        UNIQUE (org, seq)
+    ) STRICT;
+    CREATE TRIGGER audit_scope_no_update BEFORE UPDATE ON audit_scope
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_scope_no_delete BEFORE DELETE ON audit_scope
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    INSERT OR IGNORE INTO audit_scope (org, n, seq)
+        SELECT a.customer_org, NULL, e.seq FROM audit_events e JOIN accounts a ON a.account_id = e.account_id
+         WHERE a.customer_org IS NOT NULL;
+    INSERT OR IGNORE INTO audit_scope (org, n, seq)
+        SELECT substr(actor, 1, instr(actor, '/') - 1), NULL, seq FROM audit_events
+         WHERE account_id IS NULL AND instr(actor, '/') > 1;
+    "#,
 ];
 
 /// Bring the schema up to the latest version.
@@ -298,6 +324,37 @@ mod tests {
         let update = conn.execute("UPDATE audit_events SET action = 'b'", []);
         assert!(update.unwrap_err().to_string().contains("append-only"));
         let delete = conn.execute("DELETE FROM audit_events", []);
+        assert!(delete.unwrap_err().to_string().contains("append-only"));
+    }
+
+    #[test]
+    fn events_stored_before_scopes_are_indexed_for_their_orgs_without_counters() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let scopes = MIGRATIONS.iter().position(|m| m.contains("CREATE TABLE audit_scope")).unwrap();
+        for sql in &MIGRATIONS[..scopes] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", scopes).unwrap();
+        conn.execute_batch(
+            "INSERT INTO accounts (account_id, name, kind, model, dedicated_payer, custody, customer_org, root_email,
+                                   contacts, kms_keys, created_at, created_by)
+             VALUES ('123456789012', 'a', 'payer', 'spam', 1, 'provider_split', 'globex', 'r@x', '{}', '{}', 't', 'acme/ada');
+             INSERT INTO audit_events (seq, time, actor, action, account_id, outcome, event_json) VALUES
+               (0, 't', 'acme/ada', 'account.create', '123456789012', 'ok', '{}'),
+               (1, 't', 'initech/ian', 'account.list', NULL, 'ok', '{}'),
+               (2, 't', NULL, 'auth.fail', NULL, 'denied', '{}');",
+        )
+        .unwrap();
+        apply(&mut conn).unwrap();
+        let rows: Vec<(String, Option<i64>, i64)> = conn
+            .prepare("SELECT org, n, seq FROM audit_scope ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, [("globex".to_owned(), None, 0), ("initech".to_owned(), None, 1)]);
+        let delete = conn.execute("DELETE FROM audit_scope", []);
         assert!(delete.unwrap_err().to_string().contains("append-only"));
     }
 }

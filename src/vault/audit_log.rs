@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::{Vault, now_rfc3339, require_role};
-use crate::audit::bundle::{BUNDLE_FORMAT, Bundle, BundleEntry, Consistency};
+use crate::audit::bundle::{BUNDLE_FORMAT, Bundle, BundleEntry, Completeness, Consistency};
 use crate::audit::log::{LogKeys, first_problem};
 use crate::audit::merkle::Hash;
+use crate::audit::scope::ScopeStatement;
 use crate::audit::{Action, EventDraft, HttpInfo, Outcome, Target};
 use crate::auth::Caller;
 use crate::crypto::{EncryptionContext, WrappedKey};
@@ -25,9 +26,10 @@ pub const MAX_BUNDLE_EVENTS: u64 = 100_000;
 /// Rows read per page when streaming events.
 const PAGE: u64 = 1000;
 
-/// Which events an auditor sees: those about accounts their org is a party
-/// to, their own org's events that name no account (authentication
-/// failures included), and, for the provider, the service's own events.
+/// Which events an auditor sees: those whose scope names their org. The
+/// scope is decided once, when the log appends the event
+/// (`crate::audit::scope`), and indexed in `audit_scope`; the provider is in
+/// every event's scope.
 #[derive(Debug, Clone)]
 struct Scope {
     org: OrgName,
@@ -91,6 +93,10 @@ struct Selection {
 
 impl Selection {
     fn new(scope: Scope, q: &AuditQuery, below: u64, limit: u64) -> Result<Self, Error> {
+        // Sequence numbers are SQLite integers; a larger cursor would wrap.
+        if q.after_seq.is_some_and(|a| i64::try_from(a).is_err()) {
+            return Err(Error::malformed("invalid_query", "after_seq is out of range"));
+        }
         Ok(Self {
             scope,
             account_id: q.account_id.clone(),
@@ -103,36 +109,53 @@ impl Selection {
     }
 }
 
-/// One page of selected events, as `(seq, leaf json)`.
+/// One page of selected events, as `(seq, leaf json)`: the provider's from
+/// the log itself, a customer's through the scope index. An index row only
+/// counts when the event's own scope agrees with it, so a row slipped into
+/// the index cannot show one tenant's event to another.
 fn page(conn: &Connection, sel: &Selection) -> Result<Vec<(u64, String)>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, event_json FROM audit_events
-          WHERE seq > ?6 AND seq < ?7
-            AND (?3 IS NULL OR account_id = ?3)
-            AND (?4 IS NULL OR time >= ?4) AND (?5 IS NULL OR time < ?5)
-            AND ((account_id IS NOT NULL
-                  AND (?2 = 1 OR account_id IN (SELECT account_id FROM accounts WHERE customer_org = ?1)))
-              OR (account_id IS NULL
-                  AND (actor LIKE ?1 || '/%'
-                    OR (actor IS NULL AND (json_extract(event_json, '$.details.org') = ?1
-                      OR (?2 = 1 AND json_extract(event_json, '$.details.org') IS NULL))))))
-          ORDER BY seq LIMIT ?8",
-    )?;
+    const FILTERS: &str =
+        "(?4 IS NULL OR e.account_id = ?4) AND (?5 IS NULL OR e.time >= ?5) AND (?6 IS NULL OR e.time < ?6)";
+    let sql = if sel.scope.provider {
+        format!(
+            "SELECT e.seq, e.event_json FROM audit_events e
+              WHERE e.seq > ?2 AND e.seq < ?3 AND {FILTERS} AND ?1 IS NOT NULL
+              ORDER BY e.seq LIMIT ?7"
+        )
+    } else {
+        format!(
+            "SELECT e.seq, e.event_json FROM audit_scope s JOIN audit_events e ON e.seq = s.seq
+              WHERE s.org = ?1 AND s.seq > ?2 AND s.seq < ?3 AND {FILTERS}
+                AND (json_extract(e.event_json, '$.scope.\"' || ?1 || '\"') = s.n
+                  OR (s.n IS NULL AND json_extract(e.event_json, '$.scope') IS NULL))
+              ORDER BY s.seq LIMIT ?7"
+        )
+    };
+    let mut stmt = conn.prepare_cached(&sql)?;
     let after = sel.after.map_or(-1, |a| a as i64);
     let rows = stmt.query_map(
         params![
             sel.scope.org.as_str(),
-            sel.scope.provider,
+            after,
+            sel.below as i64,
             sel.account_id.as_ref().map(AccountId::as_str),
             sel.since,
             sel.until,
-            after,
-            sel.below as i64,
             sel.limit as i64
         ],
         |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)),
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The filters that narrow a selection below "all of the org's events",
+/// which counters then cannot prove complete.
+fn filters_of(sel: &Selection) -> Vec<String> {
+    [("account_id", sel.account_id.is_some()), ("since", sel.since.is_some()), ("until", sel.until.is_some())]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| name.to_owned())
+        .collect()
 }
 
 /// CSV cell: quoted when needed, and never read as a formula by a spreadsheet.
@@ -387,8 +410,35 @@ impl Vault {
         // checkpoint covers them all; on a log flagged as tampered no new
         // checkpoint is signed, so entries beyond (or altered since) the last
         // one cannot verify, and the auditor sees exactly where.
-        sel.below = self.store.log().tree().size();
+        sel.below = if self.store.log().tampered().is_some() { self.store.log().tree().size() } else { size };
+        let (org, filters, from_size) =
+            (sel.scope.org.to_string(), filters_of(&sel), sel.after.map(|a| a.saturating_add(1)));
         let rows = self.store.read(move |c| page(c, &sel)).await?;
+        // The statements bracket exactly the entries: from where the page
+        // starts to the checkpoint, or to the last entry when `limit` cut
+        // the page short (page on with `after_seq`).
+        let to_size = match rows.last() {
+            Some((last, _)) if rows.len() as u64 == limit => last.saturating_add(1),
+            _ => size,
+        };
+        let counted = org.clone();
+        let (to_count, from_count) = self
+            .store
+            .read(move |c| {
+                let to = store::audit::scope_count(c, &counted, to_size)?;
+                let from = from_size.map(|s| store::audit::scope_count(c, &counted, s)).transpose()?;
+                Ok::<_, StoreError>((to, from))
+            })
+            .await?;
+        let statement = |count: u64, size: u64| {
+            let s = ScopeStatement { origin: self.origin(), org: org.clone(), count, size, filters: filters.clone() };
+            keys.signer().sign_text(&s.body())
+        };
+        let completeness = Completeness {
+            org: org.clone(),
+            from: from_size.zip(from_count).map(|(size, count)| statement(count, size)),
+            to: statement(to_count, to_size),
+        };
         let tree = self.store.log().tree();
         let mut entries = Vec::with_capacity(rows.len());
         for (seq, leaf) in rows {
@@ -416,6 +466,7 @@ impl Vault {
             tree_size: size,
             entries,
             consistency,
+            completeness,
         })
     }
 }

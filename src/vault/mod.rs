@@ -134,6 +134,7 @@ fn record_refusal(batch: &mut Batch, draft: EventDraft, err: Error) -> Error {
 
 impl Vault {
     pub fn new(store: Store, keys: Arc<dyn KeyProvider>, orgs: OrgDirectory, policy: Policy) -> Self {
+        store.log().set_provider(orgs.provider().as_str());
         Self {
             store,
             keys,

@@ -38,7 +38,7 @@ async fn changes_and_refusals_are_recorded_with_the_documented_fields() {
     for (i, e) in events.iter().enumerate() {
         assert_eq!(e["seq"], i as u64, "sequence numbers are dense from 0");
         let keys: Vec<&str> = e.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["action", "actor", "details", "http", "outcome", "reason", "seq", "target", "time"]);
+        assert_eq!(keys, ["action", "actor", "details", "http", "outcome", "reason", "scope", "seq", "target", "time"]);
         let time = e["time"].as_str().unwrap();
         assert!(time.ends_with('Z') && time.len() == 24, "RFC 3339 UTC with milliseconds: {time}");
         if e["http"]["user_agent"] != "rootvault dev" {

@@ -4,6 +4,7 @@
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on any unexpected error")]
 
 mod accounts;
+mod audit_completeness;
 mod audit_export;
 mod audit_log;
 mod auth;
@@ -11,6 +12,7 @@ mod backup;
 mod bad_input;
 mod cli;
 mod custodians;
+mod dev_errors;
 mod encryption_context;
 mod halves;
 mod helpers;
