@@ -74,6 +74,20 @@ async fn request_context(mut req: Request, next: Next) -> Response {
     response
 }
 
+/// Refuse a path whose percent-decoded bytes are not UTF-8 before routing,
+/// so the caller gets the JSON error shape (`invalid_id`) rather than the
+/// plain-text rejection of axum's `Path` extractor.
+async fn utf8_path(req: Request, next: Next) -> Response {
+    if extract::percent_decoded_is_utf8(req.uri().path()) {
+        next.run(req).await
+    } else {
+        axum::response::IntoResponse::into_response(Error::malformed(
+            "invalid_id",
+            "a path segment is not valid UTF-8 once percent-decoded",
+        ))
+    }
+}
+
 async fn not_found() -> Error {
     Error::NotFound("route")
 }
@@ -152,6 +166,7 @@ pub fn router(app: App) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(utf8_path))
         .layer(middleware::from_fn(request_context))
         .with_state(app)
 }
