@@ -31,7 +31,10 @@ pub use audit_log::{AuditQuery, CheckpointView, EventFormat};
 pub use backup::BackupFile;
 pub use halves::{Deposited, MfaInput, PasswordInput};
 pub use links::{CreatedLink, LinkSecret, LinkView, NewLink, PageInfo, log_hash};
-pub use requests::{CodeRelease, PasswordRelease, RequestFilter, RequestView, Step as RequestStep};
+pub use requests::{
+    CodeRelease, LIST_LIMIT as REQUEST_LIST_LIMIT, PasswordRelease, RequestFilter, RequestPage, RequestView,
+    Step as RequestStep,
+};
 pub use reverse::{ReverseStep, ReverseView};
 pub use rotation::RotationCandidate;
 pub use subscribers::NewSubscriber;
