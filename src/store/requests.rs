@@ -68,9 +68,12 @@ pub struct Listing<'a> {
     pub limit: u32,
 }
 
-/// One page of requests, newest first, and the `(created_at, id)` to
-/// continue after when the page was full.
-pub fn list(conn: &Connection, q: Listing<'_>) -> Result<(Vec<StoredRequest>, Option<(i64, String)>), StoreError> {
+/// Where a listing stands: the `(created_at, id)` of a row.
+pub type Position = (i64, String);
+
+/// One page of requests, newest first, and the position to continue after
+/// when the page was full.
+pub fn list(conn: &Connection, q: Listing<'_>) -> Result<(Vec<StoredRequest>, Option<Position>), StoreError> {
     let states = q.states.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
     let mut stmt = conn.prepare(
         "SELECT id, account_id, body, created_at FROM requests
