@@ -107,7 +107,8 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     };
     let orgs = OrgDirectory::new(config.provider_org.clone(), config.customer_orgs().cloned());
     let auth = Authenticator::new(config.audience.clone(), issuers(config).await?);
-    let mut vault = Vault::new(store, keys, orgs, config.break_glass);
+    let mut vault = Vault::new(store, keys, orgs, config.break_glass)
+        .with_private_webhook_targets(config.notify.allow_private_targets);
     if let crate::config::StorageConfig::SecretsManager(settings) = &config.storage {
         vault = vault
             .with_secrets_manager(crate::store::secrets_manager::SecretsManagerHalves::connect(settings.clone()).await);

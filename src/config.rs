@@ -171,6 +171,7 @@ struct FileNotify {
     retry_max_seconds: Option<u64>,
     max_attempts: Option<u32>,
     timeout_seconds: Option<u64>,
+    danger_allow_private_targets: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -345,6 +346,7 @@ impl Config {
                 None => defaults.max_attempts,
             },
             poll_interval: defaults.poll_interval,
+            allow_private_targets: file.notify.danger_allow_private_targets.unwrap_or(false),
         };
         let storage = match file.storage {
             None => StorageConfig::Sqlite,
@@ -422,7 +424,8 @@ impl Config {
             orgs: vec![org("acme"), org("globex"), org("initech")],
             keys: KeysConfig::Local,
             break_glass: Policy::default(),
-            notify: NotifySettings::default(),
+            // Dev receivers run on this machine, over plain http.
+            notify: NotifySettings { allow_private_targets: true, ..NotifySettings::default() },
             storage: StorageConfig::Sqlite,
             public_url: None,
             dev: true,

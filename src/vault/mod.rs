@@ -65,6 +65,8 @@ pub struct Vault {
     clock_shift: Arc<std::sync::atomic::AtomicI64>,
     /// Where ciphertexts live when not in SQLite.
     secrets: Option<crate::store::secrets_manager::SecretsManagerHalves>,
+    /// Webhooks may target private addresses (dev mode; see `notify::target`).
+    allow_private_webhooks: bool,
 }
 
 /// The current time in Unix seconds, the clock of the break-glass rules.
@@ -144,7 +146,14 @@ impl Vault {
             public_url: Arc::default(),
             clock_shift: Arc::default(),
             secrets: None,
+            allow_private_webhooks: false,
         }
+    }
+
+    /// Let webhook subscribers target loopback and private addresses.
+    pub fn with_private_webhook_targets(mut self, allow: bool) -> Self {
+        self.allow_private_webhooks = allow;
+        self
     }
 
     /// Keep the ciphertexts of new half versions in Secrets Manager.

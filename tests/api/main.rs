@@ -26,4 +26,5 @@ mod rotation;
 mod seal;
 mod secrets;
 mod wall;
+mod webhook_targets;
 mod webhooks;
