@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::crypto::kms::KmsSettings;
 use crate::domain::breakglass::{Policy, PolicyError};
 use crate::domain::ids::OrgName;
+use crate::http::ServerSettings;
 use crate::notify::NotifySettings;
 use crate::store::secrets_manager::SecretsManagerSettings;
 
@@ -96,6 +97,8 @@ pub struct Config {
     /// The address recipients reach link pages at, e.g. `https://vault.example`;
     /// by default `http://` and the listening address.
     pub public_url: Option<String>,
+    /// Read timeouts for slow clients.
+    pub server: ServerSettings,
     /// Set only by `rootvault dev`: dev issuers and auto-unseal.
     pub dev: bool,
 }
@@ -116,6 +119,15 @@ struct FileConfig {
     #[serde(default)]
     notify: FileNotify,
     storage: Option<FileStorage>,
+    #[serde(default)]
+    server: FileServer,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileServer {
+    header_read_timeout_seconds: Option<u64>,
+    body_read_timeout_seconds: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -348,6 +360,19 @@ impl Config {
             poll_interval: defaults.poll_interval,
             allow_private_targets: file.notify.danger_allow_private_targets.unwrap_or(false),
         };
+        let server_defaults = ServerSettings::default();
+        let server = ServerSettings {
+            header_read_timeout: seconds(
+                "server.header_read_timeout_seconds",
+                file.server.header_read_timeout_seconds,
+                server_defaults.header_read_timeout,
+            )?,
+            body_read_timeout: seconds(
+                "server.body_read_timeout_seconds",
+                file.server.body_read_timeout_seconds,
+                server_defaults.body_read_timeout,
+            )?,
+        };
         let storage = match file.storage {
             None => StorageConfig::Sqlite,
             Some(FileStorage { backend, secrets_manager }) => match (backend.as_str(), secrets_manager) {
@@ -405,6 +430,7 @@ impl Config {
             notify,
             storage,
             public_url,
+            server,
             dev: false,
         })
     }
@@ -428,6 +454,7 @@ impl Config {
             notify: NotifySettings { allow_private_targets: true, ..NotifySettings::default() },
             storage: StorageConfig::Sqlite,
             public_url: None,
+            server: ServerSettings::default(),
             dev: true,
         }
     }

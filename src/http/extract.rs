@@ -1,7 +1,7 @@
 //! Request extractors: who is calling, the request's audit context, and
 //! strict JSON bodies.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Request};
@@ -60,6 +60,14 @@ impl FromRequestParts<App> for Caller {
             },
         };
         let (reason, org) = failure;
+        // Count the failure per address; only the first of a window for
+        // each reason is recorded in full (see `failures`).
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        let noted = app.auth_failures.note(ip, reason, std::time::Instant::now(), crate::vault::unix_now());
+        super::failures::record(&app.vault, noted.summaries).await;
+        if !noted.record {
+            return Err(Error::Unauthenticated);
+        }
         let mut draft = EventDraft::new(None, Action::AuthFail, Target::default(), &http)
             .detail("reason", reason)
             .detail("route", parts.extensions.get::<MatchedPath>().map(|p| p.as_str().to_owned()));
@@ -110,7 +118,15 @@ impl<S: Send + Sync> FromRequest<S> for RawJson {
         if !is_json {
             return Err(Error::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        let deadline = req.extensions().get::<super::server::BodyReadTimeout>().map(|t| t.0);
+        let read = Bytes::from_request(req, state);
+        let read = match deadline {
+            Some(deadline) => tokio::time::timeout(deadline, read)
+                .await
+                .map_err(|_| Error::malformed("body_timeout", "the request body did not arrive in time"))?,
+            None => read.await,
+        };
+        let bytes = read.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 Error::PayloadTooLarge
             } else {

@@ -7,16 +7,18 @@ mod accounts;
 mod audit;
 pub mod error;
 pub mod extract;
+pub mod failures;
 mod halves;
 mod links;
 pub mod ratelimit;
 mod requests;
 mod reverse;
+pub mod server;
 mod subscribers;
 pub mod sys;
 
-use std::future::Future;
-use std::net::SocketAddr;
+pub use server::{ServerSettings, serve};
+
 use std::time::Instant;
 
 use axum::Router;
@@ -25,7 +27,6 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{delete, get, post, put};
-use tokio::net::TcpListener;
 
 use crate::app::App;
 use crate::error::Error;
@@ -167,18 +168,7 @@ pub fn router(app: App) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(utf8_path))
+        .layer(middleware::from_fn_with_state(app.clone(), ratelimit::guard))
         .layer(middleware::from_fn(request_context))
         .with_state(app)
-}
-
-/// Serve `app` on `listener` until `shutdown` resolves, then finish the
-/// requests in flight.
-pub async fn serve(
-    listener: TcpListener,
-    app: App,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(app).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
 }

@@ -25,6 +25,7 @@ mod reverse;
 mod rotation;
 mod seal;
 mod secrets;
+mod slow_and_failing_clients;
 mod wall;
 mod webhook_targets;
 mod webhooks;
