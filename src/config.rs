@@ -506,6 +506,23 @@ mod tests {
     }
 
     #[test]
+    fn webhook_targets_are_public_and_slow_clients_timed_out_unless_configured_otherwise() {
+        let config = parse(GOOD).unwrap();
+        assert!(!config.notify.allow_private_targets);
+        assert_eq!(config.server, ServerSettings::default());
+        assert!(Config::dev(PathBuf::from("/tmp/x"), DEFAULT_LISTEN.parse().unwrap()).notify.allow_private_targets);
+        let text = format!(
+            "{GOOD}\n[notify]\ndanger_allow_private_targets = true\n[server]\nheader_read_timeout_seconds = 3\nbody_read_timeout_seconds = 4\n"
+        );
+        let config = parse(&text).unwrap();
+        assert!(config.notify.allow_private_targets);
+        assert_eq!(config.server.header_read_timeout, Duration::from_secs(3));
+        assert_eq!(config.server.body_read_timeout, Duration::from_secs(4));
+        let zero = format!("{GOOD}\n[server]\nheader_read_timeout_seconds = 0\n");
+        assert_eq!(parse(&zero).unwrap_err().key, "server.header_read_timeout_seconds");
+    }
+
+    #[test]
     fn environment_overrides_win() {
         let env = FakeEnv([("ROOTVAULT_LISTEN", "127.0.0.1:9999"), ("ROOTVAULT_DATA_DIR", "/srv/rv")].into());
         let config = Config::parse(GOOD, Path::new("/"), &env).unwrap();
