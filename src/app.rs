@@ -38,8 +38,12 @@ pub enum StartError {
 pub struct App {
     pub vault: Vault,
     pub auth: Arc<Authenticator>,
-    /// Rate limits of the public link endpoints.
+    /// Rate limits of the public link endpoints and of anonymous callers.
     pub limiter: Arc<crate::http::ratelimit::Limiter>,
+    /// Failed authentications per address: budget and audit aggregation.
+    pub auth_failures: Arc<crate::http::failures::AuthFailures>,
+    /// Read timeouts for slow clients.
+    pub server: crate::http::ServerSettings,
     /// Set on SIGTERM: readiness answers 503 while requests drain.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -107,7 +111,8 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     };
     let orgs = OrgDirectory::new(config.provider_org.clone(), config.customer_orgs().cloned());
     let auth = Authenticator::new(config.audience.clone(), issuers(config).await?);
-    let mut vault = Vault::new(store, keys, orgs, config.break_glass);
+    let mut vault = Vault::new(store, keys, orgs, config.break_glass)
+        .with_private_webhook_targets(config.notify.allow_private_targets);
     if let crate::config::StorageConfig::SecretsManager(settings) = &config.storage {
         vault = vault
             .with_secrets_manager(crate::store::secrets_manager::SecretsManagerHalves::connect(settings.clone()).await);
@@ -115,11 +120,20 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     if !vault.keys().seal_status().sealed {
         vault.open_audit_log().await.map_err(|e| StartError::AuditLog(e.to_string()))?;
     }
-    Ok(App { vault, auth: Arc::new(auth), limiter: Arc::default(), draining: Arc::default() })
+    Ok(App {
+        vault,
+        auth: Arc::new(auth),
+        limiter: Arc::default(),
+        auth_failures: Arc::default(),
+        server: config.server,
+        draining: Arc::default(),
+    })
 }
 
 /// How often requests past a deadline are moved to `expired`.
 const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often closed windows of authentication failures are summarised.
+const FAILURE_SWEEP: std::time::Duration = std::time::Duration::from_secs(10);
 /// How often a checkpoint is signed when the log grew.
 const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -136,7 +150,8 @@ impl Drop for Background {
 }
 
 impl App {
-    /// Start the webhook delivery worker and the request-expiry sweeper.
+    /// Start the webhook delivery worker, the request-expiry sweeper, the
+    /// checkpointer and the authentication-failure summariser.
     pub fn start_background(&self, notify: NotifySettings) -> Background {
         let worker = tokio::spawn(crate::notify::worker::run(self.vault.store().clone(), notify));
         let vault = self.vault.clone();
@@ -165,6 +180,15 @@ impl App {
                 }
             }
         });
-        Background(vec![worker, sweeper, checkpointer])
+        let (vault, failures) = (self.vault.clone(), Arc::clone(&self.auth_failures));
+        let summariser = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(FAILURE_SWEEP);
+            loop {
+                tick.tick().await;
+                let owed = failures.take_closed(std::time::Instant::now(), false);
+                crate::http::failures::record(&vault, owed).await;
+            }
+        });
+        Background(vec![worker, sweeper, checkpointer, summariser])
     }
 }

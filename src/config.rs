@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::crypto::kms::KmsSettings;
 use crate::domain::breakglass::{Policy, PolicyError};
 use crate::domain::ids::OrgName;
+use crate::http::ServerSettings;
 use crate::notify::NotifySettings;
 use crate::store::secrets_manager::SecretsManagerSettings;
 
@@ -96,6 +97,8 @@ pub struct Config {
     /// The address recipients reach link pages at, e.g. `https://vault.example`;
     /// by default `http://` and the listening address.
     pub public_url: Option<String>,
+    /// Read timeouts for slow clients.
+    pub server: ServerSettings,
     /// Set only by `rootvault dev`: dev issuers and auto-unseal.
     pub dev: bool,
 }
@@ -116,6 +119,15 @@ struct FileConfig {
     #[serde(default)]
     notify: FileNotify,
     storage: Option<FileStorage>,
+    #[serde(default)]
+    server: FileServer,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileServer {
+    header_read_timeout_seconds: Option<u64>,
+    body_read_timeout_seconds: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -171,6 +183,7 @@ struct FileNotify {
     retry_max_seconds: Option<u64>,
     max_attempts: Option<u32>,
     timeout_seconds: Option<u64>,
+    danger_allow_private_targets: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -345,6 +358,20 @@ impl Config {
                 None => defaults.max_attempts,
             },
             poll_interval: defaults.poll_interval,
+            allow_private_targets: file.notify.danger_allow_private_targets.unwrap_or(false),
+        };
+        let server_defaults = ServerSettings::default();
+        let server = ServerSettings {
+            header_read_timeout: seconds(
+                "server.header_read_timeout_seconds",
+                file.server.header_read_timeout_seconds,
+                server_defaults.header_read_timeout,
+            )?,
+            body_read_timeout: seconds(
+                "server.body_read_timeout_seconds",
+                file.server.body_read_timeout_seconds,
+                server_defaults.body_read_timeout,
+            )?,
         };
         let storage = match file.storage {
             None => StorageConfig::Sqlite,
@@ -403,6 +430,7 @@ impl Config {
             notify,
             storage,
             public_url,
+            server,
             dev: false,
         })
     }
@@ -422,9 +450,11 @@ impl Config {
             orgs: vec![org("acme"), org("globex"), org("initech")],
             keys: KeysConfig::Local,
             break_glass: Policy::default(),
-            notify: NotifySettings::default(),
+            // Dev receivers run on this machine, over plain http.
+            notify: NotifySettings { allow_private_targets: true, ..NotifySettings::default() },
             storage: StorageConfig::Sqlite,
             public_url: None,
+            server: ServerSettings::default(),
             dev: true,
         }
     }
@@ -473,6 +503,23 @@ mod tests {
         assert_eq!(config.orgs[1].jwks, JwksSource::File("/etc/rootvault/globex.jwks.json".into()));
         assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(config.audience, DEFAULT_AUDIENCE);
+    }
+
+    #[test]
+    fn webhook_targets_are_public_and_slow_clients_timed_out_unless_configured_otherwise() {
+        let config = parse(GOOD).unwrap();
+        assert!(!config.notify.allow_private_targets);
+        assert_eq!(config.server, ServerSettings::default());
+        assert!(Config::dev(PathBuf::from("/tmp/x"), DEFAULT_LISTEN.parse().unwrap()).notify.allow_private_targets);
+        let text = format!(
+            "{GOOD}\n[notify]\ndanger_allow_private_targets = true\n[server]\nheader_read_timeout_seconds = 3\nbody_read_timeout_seconds = 4\n"
+        );
+        let config = parse(&text).unwrap();
+        assert!(config.notify.allow_private_targets);
+        assert_eq!(config.server.header_read_timeout, Duration::from_secs(3));
+        assert_eq!(config.server.body_read_timeout, Duration::from_secs(4));
+        let zero = format!("{GOOD}\n[server]\nheader_read_timeout_seconds = 0\n");
+        assert_eq!(parse(&zero).unwrap_err().key, "server.header_read_timeout_seconds");
     }
 
     #[test]

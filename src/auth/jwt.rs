@@ -5,7 +5,9 @@
 //! trusted issuer, its header names one of that issuer's keys (or the issuer
 //! has exactly one), its `alg` is the algorithm of that key (EdDSA, ES256 or
 //! RS256: never `none`, never HMAC), and its signature, `exp`, `iss` and
-//! `aud` all verify.
+//! `aud` all verify. A token that is not valid yet (`nbf`) or claims to be
+//! issued in the future (`iat`) is refused too: such a token was minted by
+//! a skewed or compromised issuer to outlive its intended window.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -19,8 +21,9 @@ use serde::Deserialize;
 use super::Caller;
 use crate::domain::ids::{OrgName, Principal, Role};
 
-/// Tokens within this many seconds past `exp` are still accepted, to absorb
-/// clock skew between the identity provider and this service.
+/// Tokens within this many seconds past `exp` (or before `nbf` and `iat`)
+/// are still accepted, to absorb clock skew between the identity provider
+/// and this service.
 const LEEWAY_SECONDS: u64 = 30;
 
 /// Why a token was refused. Goes to the audit log; the caller only learns
@@ -106,6 +109,9 @@ struct Claims {
     sub: String,
     #[serde(default)]
     roles: Vec<String>,
+    /// Checked here: the library validates `exp` and `nbf` but not `iat`.
+    #[serde(default)]
+    iat: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -155,6 +161,7 @@ impl Authenticator {
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = LEEWAY_SECONDS;
+        validation.validate_nbf = true;
         let data = decode::<Claims>(token, &key.key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             fail(match e.kind() {
@@ -163,10 +170,14 @@ impl Authenticator {
                 ErrorKind::InvalidIssuer => "wrong issuer",
                 ErrorKind::InvalidSignature => "bad signature",
                 ErrorKind::MissingRequiredClaim(_) => "missing required claim",
-                ErrorKind::ImmatureSignature => "token not yet valid",
+                ErrorKind::ImmatureSignature => "token not yet valid (nbf in the future)",
                 _ => "invalid token",
             })
         })?;
+        let now = jsonwebtoken::get_current_timestamp();
+        if data.claims.iat.is_some_and(|iat| iat > now.saturating_add(LEEWAY_SECONDS)) {
+            return Err(fail("token issued in the future (iat)"));
+        }
         let sub = data.claims.sub.parse().map_err(|_| fail("invalid subject"))?;
         let roles = data.claims.roles.iter().filter_map(|r| r.parse::<Role>().ok()).collect();
         Ok(Caller { principal: Principal::new(trusted.org.clone(), sub), roles })
@@ -193,9 +204,17 @@ mod tests {
     }
 
     fn token(alg: Algorithm, kid: Option<&str>, key: &EncodingKey) -> String {
+        token_with(alg, kid, key, json!({}))
+    }
+
+    /// A token whose claims are the usual ones overridden by `extra`.
+    fn token_with(alg: Algorithm, kid: Option<&str>, key: &EncodingKey, extra: serde_json::Value) -> String {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-        let claims =
+        let mut claims =
             json!({"iss": ISSUER, "aud": "rootvault", "sub": "gina", "roles": ["admin", "superuser"], "exp": now + 60});
+        for (k, v) in extra.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
         let mut header = Header::new(alg);
         header.kid = kid.map(str::to_owned);
         encode(&header, &claims, key).unwrap()
@@ -215,6 +234,21 @@ mod tests {
                 "unknown roles are dropped"
             );
         }
+    }
+
+    #[test]
+    fn tokens_not_yet_valid_or_issued_in_the_future_are_refused_beyond_the_leeway() {
+        let auth = authenticator();
+        let es = EncodingKey::from_ec_pem(ES256_KEY).unwrap();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let t = |extra| token_with(Algorithm::ES256, Some("es-test"), &es, extra);
+        let early = t(json!({"nbf": now + 600, "exp": now + 3600}));
+        assert_eq!(auth.verify(&early).unwrap_err().reason, "token not yet valid (nbf in the future)");
+        let ahead = t(json!({"iat": now + 600, "exp": now + 3600}));
+        assert_eq!(auth.verify(&ahead).unwrap_err().reason, "token issued in the future (iat)");
+        // Within the 30 s leeway both are clock skew, not an attack.
+        assert!(auth.verify(&t(json!({"nbf": now + 10, "iat": now + 10}))).is_ok());
+        assert!(auth.verify(&t(json!({"nbf": now - 10, "iat": now - 10}))).is_ok());
     }
 
     #[test]

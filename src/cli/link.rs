@@ -35,9 +35,27 @@ pub enum LinkCommand {
         passphrase_file: Option<PathBuf>,
     },
     /// Show a link's read receipt (its creator only).
-    Status { id: String },
+    Status {
+        /// The link id, or the whole link URL (`https://host/l/{id}#key`).
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
     /// Revoke a pending link (its creator only).
-    Revoke { id: String },
+    Revoke {
+        /// The link id, or the whole link URL (`https://host/l/{id}#key`).
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
+}
+
+/// The link id in what the user pasted: the id itself or the link URL.
+/// The fragment (a deliver link's key) is dropped first, so it never
+/// reaches a request path or an error message.
+fn link_id(given: &str) -> &str {
+    let without_key = given.split_once('#').map_or(given, |(before, _)| before);
+    let without_query = without_key.split_once('?').map_or(without_key, |(before, _)| before);
+    let trimmed = without_query.trim().trim_end_matches('/');
+    trimmed.rsplit_once("/l/").map_or(trimmed, |(_, id)| id)
 }
 
 fn receipt(v: &Value) -> String {
@@ -94,8 +112,8 @@ pub fn run(server: &ServerArgs, command: LinkCommand, as_json: bool) -> anyhow::
             }
             created
         }
-        LinkCommand::Status { id } => get(server, &format!("/v1/links/{id}"), &token)?,
-        LinkCommand::Revoke { id } => delete(server, &format!("/v1/links/{id}"), &token)?,
+        LinkCommand::Status { id } => get(server, &format!("/v1/links/{}", link_id(&id)), &token)?,
+        LinkCommand::Revoke { id } => delete(server, &format!("/v1/links/{}", link_id(&id)), &token)?,
     };
     if as_json {
         println!("{}", serde_json::to_string_pretty(&answer)?);
@@ -103,4 +121,23 @@ pub fn run(server: &ServerArgs, command: LinkCommand, as_json: bool) -> anyhow::
         println!("{}", receipt(&answer));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::link_id;
+
+    #[test]
+    fn a_link_verb_takes_the_id_or_the_whole_url_and_drops_the_key() {
+        let id = "-Y_bSMQqAbCdEfGhIjKlMn";
+        for given in [
+            id.to_owned(),
+            format!("https://vault.example/l/{id}"),
+            format!("https://vault.example/l/{id}#a2V5LW5ldmVyLXByaW50ZWQ"),
+            format!("http://127.0.0.1:8750/l/{id}/#k"),
+            format!(" {id} "),
+        ] {
+            assert_eq!(link_id(&given), id, "{given}");
+        }
+    }
 }

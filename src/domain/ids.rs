@@ -18,7 +18,7 @@ pub enum IdError {
     AccountId,
     #[error("an org name is 1-63 lowercase letters, digits or '-', starting with a letter or digit")]
     OrgName,
-    #[error("a subject is 1-128 printable characters without '/' or spaces")]
+    #[error("a subject is 1-128 printable characters without '/', spaces or invisible characters")]
     Subject,
     #[error("a principal is written org/sub")]
     Principal,
@@ -116,9 +116,25 @@ impl FromStr for Subject {
     fn from_str(s: &str) -> Result<Self, IdError> {
         let ok = !s.is_empty()
             && s.chars().count() <= 128
-            && s.chars().all(|c| !c.is_control() && !c.is_whitespace() && c != '/');
+            && s.chars().all(|c| !c.is_control() && !c.is_whitespace() && !is_invisible(c) && c != '/');
         if ok { Ok(Self(s.to_owned())) } else { Err(IdError::Subject) }
     }
+}
+
+/// Characters that render as nothing or reorder the text around them:
+/// zero-width joiners and spaces, the byte-order mark, bidi embeddings,
+/// overrides and isolates, soft hyphens and the other format (Cf)
+/// characters. Allowed, they would let `acme/ali\u{200b}ce` stand beside
+/// `acme/alice` as a second custodian that reads the same.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+        | '\u{FFF0}'..='\u{FFFB}' | '\u{E0000}'..='\u{E0FFF}'
+        | '\u{0600}'..='\u{0605}' | '\u{06DD}' | '\u{070F}' | '\u{0890}' | '\u{0891}' | '\u{08E2}'
+        | '\u{110BD}' | '\u{110CD}' | '\u{13430}'..='\u{1343F}' | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}')
 }
 
 impl fmt::Display for Subject {
@@ -268,6 +284,27 @@ mod tests {
         for bad in ["acme", "/alice", "acme/", "Acme/alice", "acme/al ice", "acme/a/b", "-x/alice"] {
             assert!(bad.parse::<Principal>().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn subjects_with_invisible_or_control_characters_are_refused() {
+        for bad in [
+            "ali\u{200b}ce",
+            "ali\u{200c}ce",
+            "ali\u{200d}ce",
+            "ali\u{2060}ce",
+            "\u{feff}alice",
+            "alice\u{202e}",
+            "ali\u{2066}ce\u{2069}",
+            "ali\u{00ad}ce",
+            "ali\u{e0041}ce",
+            "ali\u{7}ce",
+            "ali\u{85}ce",
+        ] {
+            assert_eq!(bad.parse::<Subject>(), Err(IdError::Subject), "{bad:?}");
+            assert!(format!("acme/{bad}").parse::<Principal>().is_err(), "{bad:?}");
+        }
+        assert!("élise.o'brien@acme".parse::<Subject>().is_ok(), "visible non-ASCII stays allowed");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Request extractors: who is calling, the request's audit context, and
 //! strict JSON bodies.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Request};
@@ -60,6 +60,14 @@ impl FromRequestParts<App> for Caller {
             },
         };
         let (reason, org) = failure;
+        // Count the failure per address; only the first of a window for
+        // each reason is recorded in full (see `failures`).
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        let noted = app.auth_failures.note(ip, reason, std::time::Instant::now(), crate::vault::unix_now());
+        super::failures::record(&app.vault, noted.summaries).await;
+        if !noted.record {
+            return Err(Error::Unauthenticated);
+        }
         let mut draft = EventDraft::new(None, Action::AuthFail, Target::default(), &http)
             .detail("reason", reason)
             .detail("route", parts.extensions.get::<MatchedPath>().map(|p| p.as_str().to_owned()));
@@ -68,6 +76,30 @@ impl FromRequestParts<App> for Caller {
         }
         Err(app.vault.refuse(draft, Error::Unauthenticated).await)
     }
+}
+
+/// Whether `path` decodes to UTF-8 (axum's `Path` refuses it otherwise,
+/// with a plain-text body). A `%` not followed by two hex digits is kept
+/// as is, as the router does.
+pub fn percent_decoded_is_utf8(path: &str) -> bool {
+    let raw = path.as_bytes();
+    let mut decoded = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (raw[i], raw.get(i + 1).copied().and_then(hex), raw.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => {
+                // Two hex digits make at most 0xff: the cast cannot truncate.
+                decoded.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
 }
 
 /// A request body read under the size limit, not yet parsed. Parsing is left
@@ -86,7 +118,15 @@ impl<S: Send + Sync> FromRequest<S> for RawJson {
         if !is_json {
             return Err(Error::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        let deadline = req.extensions().get::<super::server::BodyReadTimeout>().map(|t| t.0);
+        let read = Bytes::from_request(req, state);
+        let read = match deadline {
+            Some(deadline) => tokio::time::timeout(deadline, read)
+                .await
+                .map_err(|_| Error::malformed("body_timeout", "the request body did not arrive in time"))?,
+            None => read.await,
+        };
+        let bytes = read.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 Error::PayloadTooLarge
             } else {
@@ -97,19 +137,50 @@ impl<S: Send + Sync> FromRequest<S> for RawJson {
     }
 }
 
-/// serde's messages quote offending string values, which could be secrets
-/// typed into the wrong field; keep the message, drop the quoted values.
+/// serde's messages echo the offending value (`invalid type: integer
+/// `90417753``, `unknown variant `hunter2``, `invalid value: string "…"`),
+/// and that value may be a secret typed into the wrong field. Rebuild the
+/// message from what is safe: where in the body (`at`, a field path), what
+/// kind of problem, and what was expected. Messages of our own parsers are
+/// fixed sentences; anything quoted in them is dropped all the same.
+fn describe(at: &str, message: &str) -> String {
+    let message = message.rfind(" at line ").map_or(message, |i| &message[..i]);
+    let expected = |m: &str| m.split_once(", expected ").map(|(_, e)| e.to_owned());
+    let kind = [
+        ("invalid type: ", "wrong type"),
+        ("invalid value: ", "invalid value"),
+        ("unknown variant ", "unknown value"),
+        ("invalid length ", "wrong length"),
+        ("unknown field ", "unknown field"),
+    ]
+    .into_iter()
+    .find(|(prefix, _)| message.starts_with(prefix));
+    let what = match kind {
+        Some((_, kind)) => match expected(message) {
+            Some(e) => format!("{kind}, expected {e}"),
+            None if kind == "unknown field" => "unknown field; the object takes no fields".to_owned(),
+            None => kind.to_owned(),
+        },
+        // `missing field` and `duplicate field` name our own field.
+        None if message.starts_with("missing field ") || message.starts_with("duplicate field ") => message.to_owned(),
+        None => redact_quoted(message),
+    };
+    if at.is_empty() || at == "." { format!("body: {what}") } else { format!("{at}: {what}") }
+}
+
+/// Drop whatever a message quotes with `"` or `` ` ``.
 fn redact_quoted(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
-    let mut inside = false;
+    let mut inside: Option<char> = None;
     for c in message.chars() {
-        if c == '"' {
-            if !inside {
-                out.push_str("\"…\"");
+        match inside {
+            Some(q) if c == q => inside = None,
+            Some(_) => {}
+            None if c == '"' || c == '`' => {
+                out.push('…');
+                inside = Some(c);
             }
-            inside = !inside;
-        } else if !inside {
-            out.push(c);
+            None => out.push(c),
         }
     }
     out
@@ -117,16 +188,22 @@ fn redact_quoted(message: &str) -> String {
 
 impl RawJson {
     /// Parse into `T`: syntax errors are 400, shape errors (unknown fields,
-    /// wrong types, bad ids) are 422.
+    /// wrong types, bad ids) are 422. The message names the field and what
+    /// was expected, never the value sent.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_slice(&self.0).map_err(|e| {
-            use serde_json::error::Category;
-            let message = redact_quoted(&e.to_string());
-            match e.classify() {
-                Category::Data => Error::invalid("invalid_body", message),
-                Category::Syntax | Category::Eof | Category::Io => Error::malformed("malformed_json", message),
+        use serde_json::error::Category;
+        let syntax = |e: serde_json::Error| Error::malformed("malformed_json", redact_quoted(&e.to_string()));
+        let mut de = serde_json::Deserializer::from_slice(&self.0);
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let at = e.path().to_string();
+            let inner = e.into_inner();
+            match inner.classify() {
+                Category::Data => Error::invalid("invalid_body", describe(&at, &inner.to_string())),
+                Category::Syntax | Category::Eof | Category::Io => syntax(inner),
             }
-        })
+        })?;
+        de.end().map_err(syntax)?;
+        Ok(value)
     }
 }
 
@@ -156,12 +233,40 @@ pub async fn or_refuse<T>(app: &App, draft: impl FnOnce() -> EventDraft, result:
 
 #[cfg(test)]
 mod tests {
-    use super::redact_quoted;
+    use super::{describe, percent_decoded_is_utf8, redact_quoted};
 
     #[test]
-    fn quoted_values_are_dropped_from_parse_messages() {
-        let m = redact_quoted(r#"invalid type: string "hunter2!", expected a boolean at line 1 column 30"#);
-        assert_eq!(m, r#"invalid type: string "…", expected a boolean at line 1 column 30"#);
-        assert!(!m.contains("hunter2"));
+    fn parse_messages_name_the_field_and_the_expectation_but_never_the_value() {
+        let cases = [
+            ("invalid type: integer `90417753`, expected a string at line 1 column 24", "90417753"),
+            (r#"invalid type: string "hunter2!", expected u32 at line 1 column 30"#, "hunter2"),
+            ("unknown variant `hunter2`, expected `deliver` or `collect`", "hunter2"),
+            (r#"invalid value: string "hunter2", expected a date"#, "hunter2"),
+            ("invalid length 90417753, expected a shorter list", "90417753"),
+            ("a custom message quoting `hunter2` and \"hunter2\"", "hunter2"),
+        ];
+        for (message, value) in cases {
+            let m = describe("passphrase", message);
+            assert!(m.starts_with("passphrase: "), "{m}");
+            assert!(!m.contains(value), "{m}");
+        }
+        assert_eq!(
+            describe("ttl_minutes", "invalid type: string \"x\", expected u32 at line 1 column 9"),
+            "ttl_minutes: wrong type, expected u32"
+        );
+        assert_eq!(describe(".", "missing field `purpose`"), "body: missing field `purpose`");
+    }
+
+    #[test]
+    fn quoted_values_are_dropped() {
+        assert_eq!(redact_quoted(r#"bad "hunter2" and `x`!"#), "bad … and …!");
+    }
+
+    #[test]
+    fn paths_are_checked_for_utf8_after_percent_decoding() {
+        assert!(percent_decoded_is_utf8("/v1/links/abc%20d%C3%A9"));
+        assert!(percent_decoded_is_utf8("/v1/links/100%"));
+        assert!(!percent_decoded_is_utf8("/v1/links/%FF%FE"));
+        assert!(!percent_decoded_is_utf8("/v1/requests/%C3"));
     }
 }

@@ -7,16 +7,18 @@ mod accounts;
 mod audit;
 pub mod error;
 pub mod extract;
+pub mod failures;
 mod halves;
 mod links;
 pub mod ratelimit;
 mod requests;
 mod reverse;
+pub mod server;
 mod subscribers;
 pub mod sys;
 
-use std::future::Future;
-use std::net::SocketAddr;
+pub use server::{ServerSettings, serve};
+
 use std::time::Instant;
 
 use axum::Router;
@@ -25,7 +27,6 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{delete, get, post, put};
-use tokio::net::TcpListener;
 
 use crate::app::App;
 use crate::error::Error;
@@ -72,6 +73,20 @@ async fn request_context(mut req: Request, next: Next) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
+}
+
+/// Refuse a path whose percent-decoded bytes are not UTF-8 before routing,
+/// so the caller gets the JSON error shape (`invalid_id`) rather than the
+/// plain-text rejection of axum's `Path` extractor.
+async fn utf8_path(req: Request, next: Next) -> Response {
+    if extract::percent_decoded_is_utf8(req.uri().path()) {
+        next.run(req).await
+    } else {
+        axum::response::IntoResponse::into_response(Error::malformed(
+            "invalid_id",
+            "a path segment is not valid UTF-8 once percent-decoded",
+        ))
+    }
 }
 
 async fn not_found() -> Error {
@@ -152,18 +167,8 @@ pub fn router(app: App) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(utf8_path))
+        .layer(middleware::from_fn_with_state(app.clone(), ratelimit::guard))
         .layer(middleware::from_fn(request_context))
         .with_state(app)
-}
-
-/// Serve `app` on `listener` until `shutdown` resolves, then finish the
-/// requests in flight.
-pub async fn serve(
-    listener: TcpListener,
-    app: App,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(app).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
 }

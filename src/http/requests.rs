@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::extract::{Meta, RawJson, or_refuse, parse_body, parse_optional_body};
 use crate::app::App;
@@ -12,7 +12,9 @@ use crate::auth::Caller;
 use crate::domain::breakglass::{Ask, State as RequestState};
 use crate::domain::ids::{AccountId, Principal};
 use crate::error::Error;
-use crate::vault::{CodeRelease, PasswordRelease, RequestFilter, RequestStep, RequestView};
+use crate::vault::{
+    CodeRelease, PasswordRelease, REQUEST_LIST_LIMIT, RequestFilter, RequestPage, RequestStep, RequestView,
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,11 +55,8 @@ pub async fn create(
 pub struct ListQuery {
     state: Option<String>,
     account_id: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct RequestList {
-    requests: Vec<RequestView>,
+    cursor: Option<String>,
+    limit: Option<u32>,
 }
 
 pub async fn list(
@@ -65,22 +64,27 @@ pub async fn list(
     caller: Caller,
     Meta(http): Meta,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<RequestList>, Error> {
+) -> Result<Json<RequestPage>, Error> {
     let draft = || EventDraft::new(Some(&caller.principal), Action::RequestList, Target::default(), &http);
     let filter = or_refuse(&app, draft, parse_filter(query)).await?;
-    Ok(Json(RequestList { requests: app.vault.requests(&caller, &http, filter).await? }))
+    Ok(Json(app.vault.requests(&caller, &http, filter).await?))
 }
 
 fn parse_filter(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<RequestFilter, Error> {
-    let Query(q) = query.map_err(|_| Error::malformed("invalid_query", "query parameters: state, account_id"))?;
+    let Query(q) =
+        query.map_err(|_| Error::malformed("invalid_query", "query parameters: state, account_id, cursor, limit"))?;
     let state = q
         .state
         .map(|s| RequestState::parse(&s).ok_or_else(|| Error::malformed("invalid_query", "unknown request state")))
         .transpose()?;
     let account_id = q.account_id.map(|a| a.parse::<AccountId>()).transpose()?;
-    Ok(RequestFilter { account_id, state })
+    let cursor = q.cursor.map(|c| c.parse()).transpose()?;
+    if q.limit.is_some_and(|l| l == 0 || l > REQUEST_LIST_LIMIT) {
+        return Err(Error::malformed("invalid_query", "limit is 1 to 500"));
+    }
+    Ok(RequestFilter { account_id, state, cursor, limit: q.limit })
 }
 
 pub async fn show(

@@ -10,6 +10,7 @@
 //! Payloads carry ids, principals and states, never a secret.
 
 pub mod sign;
+pub mod target;
 pub mod worker;
 
 use std::time::Duration;
@@ -86,6 +87,9 @@ pub struct NotifySettings {
     pub max_attempts: u32,
     /// How long one attempt may take.
     pub timeout: Duration,
+    /// Let webhooks reach loopback, private and link-local addresses over
+    /// plain http (`notify.danger_allow_private_targets`; on in dev mode).
+    pub allow_private_targets: bool,
 }
 
 impl Default for NotifySettings {
@@ -96,6 +100,7 @@ impl Default for NotifySettings {
             retry_max: Duration::from_secs(3600),
             max_attempts: 15,
             timeout: Duration::from_secs(10),
+            allow_private_targets: false,
         }
     }
 }

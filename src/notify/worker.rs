@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::NotifySettings;
 use super::sign::{DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
+use super::target::{self, TargetError};
 use crate::store::{Store, StoreError, outbox};
 use crate::vault::now_rfc3339;
 
@@ -23,7 +24,21 @@ pub async fn deliver_due(
     let mut delivered = 0;
     for item in due {
         let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
-        let sent = client
+        let pinned = match checked_client(&item.url, settings).await {
+            Ok(pinned) => pinned,
+            Err(refused) => {
+                let (id, attempts) = (item.id.clone(), item.attempts + 1);
+                let give_up = attempts >= settings.max_attempts;
+                let next = now_ms() + i64::try_from(settings.backoff(attempts).as_millis()).unwrap_or(i64::MAX / 2);
+                tracing::warn!(delivery = %item.id, attempts, give_up, error = %refused, "webhook target refused");
+                let error = refused.to_string();
+                store.write(move |b| outbox::mark_failed(b.tx(), &id, &error, next, give_up)).await?;
+                continue;
+            }
+        };
+        let sent = pinned
+            .as_ref()
+            .unwrap_or(client)
             .post(&item.url)
             .header("content-type", "application/json")
             .header(SIGNATURE_HEADER, signature(&item.secret, timestamp, &item.payload))
@@ -57,13 +72,29 @@ pub async fn deliver_due(
     Ok(delivered)
 }
 
+/// Unless private targets are allowed: resolve the target, check every
+/// address, and give back a client that connects to those addresses only
+/// (no proxy, no second lookup), so the name cannot be re-pointed at an
+/// internal address between the check and the connection.
+async fn checked_client(url: &str, settings: &NotifySettings) -> Result<Option<reqwest::Client>, TargetError> {
+    if settings.allow_private_targets {
+        return Ok(None);
+    }
+    let url = target::parse(url, false)?;
+    let addrs = target::resolve(&url).await?;
+    let host = url.host_str().ok_or(TargetError::Unparsable)?;
+    let client =
+        builder(settings).no_proxy().resolve_to_addrs(host, &addrs).build().map_err(|_| TargetError::Unresolvable)?;
+    Ok(Some(client))
+}
+
+fn builder(settings: &NotifySettings) -> reqwest::ClientBuilder {
+    reqwest::Client::builder().timeout(settings.timeout).redirect(reqwest::redirect::Policy::none())
+}
+
 /// Deliver forever, every `poll_interval`.
 pub async fn run(store: Store, settings: NotifySettings) {
-    let client = match reqwest::Client::builder()
-        .timeout(settings.timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-    {
+    let client = match builder(&settings).build() {
         Ok(client) => client,
         Err(e) => {
             tracing::error!(error = %e, "cannot build the webhook client; notifications are not delivered");

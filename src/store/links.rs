@@ -132,16 +132,31 @@ pub fn mark_used(tx: &Transaction, id_hash: &str, now: &str) -> Result<bool, Sto
     )? == 1)
 }
 
-/// Count a wrong passphrase; burn the link (dropping its ciphertext) at `limit`.
-pub fn wrong_passphrase(tx: &Transaction, id_hash: &str, limit: u32) -> Result<u32, StoreError> {
+/// Count one passphrase attempt before it is checked; `None` once `limit`
+/// attempts were counted (or the link is no longer pending). Counting first,
+/// in one conditional write, is what stops concurrent guesses from running
+/// more checks than the limit allows.
+pub fn count_passphrase_attempt(tx: &Transaction, id_hash: &str, limit: u32) -> Result<Option<u32>, StoreError> {
+    let counted = tx
+        .query_row(
+            "UPDATE links SET attempts = attempts + 1
+              WHERE id_hash = ?1 AND state = 'pending' AND attempts < ?2
+          RETURNING attempts",
+            params![id_hash, limit],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(counted)
+}
+
+/// After a wrong passphrase: burn the link (dropping its ciphertext) once
+/// its attempts reached `limit`.
+pub fn burn_if_spent(tx: &Transaction, id_hash: &str, limit: u32) -> Result<(), StoreError> {
     tx.execute(
-        "UPDATE links SET attempts = attempts + 1,
-                state = CASE WHEN attempts + 1 >= ?2 THEN 'burned' ELSE state END,
-                ciphertext = CASE WHEN attempts + 1 >= ?2 THEN NULL ELSE ciphertext END
-          WHERE id_hash = ?1",
+        "UPDATE links SET state = 'burned', ciphertext = NULL WHERE id_hash = ?1 AND state = 'pending' AND attempts >= ?2",
         params![id_hash, limit],
     )?;
-    Ok(tx.query_row("SELECT attempts FROM links WHERE id_hash = ?1", [id_hash], |r| r.get(0))?)
+    Ok(())
 }
 
 /// Revoke a pending link; false if it was not pending.

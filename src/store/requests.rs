@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::StoreError;
 use crate::domain::breakglass::{Request, State};
-use crate::domain::ids::AccountId;
+use crate::domain::ids::{AccountId, OrgName};
 
 /// A stored request with its id and account.
 #[derive(Debug, Clone)]
@@ -52,26 +52,58 @@ pub fn load(conn: &Connection, id: &str) -> Result<Option<StoredRequest>, StoreE
     .transpose()
 }
 
-/// Requests, newest first, optionally for one account and in one state.
-pub fn list(
-    conn: &Connection,
-    account: Option<&AccountId>,
-    state: Option<State>,
-    limit: u32,
-) -> Result<Vec<StoredRequest>, StoreError> {
+/// Which requests one page of a listing holds. Visibility is part of the
+/// query, so the limit counts only rows the caller may see.
+#[derive(Debug, Clone, Copy)]
+pub struct Listing<'a> {
+    /// Only this account's requests.
+    pub account: Option<&'a AccountId>,
+    /// Only accounts this org is the customer of; `None` for the provider,
+    /// who is a party to every account.
+    pub customer_org: Option<&'a OrgName>,
+    /// Only these stored states; empty for any.
+    pub states: &'a [State],
+    /// Continue after this `(created_at, id)` of the previous page.
+    pub after: Option<(i64, &'a str)>,
+    pub limit: u32,
+}
+
+/// Where a listing stands: the `(created_at, id)` of a row.
+pub type Position = (i64, String);
+
+/// One page of requests, newest first, and the position to continue after
+/// when the page was full.
+pub fn list(conn: &Connection, q: Listing<'_>) -> Result<(Vec<StoredRequest>, Option<Position>), StoreError> {
+    let states = q.states.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
     let mut stmt = conn.prepare(
-        "SELECT id, account_id, body FROM requests
-          WHERE (?1 IS NULL OR account_id = ?1) AND (?2 IS NULL OR state = ?2)
-          ORDER BY created_at DESC, id LIMIT ?3",
+        "SELECT id, account_id, body, created_at FROM requests
+          WHERE (?1 IS NULL OR account_id = ?1)
+            AND (?2 IS NULL OR account_id IN (SELECT account_id FROM accounts WHERE customer_org = ?2))
+            AND (?3 = '' OR instr(',' || ?3 || ',', ',' || state || ',') > 0)
+            AND (?4 IS NULL OR (created_at, id) < (?4, ?5))
+          ORDER BY created_at DESC, id DESC LIMIT ?6",
     )?;
-    let rows = stmt.query_map(params![account.map(AccountId::as_str), state.map(State::as_str), limit], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+    let (after_at, after_id) = q.after.unzip();
+    let params = params![
+        q.account.map(AccountId::as_str),
+        q.customer_org.map(OrgName::as_str),
+        states,
+        after_at,
+        after_id,
+        q.limit
+    ];
+    let rows = stmt.query_map(params, |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
     })?;
-    rows.map(|row| {
-        let (id, account, body) = row?;
-        parse(id, account, &body)
-    })
-    .collect()
+    let mut out = Vec::new();
+    let mut last = None;
+    for row in rows {
+        let (id, account, body, created_at) = row?;
+        last = Some((created_at, id.clone()));
+        out.push(parse(id, account, &body)?);
+    }
+    let next = if out.len() as u64 >= u64::from(q.limit) { last } else { None };
+    Ok((out, next))
 }
 
 /// Requests that may have reached a deadline (pending or approved).

@@ -131,7 +131,29 @@ fn link_target(account: Option<&AccountId>, half: Option<Half>, id: &str) -> Tar
     }
 }
 
+/// A link id for 128 random bits: their 22-character base64url form, except
+/// that an id never begins with `-`, which command lines take for an option.
+/// 16 bytes use only 2 of the last character's 6 bits, so when the first
+/// character would be `-` it becomes `A` and the lowest spare bit of the last
+/// character records the swap: the mapping stays one-to-one, every id keeps
+/// all 128 bits. The service never decodes ids (it looks them up by hash),
+/// so this form needs no decoder.
+fn encode_id(raw: [u8; 16]) -> String {
+    let mut id = B64URL.encode(raw).into_bytes();
+    if id.first() == Some(&b'-') {
+        id[0] = b'A';
+        if let Some(last) = id.last_mut() {
+            // The last character of 16 encoded bytes is one of A, Q, g, w
+            // (low four bits zero); its successor in the alphabet is B, R,
+            // h or x, so the flag cannot carry into another value.
+            *last += 1;
+        }
+    }
+    String::from_utf8_lossy(&id).into_owned()
+}
+
 /// Link ids are 22 base64url characters (128 bits); anything else is unknown.
+/// Ids issued before they stopped beginning with `-` stay valid.
 fn valid_id(id: &str) -> bool {
     id.len() == 22 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
@@ -192,7 +214,7 @@ impl Vault {
     pub async fn create_link(&self, caller: &Caller, http: &HttpInfo, new: NewLink) -> Result<CreatedLink, Error> {
         let mut raw = [0u8; 16];
         OsRng.fill_bytes(&mut raw);
-        let id = B64URL.encode(raw);
+        let id = encode_id(raw);
         let target = link_target(Some(&new.account_id), Some(new.half), &id);
         let draft = EventDraft::new(Some(&caller.principal), Action::LinkCreate, target, http)
             .detail("purpose", new.purpose.as_str());
@@ -402,21 +424,29 @@ impl Vault {
             return Err(link_error(LinkError::WrongPurpose(link.purpose.as_str())));
         }
         if let Some(stored) = link.passphrase_hash.clone() {
+            // The attempt is counted before argon2 runs: concurrent guesses
+            // each take a slot, and none is checked past the limit. A right
+            // passphrase keeps its slot (the link is consumed right after).
+            let claim = hash.clone();
+            let Some(attempts) = self
+                .store
+                .write(move |b| store::links::count_passphrase_attempt(b.tx(), &claim, MAX_PASSPHRASE_ATTEMPTS))
+                .await?
+            else {
+                return Err(link_error(LinkError::Burned));
+            };
             let given = passphrase.map(|p| p.expose_secret().to_owned()).unwrap_or_default();
             let ok = tokio::task::spawn_blocking(move || passwords::matches(&given, &stored))
                 .await
                 .map_err(|_| Error::Internal("passphrase check failed".into()))?;
             if !ok {
-                let attempts = self
-                    .store
-                    .write(move |b| store::links::wrong_passphrase(b.tx(), &hash, MAX_PASSPHRASE_ATTEMPTS))
-                    .await?;
-                let err = if attempts >= MAX_PASSPHRASE_ATTEMPTS {
-                    LinkError::Burned
-                } else {
-                    LinkError::WrongPassphrase(MAX_PASSPHRASE_ATTEMPTS - attempts)
-                };
-                return Err(link_error(err));
+                if attempts >= MAX_PASSPHRASE_ATTEMPTS {
+                    self.store
+                        .write(move |b| store::links::burn_if_spent(b.tx(), &hash, MAX_PASSPHRASE_ATTEMPTS))
+                        .await?;
+                    return Err(link_error(LinkError::Burned));
+                }
+                return Err(link_error(LinkError::WrongPassphrase(MAX_PASSPHRASE_ATTEMPTS - attempts)));
             }
         }
         Ok(link)
@@ -578,4 +608,28 @@ impl Vault {
 pub enum LinkSecret {
     Password(SecretString),
     OtpauthUri(SecretString),
+}
+
+#[cfg(test)]
+mod id_tests {
+    use std::collections::HashSet;
+
+    use super::{encode_id, valid_id};
+
+    #[test]
+    fn link_ids_never_begin_with_a_dash_and_stay_distinct_for_every_first_byte() {
+        let mut seen = HashSet::new();
+        for first in 0..=255u8 {
+            for last in [0x00, 0x01, 0x02, 0x03, 0x7f, 0xfc, 0xff] {
+                let mut raw = [0x5a; 16];
+                raw[0] = first;
+                raw[15] = last;
+                let id = encode_id(raw);
+                assert!(!id.starts_with('-'), "{id} from first byte {first:#04x}");
+                assert!(valid_id(&id), "{id}");
+                assert!(seen.insert(id.clone()), "two byte strings gave {id}");
+            }
+        }
+        assert_eq!(seen.len(), 256 * 7);
+    }
 }

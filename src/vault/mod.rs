@@ -32,7 +32,10 @@ pub use audit_log::{AuditQuery, CheckpointView, EventFormat};
 pub use backup::BackupFile;
 pub use halves::{Deposited, MfaInput, PasswordInput};
 pub use links::{CreatedLink, LinkSecret, LinkView, NewLink, PageInfo, log_hash};
-pub use requests::{CodeRelease, PasswordRelease, RequestFilter, RequestView, Step as RequestStep};
+pub use requests::{
+    CodeRelease, LIST_LIMIT as REQUEST_LIST_LIMIT, PasswordRelease, RequestFilter, RequestPage, RequestView,
+    Step as RequestStep,
+};
 pub use reverse::{ReverseStep, ReverseView};
 pub use rotation::RotationCandidate;
 pub use subscribers::NewSubscriber;
@@ -63,6 +66,8 @@ pub struct Vault {
     clock_shift: Arc<std::sync::atomic::AtomicI64>,
     /// Where ciphertexts live when not in SQLite.
     secrets: Option<crate::store::secrets_manager::SecretsManagerHalves>,
+    /// Webhooks may target private addresses (dev mode; see `notify::target`).
+    allow_private_webhooks: bool,
 }
 
 /// The current time in Unix seconds, the clock of the break-glass rules.
@@ -143,7 +148,14 @@ impl Vault {
             public_url: Arc::default(),
             clock_shift: Arc::default(),
             secrets: None,
+            allow_private_webhooks: false,
         }
+    }
+
+    /// Let webhook subscribers target loopback and private addresses.
+    pub fn with_private_webhook_targets(mut self, allow: bool) -> Self {
+        self.allow_private_webhooks = allow;
+        self
     }
 
     /// Keep the ciphertexts of new half versions in Secrets Manager.

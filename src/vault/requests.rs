@@ -19,8 +19,8 @@ use crate::store;
 use crate::store::exposures::ExposureKind;
 use crate::store::requests::StoredRequest;
 
-/// Most requests one listing returns.
-const LIST_LIMIT: u32 = 500;
+/// Most requests one page of a listing returns (and the default page size).
+pub const LIST_LIMIT: u32 = 500;
 
 /// One decision as shown.
 #[derive(Debug, Clone, Serialize)]
@@ -93,6 +93,61 @@ impl RequestView {
 pub struct RequestFilter {
     pub account_id: Option<AccountId>,
     pub state: Option<State>,
+    /// Where the previous page ended.
+    pub cursor: Option<RequestCursor>,
+    /// Page size, 1 to `LIST_LIMIT`; `LIST_LIMIT` when absent.
+    pub limit: Option<u32>,
+}
+
+/// Where a page of requests ended: the creation time and id of its last
+/// row, sent to the client as an opaque base64url string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestCursor {
+    created_at: i64,
+    id: String,
+}
+
+impl std::fmt::Display for RequestCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use base64::Engine;
+        let raw = format!("{}.{}", self.created_at, self.id);
+        f.write_str(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+    }
+}
+
+impl std::str::FromStr for RequestCursor {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        use base64::Engine;
+        let bad = || Error::malformed("invalid_query", "the cursor is not one this service issued");
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
+        let raw = String::from_utf8(raw).map_err(|_| bad())?;
+        let (at, id) = raw.split_once('.').ok_or_else(bad)?;
+        let created_at = at.parse().map_err(|_| bad())?;
+        if !valid_id(id) {
+            return Err(bad());
+        }
+        Ok(Self { created_at, id: id.to_owned() })
+    }
+}
+
+/// One page of visible requests, and where the next one starts.
+#[derive(Debug, Serialize)]
+pub struct RequestPage {
+    pub requests: Vec<RequestView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The stored states a request shown in `state` may have: a pending or
+/// approved request past its deadline shows as expired before the sweeper
+/// records it.
+fn stored_states(shown: Option<State>) -> Vec<State> {
+    match shown {
+        None => Vec::new(),
+        Some(State::Expired) => vec![State::Expired, State::Pending, State::Approved],
+        Some(state) => vec![state],
+    }
 }
 
 /// A released password: shown once per view.
@@ -255,7 +310,7 @@ impl Vault {
         caller: &Caller,
         http: &HttpInfo,
         filter: RequestFilter,
-    ) -> Result<Vec<RequestView>, Error> {
+    ) -> Result<RequestPage, Error> {
         let target = filter.account_id.as_ref().map(Target::account).unwrap_or_default();
         let draft = EventDraft::new(Some(&caller.principal), Action::RequestList, target, http);
         if let Err(e) = self.ensure_unsealed() {
@@ -266,21 +321,30 @@ impl Vault {
             if let Some(account) = &filter.account_id {
                 visible(&orgs, tx, &caller, account)?;
             }
+            // Visibility and state are part of the query, so one customer's
+            // many requests cannot fill the page and hide another's.
+            let customer_org = (!orgs.is_provider(&caller.principal.org)).then_some(&caller.principal.org);
+            let states = stored_states(filter.state);
+            let (rows, next) = store::requests::list(
+                tx,
+                store::requests::Listing {
+                    account: filter.account_id.as_ref(),
+                    customer_org,
+                    states: &states,
+                    after: filter.cursor.as_ref().map(|c| (c.created_at, c.id.as_str())),
+                    limit: filter.limit.unwrap_or(LIST_LIMIT).clamp(1, LIST_LIMIT),
+                },
+            )?;
             // The filter on state applies to the state as shown, deadlines included.
             let now = unix_now();
-            let mut out = Vec::new();
-            for stored in store::requests::list(tx, filter.account_id.as_ref(), None, LIST_LIMIT)? {
-                let Some(account) = store::accounts::get(tx, &stored.account_id)? else { continue };
-                if orgs.party_of(&account, &caller.principal.org).is_none() {
-                    continue;
-                }
-                let view = RequestView::new(stored, required, now);
-                if filter.state.is_none_or(|s| s == view.state) {
-                    out.push(view);
-                }
-            }
-            draft.details.insert("count".into(), out.len().into());
-            Ok(out)
+            let requests: Vec<RequestView> = rows
+                .into_iter()
+                .map(|stored| RequestView::new(stored, required, now))
+                .filter(|view| filter.state.is_none_or(|s| s == view.state))
+                .collect();
+            draft.details.insert("count".into(), requests.len().into());
+            let next_cursor = next.map(|(created_at, id)| RequestCursor { created_at, id }.to_string());
+            Ok(RequestPage { requests, next_cursor })
         })
         .await
     }

@@ -11,6 +11,7 @@ use crate::auth::Caller;
 use crate::domain::ids::{AccountId, Role};
 use crate::error::Error;
 use crate::notify::Event;
+use crate::notify::target::{self, TargetError};
 use crate::store::{self, outbox::Subscriber};
 
 /// Most subscribers one org may have on one account.
@@ -25,22 +26,15 @@ pub struct NewSubscriber {
     pub secret: secrecy::SecretString,
 }
 
-/// Webhooks go to `https://` URLs; plain `http://` only to this machine
-/// (a local relay). URLs carrying credentials are refused.
-fn check_url(raw: &str) -> Result<reqwest::Url, Error> {
-    let bad = |why: &str| Error::invalid("invalid_url", format!("the webhook URL {why}"));
-    let url = reqwest::Url::parse(raw).map_err(|_| bad("is not a valid URL"))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("must not carry credentials"));
+/// Check a webhook URL's form and, unless private targets are allowed,
+/// that every address its host resolves to is public (`notify::target`).
+async fn check_url(raw: &str, allow_private: bool) -> Result<reqwest::Url, Error> {
+    let refuse = |e: TargetError| Error::invalid("invalid_url", e.to_string());
+    let url = target::parse(raw, allow_private).map_err(refuse)?;
+    if !allow_private {
+        target::resolve(&url).await.map_err(refuse)?;
     }
-    let loopback = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
-        || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
-        || url.host_str() == Some("localhost");
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback => Ok(url),
-        _ => Err(bad("must use https:// (plain http:// only to this machine)")),
-    }
+    Ok(url)
 }
 
 impl Vault {
@@ -54,8 +48,11 @@ impl Vault {
         events: Vec<String>,
     ) -> Result<NewSubscriber, Error> {
         let draft = EventDraft::new(Some(&caller.principal), Action::SubscriberCreate, Target::account(&id), http);
-        let checked = self.ensure_unsealed().and_then(|()| {
-            let url = check_url(&url)?;
+        let checked = match self.ensure_unsealed() {
+            Ok(()) => check_url(&url, self.allow_private_webhooks).await,
+            Err(e) => Err(e),
+        };
+        let checked = checked.and_then(|url| {
             if let Some(unknown) = events.iter().find(|e| Event::parse(e).is_none()) {
                 let known: Vec<_> = Event::ALL.iter().map(|e| e.as_str()).collect();
                 return Err(Error::invalid(

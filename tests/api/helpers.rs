@@ -72,6 +72,15 @@ pub async fn spawn_app() -> TestApp {
     start(dev.app, dev.config, Some(dir)).await
 }
 
+/// A dev service (local keys, SQLite) whose configuration and state are
+/// adjusted before it starts serving, for settings other than dev's.
+pub async fn spawn_app_adjusted(adjust: impl FnOnce(&mut Config, &mut App)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut dev = rootvault::dev::open_empty(dir.path().to_path_buf(), localhost()).await.unwrap();
+    adjust(&mut dev.config, &mut dev.app);
+    start(dev.app, dev.config, Some(dir)).await
+}
+
 /// The same, on a data directory the caller keeps (to restart on it).
 pub async fn spawn_app_at(dir: &std::path::Path) -> TestApp {
     let dev = rootvault::dev::open_empty(dir.to_path_buf(), localhost()).await.unwrap();
