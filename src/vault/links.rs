@@ -149,7 +149,7 @@ fn encode_id(raw: [u8; 16]) -> String {
             *last += 1;
         }
     }
-    String::from_utf8_lossy(&id).into_owned()
+    id.into_iter().map(char::from).collect()
 }
 
 /// Link ids are 22 base64url characters (128 bits); anything else is unknown.
