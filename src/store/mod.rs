@@ -187,6 +187,9 @@ fn connect(data_dir: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Deleted and overwritten content is zeroed in the file, so destroyed
+    // keys (crypto-shredding) do not linger in free pages.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     Ok(conn)
 }
 
@@ -247,6 +250,24 @@ impl Store {
         });
         self.jobs.send(job).map_err(|_| E::from(StoreError::WriterGone))?;
         answer.await.map_err(|_| E::from(StoreError::WriterGone))?
+    }
+
+    /// Copy the write-ahead log into the database and truncate it to nothing.
+    /// After crypto-shredding, the WAL still holds the old pages (with the
+    /// destroyed keys) until this runs; the database pages themselves were
+    /// zeroed by `secure_delete`.
+    pub async fn truncate_wal(&self) -> Result<(), StoreError> {
+        self.read(|c| {
+            let (busy, _, _): (i64, i64, i64) =
+                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            if busy != 0 {
+                tracing::warn!(
+                    "the write-ahead log could not be truncated yet (busy); it will be at the next checkpoint"
+                );
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Whether the database answers (for `/readyz`).

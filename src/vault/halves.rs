@@ -7,7 +7,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::versions::admit_version;
-use super::{CustodyRecords, Vault, notify, visible};
+use super::{CustodyRecords, Vault, ensure_no_handoff_pending, notify, visible};
 use crate::audit::{Action, EventDraft, HttpInfo, Target};
 use crate::auth::Caller;
 use crate::crypto::totp::MfaSeed;
@@ -134,6 +134,7 @@ impl Vault {
             .read(move |conn| {
                 let records = CustodyRecords::load(&orgs, conn, &caller, &id)?;
                 records.state(&orgs).check_deposit(&caller.principal, half)?;
+                ensure_no_handoff_pending(conn, &id)?;
                 let history = match half {
                     Half::Password => store::history::recent(conn, &id)?,
                     Half::Mfa => Vec::new(),
@@ -169,6 +170,7 @@ impl Vault {
             // the key provider was working.
             let records = CustodyRecords::load(&orgs, tx, &caller, &id)?;
             records.state(&orgs).check_deposit(&caller.principal, half)?;
+            ensure_no_handoff_pending(tx, &id)?;
             let makers = [&caller.principal];
             admit_version(tx, &orgs, &records, &id, half, plan.version, Some(&fingerprint), &makers, draft, now)?;
             let new = NewVersion {

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use super::halves::hash_new_password;
 use super::versions::admit_version;
-use super::{CustodyRecords, Vault, notify, now_rfc3339, rfc3339, unix_now};
+use super::{CustodyRecords, Vault, ensure_no_handoff_pending, notify, now_rfc3339, rfc3339, unix_now};
 use crate::audit::{Action, EventDraft, HttpInfo, Target};
 use crate::auth::Caller;
 use crate::crypto::passwords;
@@ -152,6 +152,13 @@ fn encode_id(raw: [u8; 16]) -> String {
     id.into_iter().map(char::from).collect()
 }
 
+/// A fresh link id: 128 bits from the operating system's generator.
+pub(super) fn new_link_id() -> String {
+    let mut raw = [0u8; 16];
+    OsRng.fill_bytes(&mut raw);
+    encode_id(raw)
+}
+
 /// Link ids are 22 base64url characters (128 bits); anything else is unknown.
 /// Ids issued before they stopped beginning with `-` stay valid.
 fn valid_id(id: &str) -> bool {
@@ -212,9 +219,7 @@ impl Vault {
     /// one of its views. A collect link needs a custodian of the half or an
     /// admin of the org that holds it.
     pub async fn create_link(&self, caller: &Caller, http: &HttpInfo, new: NewLink) -> Result<CreatedLink, Error> {
-        let mut raw = [0u8; 16];
-        OsRng.fill_bytes(&mut raw);
-        let id = encode_id(raw);
+        let id = new_link_id();
         let target = link_target(Some(&new.account_id), Some(new.half), &id);
         let draft = EventDraft::new(Some(&caller.principal), Action::LinkCreate, target, http)
             .detail("purpose", new.purpose.as_str());
@@ -313,6 +318,7 @@ impl Vault {
                 self.audited(draft, move |tx, draft, _| {
                     let records = CustodyRecords::load(&orgs, tx, &caller, &link.account_id)?;
                     records.state(&orgs).check_collect_link(&caller.principal, link.made_as_admin, link.half)?;
+                    ensure_no_handoff_pending(tx, &link.account_id)?;
                     // The link collects the next version of the half as it is
                     // now; once the half moves on, the link is void.
                     link.base_version = records.current.of(link.half);
@@ -467,20 +473,25 @@ impl Vault {
         };
         draft.target.account_id = Some(link.account_id.to_string());
         draft.target.half = Some(link.half.to_string());
-        let vault = self.clone();
-        self.audited(draft, move |tx, draft, now| {
-            let fresh = store::links::load(tx, &link.id_hash)?.ok_or(Error::NotFound("link"))?;
-            check_usable(effective_state(fresh.state, fresh.expires_at, unix_now())).map_err(link_error)?;
-            let ciphertext = fresh.ciphertext.clone().ok_or_else(|| link_error(LinkError::Used))?;
-            if !store::links::mark_used(tx, &fresh.id_hash, now)? {
-                return Err(link_error(LinkError::Used));
-            }
-            if fresh.handoff {
-                vault.finish_handoff(tx, &fresh.account_id, draft, now)?;
-            }
-            Ok(B64URL.encode(ciphertext))
-        })
-        .await
+        let (vault, handoff) = (self.clone(), link.handoff);
+        let ciphertext = self
+            .audited(draft, move |tx, draft, now| {
+                let fresh = store::links::load(tx, &link.id_hash)?.ok_or(Error::NotFound("link"))?;
+                check_usable(effective_state(fresh.state, fresh.expires_at, unix_now())).map_err(link_error)?;
+                let ciphertext = fresh.ciphertext.clone().ok_or_else(|| link_error(LinkError::Used))?;
+                if !store::links::mark_used(tx, &fresh.id_hash, now)? {
+                    return Err(link_error(LinkError::Used));
+                }
+                if fresh.handoff {
+                    vault.finish_handoff(tx, &fresh.account_id, draft, now)?;
+                }
+                Ok(B64URL.encode(ciphertext))
+            })
+            .await?;
+        if handoff {
+            self.forget_shredded().await;
+        }
+        Ok(ciphertext)
     }
 
     /// Use a collect link: the submitted password or otpauth URI becomes the
@@ -529,77 +540,94 @@ impl Vault {
         draft.target.account_id = Some(link.account_id.to_string());
         draft.target.half = Some(link.half.to_string());
         let by = format!("link:{}", &link.id_hash[..16]);
-        let (vault, orgs) = (self.clone(), Arc::clone(&self.orgs));
-        self.audited(draft, move |tx, draft, now| {
-            let fresh = store::links::load(tx, &link.id_hash)?.ok_or(Error::NotFound("link"))?;
-            check_usable(effective_state(fresh.state, fresh.expires_at, unix_now())).map_err(link_error)?;
-            let records = CustodyRecords::of_account(tx, &link.account_id)?;
-            check_still_current(fresh.base_version, records.current.of(link.half)).map_err(link_error)?;
-            if !fresh.handoff {
-                // The maker is exposed to what the link collects, so the
-                // custody and wall checks of its creation must still hold.
-                // Whoever holds the link learns nothing about why: the
-                // precise cause (which may name people) is for the auditors.
-                let maker: Principal = fresh
-                    .created_by
-                    .parse()
-                    .map_err(|_| Error::Internal("links.created_by is not a principal".into()))?;
-                let checked = records
-                    .state(&orgs)
-                    .check_collect_link(&maker, fresh.made_as_admin, link.half)
-                    .map_err(Error::from)
-                    .and_then(|()| {
-                        let makers = [&maker];
-                        let (id, half) = (&link.account_id, link.half);
-                        admit_version(tx, &orgs, &records, id, half, version, Some(&fingerprint), &makers, draft, now)
-                    });
-                if let Err(cause) = checked {
-                    draft.details.insert("cause".into(), cause.to_string().into());
-                    draft.details.insert("cause_code".into(), cause.code().into());
-                    return Err(link_error(LinkError::Void));
+        let (vault, orgs, handoff) = (self.clone(), Arc::clone(&self.orgs), link.handoff);
+        let version = self
+            .audited(draft, move |tx, draft, now| {
+                let fresh = store::links::load(tx, &link.id_hash)?.ok_or(Error::NotFound("link"))?;
+                check_usable(effective_state(fresh.state, fresh.expires_at, unix_now())).map_err(link_error)?;
+                let records = CustodyRecords::of_account(tx, &link.account_id)?;
+                check_still_current(fresh.base_version, records.current.of(link.half)).map_err(link_error)?;
+                if !fresh.handoff {
+                    // The maker is exposed to what the link collects, so the
+                    // custody and wall checks of its creation must still hold.
+                    // Whoever holds the link learns nothing about why: the
+                    // precise cause (which may name people) is for the auditors.
+                    let maker: Principal = fresh
+                        .created_by
+                        .parse()
+                        .map_err(|_| Error::Internal("links.created_by is not a principal".into()))?;
+                    ensure_no_handoff_pending(tx, &link.account_id)?;
+                    let checked = records
+                        .state(&orgs)
+                        .check_collect_link(&maker, fresh.made_as_admin, link.half)
+                        .map_err(Error::from)
+                        .and_then(|()| {
+                            let makers = [&maker];
+                            let (id, half) = (&link.account_id, link.half);
+                            admit_version(
+                                tx,
+                                &orgs,
+                                &records,
+                                id,
+                                half,
+                                version,
+                                Some(&fingerprint),
+                                &makers,
+                                draft,
+                                now,
+                            )
+                        });
+                    if let Err(cause) = checked {
+                        draft.details.insert("cause".into(), cause.to_string().into());
+                        draft.details.insert("cause_code".into(), cause.code().into());
+                        return Err(link_error(LinkError::Void));
+                    }
+                    store::exposures::record(
+                        tx,
+                        &link.account_id,
+                        &maker,
+                        link.half,
+                        version,
+                        ExposureKind::Collected,
+                        now,
+                    )?;
+                    draft.details.insert("link_created_by".into(), maker.to_string().into());
                 }
-                store::exposures::record(
-                    tx,
-                    &link.account_id,
-                    &maker,
-                    link.half,
+                let new = NewVersion {
+                    account: &link.account_id,
+                    half: link.half,
                     version,
-                    ExposureKind::Collected,
-                    now,
-                )?;
-                draft.details.insert("link_created_by".into(), maker.to_string().into());
-            }
-            let new = NewVersion {
-                account: &link.account_id,
-                half: link.half,
-                version,
-                ciphertext: &ciphertext,
-                wrapped: &wrapped,
-                source: Source::Link,
-                by: &by,
-                sm_version_id: sm_version_id.as_deref(),
-            };
-            if !store::halves::insert_current(tx, &new, now)? {
-                return Err(Error::conflict(
-                    "concurrent_change",
-                    "another version was deposited at the same time; retry",
-                ));
-            }
-            if let Some(hash) = &hash {
-                store::history::push(tx, &link.account_id, version, hash, now)?;
-            }
-            if !store::links::mark_used(tx, &link.id_hash, now)? {
-                return Err(link_error(LinkError::Used));
-            }
-            draft.details.insert("version".into(), version.into());
-            let data = serde_json::json!({"half": link.half.as_str(), "version": version, "source": "link"});
-            notify(tx, &link.account_id, Event::HalfRotated, None, data, now)?;
-            if fresh.handoff {
-                vault.finish_handoff(tx, &link.account_id, draft, now)?;
-            }
-            Ok(version)
-        })
-        .await
+                    ciphertext: &ciphertext,
+                    wrapped: &wrapped,
+                    source: Source::Link,
+                    by: &by,
+                    sm_version_id: sm_version_id.as_deref(),
+                };
+                if !store::halves::insert_current(tx, &new, now)? {
+                    return Err(Error::conflict(
+                        "concurrent_change",
+                        "another version was deposited at the same time; retry",
+                    ));
+                }
+                if let Some(hash) = &hash {
+                    store::history::push(tx, &link.account_id, version, hash, now)?;
+                }
+                if !store::links::mark_used(tx, &link.id_hash, now)? {
+                    return Err(link_error(LinkError::Used));
+                }
+                draft.details.insert("version".into(), version.into());
+                let data = serde_json::json!({"half": link.half.as_str(), "version": version, "source": "link"});
+                notify(tx, &link.account_id, Event::HalfRotated, None, data, now)?;
+                if fresh.handoff {
+                    vault.finish_handoff(tx, &link.account_id, draft, now)?;
+                }
+                Ok(version)
+            })
+            .await?;
+        if handoff {
+            self.forget_shredded().await;
+        }
+        Ok(version)
     }
 }
 

@@ -294,6 +294,26 @@ fn ensure_active(conn: &Connection, id: &AccountId) -> Result<(), Error> {
     }
 }
 
+/// Refuse new versions of an account's halves (deposits, rotations, collect
+/// links) while its hand-off link is out. The link carries, or will collect,
+/// the credentials as they stand now, and using it ends custody and destroys
+/// every version's keys: a version deposited in between would be destroyed
+/// and the customer handed a stale password.
+fn ensure_no_handoff_pending(conn: &Connection, id: &AccountId) -> Result<(), Error> {
+    let Some(hash) = store::reverse::load(conn, id)?.and_then(|r| r.link_id_hash) else { return Ok(()) };
+    let pending = store::links::load(conn, &hash)?.is_some_and(|link| {
+        crate::domain::links::effective_state(link.state, link.expires_at, unix_now())
+            == crate::domain::links::LinkState::Pending
+    });
+    if pending {
+        return Err(Error::conflict(
+            "handoff_pending",
+            "the account is being handed back: its halves cannot change while the hand-off link is out",
+        ));
+    }
+    Ok(())
+}
+
 /// The account `id` as seen by `caller`, and the side they stand on.
 /// Accounts the caller's org is no party to are reported as not found, so
 /// other tenants cannot even learn that they exist.

@@ -6,20 +6,22 @@
 //! link is used, custody ends: the data keys of every half version are
 //! destroyed, custodians are cleared and the account becomes read-only history.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rusqlite::Transaction;
 use serde::Serialize;
 use time::Date;
 
-use super::links::{id_hash, log_hash, seal_for_link};
+use super::links::{id_hash, log_hash, new_link_id, seal_for_link};
 use super::{Vault, notify, now_rfc3339, require_role, unix_now, visible};
 use crate::audit::{Action, EventDraft, HttpInfo, Target};
 use crate::auth::Caller;
+use crate::domain::account::Account;
 use crate::domain::account::Email;
 use crate::domain::ids::{AccountId, Half, Role};
 use crate::domain::links::{DEFAULT_TTL_MINUTES, LinkState, Purpose, effective_state};
-use crate::domain::orgs::Party;
+use crate::domain::orgs::{OrgDirectory, Party};
 use crate::domain::reverse::{ChecklistItem, HandoffKind, ItemStatus, RaError, RaState, ReverseAssumption, Signatory};
 use crate::error::Error;
 use crate::notify::Event;
@@ -31,13 +33,24 @@ fn ra_error(e: RaError) -> Error {
     Error::conflict("reverse_assumption_rule", e.to_string())
 }
 
-/// A reverse assumption as its parties see it. `Debug` leaves out the
-/// hand-off URL, which carries a link key.
+/// A reverse assumption as its parties see it: its own type, with times in
+/// RFC 3339 like every other view. `Debug` leaves out the hand-off URL,
+/// which carries a link key.
 #[derive(Serialize)]
 pub struct ReverseView {
     pub account_id: AccountId,
-    #[serde(flatten)]
-    pub workflow: ReverseAssumption,
+    pub state: RaState,
+    pub new_root_email: String,
+    pub signatory: SignatoryView,
+    pub requested_date: String,
+    pub requested_by: String,
+    pub scheduled_date: Option<String>,
+    pub balance_confirmed_at: Option<String>,
+    pub checklist: BTreeMap<ChecklistItem, ItemStatus>,
+    pub handed_off_at: Option<String>,
+    pub handoff: Option<HandoffKind>,
+    pub completed_at: Option<String>,
+    pub cancelled_at: Option<String>,
     pub missing_items: Vec<ChecklistItem>,
     pub link: Option<serde_json::Value>,
     /// The hand-off URL, to the customer's admins only.
@@ -45,11 +58,47 @@ pub struct ReverseView {
     pub link_url: Option<String>,
 }
 
+/// Who signs for the customer.
+#[derive(Debug, Serialize)]
+pub struct SignatoryView {
+    pub name: String,
+    pub email: String,
+}
+
+impl ReverseView {
+    fn new(
+        account_id: AccountId,
+        w: &ReverseAssumption,
+        link: Option<serde_json::Value>,
+        link_url: Option<String>,
+    ) -> Self {
+        let at = |t: Option<i64>| t.map(super::rfc3339);
+        Self {
+            account_id,
+            state: w.state,
+            new_root_email: w.new_root_email.to_string(),
+            signatory: SignatoryView { name: w.signatory.name.clone(), email: w.signatory.email.to_string() },
+            requested_date: w.requested_date.to_string(),
+            requested_by: w.requested_by.to_string(),
+            scheduled_date: w.scheduled_date.map(|d| d.to_string()),
+            balance_confirmed_at: at(w.balance_confirmed_at),
+            checklist: w.checklist.clone(),
+            handed_off_at: at(w.handed_off_at),
+            handoff: w.handoff,
+            completed_at: at(w.completed_at),
+            cancelled_at: at(w.cancelled_at),
+            missing_items: w.missing_items(),
+            link,
+            link_url,
+        }
+    }
+}
+
 impl std::fmt::Debug for ReverseView {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReverseView")
             .field("account_id", &self.account_id)
-            .field("workflow", &self.workflow)
+            .field("state", &self.state)
             .field("link", &self.link)
             .finish_non_exhaustive()
     }
@@ -63,6 +112,24 @@ pub enum ReverseStep {
     Checklist(ChecklistItem, ItemStatus),
     Handoff(HandoffKind),
     Cancel,
+}
+
+/// Whether `caller` may take `step` of the hand-back of `id`: the provider's
+/// admin runs it; the customer's admin may only cancel. Returns the account.
+fn authorize_step(
+    orgs: &OrgDirectory,
+    conn: &rusqlite::Connection,
+    caller: &Caller,
+    id: &AccountId,
+    step: &ReverseStep,
+) -> Result<Account, Error> {
+    let (account, party) = visible(orgs, conn, caller, id)?;
+    super::ensure_active(conn, id)?;
+    let cancelling_customer = matches!(step, ReverseStep::Cancel) && party == Party::Customer;
+    if (party != Party::Provider && !cancelling_customer) || !caller.has_role(Role::Admin) {
+        return Err(Error::forbidden("forbidden", "the provider's admin runs the hand-back"));
+    }
+    Ok(account)
 }
 
 impl Vault {
@@ -111,13 +178,7 @@ impl Vault {
             draft.details.insert("requested_date".into(), requested_date.to_string().into());
             let stored = StoredReverse { workflow, link_id_hash: None, sealed_url: None };
             store::reverse::save(tx, &id, &stored)?;
-            Ok(ReverseView {
-                account_id: id,
-                missing_items: stored.workflow.missing_items(),
-                workflow: stored.workflow,
-                link: None,
-                link_url: None,
-            })
+            Ok(ReverseView::new(id, &stored.workflow, None, None))
         })
         .await
     }
@@ -148,13 +209,7 @@ impl Vault {
                 }
                 _ => None,
             };
-            Ok(ReverseView {
-                account_id: id,
-                missing_items: stored.workflow.missing_items(),
-                workflow: stored.workflow,
-                link,
-                link_url,
-            })
+            Ok(ReverseView::new(id, &stored.workflow, link, link_url))
         })
         .await
     }
@@ -178,23 +233,29 @@ impl Vault {
         if let Err(e) = self.ensure_unsealed() {
             return Err(self.refuse(draft, e).await);
         }
-        // A deliver hand-off needs the current password, decrypted before the write.
+        // A deliver hand-off needs the current password, decrypted before the
+        // write; only for someone the step is for, so that nobody else makes
+        // the service decrypt anything (or learns more than the 404 everyone
+        // gets for an account they may not see).
         let handoff = match &step {
-            ReverseStep::Handoff(kind) => match self.prepare_handoff(*kind, &id).await {
-                Ok(h) => Some(h),
-                Err(e) => return Err(self.refuse(draft, e).await),
-            },
+            ReverseStep::Handoff(kind) => {
+                let prepared = async {
+                    let (orgs, who, account) = (Arc::clone(&self.orgs), caller.clone(), id.clone());
+                    let step = ReverseStep::Handoff(*kind);
+                    self.store.read(move |conn| authorize_step(&orgs, conn, &who, &account, &step).map(|_| ())).await?;
+                    self.prepare_handoff(*kind, &id).await
+                };
+                match prepared.await {
+                    Ok(h) => Some(h),
+                    Err(e) => return Err(self.refuse(draft, e).await),
+                }
+            }
             _ => None,
         };
         let (orgs, caller, log) = (Arc::clone(&self.orgs), caller.clone(), Arc::clone(self.store.log()));
         let calendar = self.calendar_now();
         self.audited(draft, move |tx, draft, _| {
-            let (account, party) = visible(&orgs, tx, &caller, &id)?;
-            super::ensure_active(tx, &id)?;
-            let cancelling_customer = matches!(step, ReverseStep::Cancel) && party == Party::Customer;
-            if (party != Party::Provider && !cancelling_customer) || !caller.has_role(Role::Admin) {
-                return Err(Error::forbidden("forbidden", "the provider's admin runs the hand-back"));
-            }
+            let account = authorize_step(&orgs, tx, &caller, &id, &step)?;
             let mut stored = Self::load_reverse(tx, &id)?;
             let (day, unix) = (calendar.date(), calendar.unix_timestamp());
             let w = &mut stored.workflow;
@@ -229,13 +290,7 @@ impl Vault {
             }
             store::reverse::save(tx, &id, &stored)?;
             draft.details.insert("state".into(), stored.workflow.state.as_str().into());
-            Ok(ReverseView {
-                account_id: id,
-                missing_items: stored.workflow.missing_items(),
-                workflow: stored.workflow,
-                link: None,
-                link_url: None,
-            })
+            Ok(ReverseView::new(id, &stored.workflow, None, None))
         })
         .await
     }
@@ -243,11 +298,7 @@ impl Vault {
     /// Build the hand-off link (not yet stored): for `deliver`, the root email
     /// and current password sealed under a fresh key that only the URL holds.
     async fn prepare_handoff(&self, kind: HandoffKind, id: &AccountId) -> Result<Handoff, Error> {
-        use base64::Engine;
-        use rand::RngCore;
-        let mut raw = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut raw);
-        let link_id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+        let link_id = new_link_id();
         let now = unix_now();
         let mut link = StoredLink {
             id_hash: id_hash(&link_id),
@@ -341,7 +392,16 @@ impl Vault {
             }
             vault.end_custody(tx, &id, "closed", now)
         })
-        .await
+        .await?;
+        self.forget_shredded().await;
+        Ok(())
+    }
+
+    /// After custody ended: make sure the destroyed keys leave the disk too.
+    pub(super) async fn forget_shredded(&self) {
+        if let Err(e) = self.store.truncate_wal().await {
+            tracing::warn!(error = %e, "the write-ahead log could not be truncated after a shred");
+        }
     }
 }
 

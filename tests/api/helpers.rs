@@ -210,6 +210,7 @@ impl TestApp {
         let status = response.status();
         let text = response.text().await.unwrap();
         let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
+        assert_times_are_rfc3339(&body, path);
         Reply { status, body }
     }
 
@@ -353,5 +354,28 @@ impl TestApp {
             )
             .unwrap();
         assert_eq!(changed, 1);
+    }
+}
+
+/// Every time the API shows is RFC 3339 text: fail on an integer (a Unix
+/// time leaking out of a stored form) under any key ending in `_at`. Every
+/// JSON reply that goes through [`TestApp::send`] is checked, so the whole
+/// suite walks the API's responses.
+pub fn assert_times_are_rfc3339(value: &Value, path: &str) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                if key.ends_with("_at") {
+                    assert!(!v.is_number(), "{path}: `{key}` is a number ({v}); times are RFC 3339 text");
+                    if let Some(text) = v.as_str() {
+                        let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339);
+                        assert!(parsed.is_ok(), "{path}: `{key}` is not RFC 3339: {text}");
+                    }
+                }
+                assert_times_are_rfc3339(v, path);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| assert_times_are_rfc3339(v, path)),
+        _ => {}
     }
 }

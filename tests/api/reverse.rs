@@ -209,3 +209,141 @@ async fn closing_an_account_retires_its_credentials_without_hand_off() {
     assert_eq!(ask.code(), "account_not_active");
     assert_eq!(app.last_event("account.close")["outcome"], "denied");
 }
+
+/// Bring the payer's hand-back to `handed_off` with a `kind` link; returns
+/// the link URL the customer's admin sees.
+async fn hand_off(app: &TestApp, kind: &str) -> String {
+    let base = "/v1/accounts/123456789012/reverse-assumption";
+    let (ada, gina) = (app.token("acme/ada", &["admin"]), app.token("globex/gina", &["admin"]));
+    let day = next_handback_day();
+    app.post(base, &gina, request_body(day)).await;
+    app.post(&format!("{base}/schedule"), &ada, json!({"date": day.to_string()})).await;
+    app.app.vault.danger_shift_clock((day - OffsetDateTime::now_utc().date()).whole_seconds());
+    app.post(&format!("{base}/confirm-balance"), &ada, json!({})).await;
+    for item in ITEMS {
+        app.post(&format!("{base}/checklist/{item}"), &ada, json!({"status": "done"})).await;
+    }
+    let handed = app.post(&format!("{base}/handoff"), &ada, json!({"kind": kind})).await;
+    assert_eq!(handed.body["state"], "handed_off", "{}", handed.body);
+    app.get(base, &gina).await.body["link_url"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn while_the_hand_off_link_is_out_neither_half_can_change() {
+    let app = spawn_app().await;
+    payer(&app).await;
+    let url = hand_off(&app, "deliver").await;
+    let account = "/v1/accounts/123456789012";
+    let (alice, gus) = (app.token("acme/alice", &["staff"]), app.token("globex/gus", &["staff"]));
+    let frozen = [
+        app.deposit_password("123456789012", "acme/alice", "A-Newer-Passw0rd!").await,
+        app.deposit_seed("123456789012", "globex/gus", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").await,
+        app.post(&format!("{account}/halves/password/rotate"), &alice, json!({})).await,
+        app.post("/v1/links", &alice, json!({"purpose": "collect", "account_id": "123456789012", "half": "password", "recipient": {"name": "A", "email": "a@acme.example"}})).await,
+        app.post("/v1/links", &gus, json!({"purpose": "collect", "account_id": "123456789012", "half": "mfa", "recipient": {"name": "G", "email": "g@globex.example"}})).await,
+    ];
+    for reply in &frozen {
+        assert_eq!((reply.status, reply.code()), (StatusCode::CONFLICT, "handoff_pending"), "{}", reply.body);
+    }
+    // The signatory gets the password that is current, the one the link was made with.
+    let id = url.split("/l/").nth(1).unwrap().split('#').next().unwrap().to_owned();
+    let opened: Value = app
+        .client
+        .post(format!("{}/v1/public/links/{id}/open", app.base))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = B64URL.decode(url.split('#').nth(1).unwrap()).unwrap();
+    let sealed = B64URL.decode(opened["ciphertext"].as_str().unwrap()).unwrap();
+    let plain = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key))
+        .decrypt(Nonce::from_slice(&sealed[..12]), Payload { msg: &sealed[12..], aad: id.as_bytes() })
+        .unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&plain).unwrap()["password"], PASSWORD);
+}
+
+#[tokio::test]
+async fn the_hand_off_is_authorised_before_anything_is_decrypted() {
+    let app = spawn_app().await;
+    // Nothing deposited: a decryption attempt would answer 409 nothing_deposited.
+    assert_eq!(app.register("123456789012", "shared_payer", Some("globex")).await.status, StatusCode::CREATED);
+    let handoff = "/reverse-assumption/handoff";
+    let body = json!({"kind": "deliver"});
+    let gina = app.token("globex/gina", &["admin"]);
+    let own = app.post(&format!("/v1/accounts/123456789012{handoff}"), &gina, body.clone()).await;
+    assert_eq!((own.status, own.code()), (StatusCode::FORBIDDEN, "forbidden"), "{}", own.body);
+    let ivan = app.token("initech/ivan", &["admin"]);
+    let foreign = app.post(&format!("/v1/accounts/123456789012{handoff}"), &ivan, body.clone()).await;
+    let missing = app.post(&format!("/v1/accounts/999999999999{handoff}"), &ivan, body).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.body);
+    assert_eq!((foreign.status, &foreign.body), (missing.status, &missing.body));
+}
+
+/// Every byte string of `needles` that occurs in a file under `dir`.
+fn traces_in(dir: &std::path::Path, needles: &[Vec<u8>]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(traces_in(&path, needles));
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        for (n, needle) in needles.iter().enumerate() {
+            if bytes.windows(needle.len()).any(|w| w == needle.as_slice()) {
+                found.push(format!("blob {n} in {}", path.display()));
+            }
+        }
+    }
+    found
+}
+
+/// The wrapped keys and ciphertexts of every stored half version.
+fn key_material(app: &TestApp) -> Vec<Vec<u8>> {
+    let db = app.db();
+    let mut stmt = db.prepare("SELECT wrapped_key, ciphertext FROM half_versions").unwrap();
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))).unwrap();
+    let mut blobs = Vec::new();
+    for row in rows {
+        let (wrapped, ciphertext) = row.unwrap();
+        blobs.push(wrapped);
+        blobs.push(ciphertext);
+    }
+    assert!(blobs.iter().all(|b| b.len() >= 32), "every version has key material to look for");
+    blobs
+}
+
+#[tokio::test]
+async fn destroyed_keys_leave_no_trace_in_the_data_directory_after_closure_or_hand_off() {
+    for how in ["close", "hand_off"] {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = {
+            let app = crate::helpers::spawn_app_at(dir.path()).await;
+            payer(&app).await;
+            let blobs = key_material(&app);
+            assert!(!traces_in(dir.path(), &blobs).is_empty(), "the scan finds what is there");
+            if how == "close" {
+                let ada = app.token("acme/ada", &["admin"]);
+                let closed = app.post("/v1/accounts/123456789012/close", &ada, json!({})).await;
+                assert_eq!(closed.status, StatusCode::NO_CONTENT);
+            } else {
+                let url = hand_off(&app, "collect").await;
+                let id = url.rsplit('/').next().unwrap();
+                let sent = app
+                    .client
+                    .post(format!("{}/v1/public/links/{id}/submit", app.base))
+                    .json(&json!({"password": "Globex-Owns-This-9!"}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(sent.status(), StatusCode::OK);
+            }
+            assert_eq!(traces_in(dir.path(), &blobs), Vec::<String>::new(), "{how}: while running");
+            blobs
+        };
+        assert_eq!(traces_in(dir.path(), &blobs), Vec::<String>::new(), "{how}: after shutdown");
+    }
+}
