@@ -20,6 +20,7 @@ mod input_hardening;
 mod kms;
 mod link_cli;
 mod links;
+mod not_found;
 mod passphrase_race;
 mod request_paging;
 mod requests;
