@@ -124,6 +124,7 @@ impl From<StoreError> for Error {
         match e {
             StoreError::CommitFailed | StoreError::WriterGone => Error::AuditUnavailable,
             StoreError::LogKeyMissing => Error::Sealed,
+            StoreError::LogTampered => Error::AuditTampered,
             other => Error::Internal(other.to_string()),
         }
     }

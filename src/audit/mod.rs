@@ -129,6 +129,44 @@ impl Action {
         Action::SysRestore,
     ];
 
+    /// Whether an `ok` event of this action records a change or a release
+    /// (everything but reads, refusal records and the seal).
+    pub fn changes_state(self) -> bool {
+        !matches!(
+            self,
+            Action::AuthFail
+                | Action::SealUnseal
+                | Action::AccountRead
+                | Action::AccountList
+                | Action::HalfList
+                | Action::RequestRead
+                | Action::RequestList
+                | Action::SubscriberList
+                | Action::AuditRead
+                | Action::AuditExport
+                | Action::AuditTamperDetected
+                | Action::LinkRead
+                | Action::ReverseRead
+                | Action::SysBackup
+                | Action::SysRestore
+        )
+    }
+
+    /// Whether it may still be done once the log was found altered: the
+    /// auditors keep reading and exporting it, operators keep backing it up
+    /// for the investigation, and the seal keeps working. Everything else
+    /// waits for the investigation.
+    pub fn allowed_on_tampered_log(self) -> bool {
+        matches!(
+            self,
+            Action::SealUnseal
+                | Action::AuditRead
+                | Action::AuditExport
+                | Action::AuditTamperDetected
+                | Action::SysBackup
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Action::AuthFail => "auth.fail",

@@ -54,6 +54,12 @@ pub fn append(
         // Once unsealed, every row must carry its MAC; this one cannot yet.
         return Err(StoreError::LogKeyMissing);
     }
+    // Every change commits with its `ok` event (invariant 4), so refusing
+    // the event here refuses the change on any path, workers included,
+    // once the log was found altered.
+    if outcome == Outcome::Ok && draft.action.changes_state() && batch.log().tampered().is_some() {
+        return Err(StoreError::LogTampered);
+    }
     let seq: i64 = batch.tx().query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_events", [], |r| r.get(0))?;
     let seq = u64::try_from(seq).map_err(|_| StoreError::Corrupt("audit_events.seq".into()))?;
     let provider = batch.log().provider().ok_or(StoreError::ProviderUnknown)?;

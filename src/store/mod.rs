@@ -52,6 +52,8 @@ pub enum StoreError {
     WriterGone,
     #[error("the audit log key is not loaded yet")]
     LogKeyMissing,
+    #[error("the audit log failed its integrity check; it takes no record of a change")]
+    LogTampered,
     #[error("the provider org is not known, so no event can be scoped")]
     ProviderUnknown,
 }

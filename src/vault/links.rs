@@ -467,7 +467,11 @@ impl Vault {
         passphrase: Option<SecretString>,
     ) -> Result<String, Error> {
         let mut draft = EventDraft::new(None, Action::LinkOpen, link_target(None, None, &id), http);
-        let link = match self.unlock(&id, Purpose::Deliver, passphrase).await {
+        let unlocked = async {
+            self.ensure_unsealed()?;
+            self.unlock(&id, Purpose::Deliver, passphrase).await
+        };
+        let link = match unlocked.await {
             Ok(link) => link,
             Err(e) => return Err(self.refuse_for_link(draft, &id, e).await),
         };

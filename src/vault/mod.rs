@@ -40,7 +40,7 @@ pub use reverse::{ReverseStep, ReverseView};
 pub use rotation::RotationCandidate;
 pub use subscribers::NewSubscriber;
 
-use crate::audit::{EventDraft, Outcome};
+use crate::audit::{Action, EventDraft, Outcome};
 use crate::auth::Caller;
 use crate::crypto::KeyProvider;
 use crate::domain::account::Account;
@@ -118,6 +118,23 @@ pub fn rfc3339_of(t: OffsetDateTime) -> String {
 fn audit_failed(e: StoreError) -> Error {
     tracing::error!(error = %e, "audit event could not be committed");
     Error::AuditUnavailable
+}
+
+/// The one guard of every audited use case, run inside its write: nothing
+/// but the unseal itself happens while sealed (or before the log key is
+/// loaded), and on a log found tampered only what
+/// [`crate::audit::Action::allowed_on_tampered_log`] lists (invariant 4).
+fn write_guard(keys: &dyn KeyProvider, log: &crate::audit::log::AuditLog, action: Action) -> Result<(), Error> {
+    if action == Action::SealUnseal {
+        return Ok(());
+    }
+    if keys.seal_status().sealed || log.keys().is_none() {
+        return Err(Error::Sealed);
+    }
+    if log.tampered().is_some() && !action.allowed_on_tampered_log() {
+        return Err(Error::AuditTampered);
+    }
+    Ok(())
 }
 
 /// Record a refused request in the caller's (already rolled back) write;
@@ -211,12 +228,22 @@ impl Vault {
         mut draft: EventDraft,
         change: impl FnOnce(&Transaction, &mut EventDraft, &str) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
+        let keys = Arc::clone(&self.keys);
         self.store
             .write(move |batch| {
                 let now = now_rfc3339();
+                // Checked under the writer, so no change slips in between a
+                // check and the log being flagged.
+                if let Err(err) = write_guard(keys.as_ref(), batch.log(), draft.action) {
+                    return Err(record_refusal(batch, draft, err));
+                }
                 match change(batch.tx(), &mut draft, &now) {
-                    Ok(value) => match store::audit::append(batch, draft, &now, Outcome::Ok, None) {
+                    Ok(value) => match store::audit::append(batch, draft.clone(), &now, Outcome::Ok, None) {
                         Ok(_) => Ok(value),
+                        Err(StoreError::LogTampered) => {
+                            batch.rollback()?;
+                            Err(record_refusal(batch, draft, Error::AuditTampered))
+                        }
                         Err(e) => {
                             batch.rollback()?;
                             Err(audit_failed(e))

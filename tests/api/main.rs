@@ -29,6 +29,7 @@ mod rotation;
 mod seal;
 mod secrets;
 mod slow_and_failing_clients;
+mod tampered_guard;
 mod wall;
 mod wall_links;
 mod webhook_targets;
