@@ -107,7 +107,8 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     };
     let orgs = OrgDirectory::new(config.provider_org.clone(), config.customer_orgs().cloned());
     let auth = Authenticator::new(config.audience.clone(), issuers(config).await?);
-    let mut vault = Vault::new(store, keys, orgs, config.break_glass);
+    let mut vault = Vault::new(store, keys, orgs, config.break_glass)
+        .with_witnesses(crate::vault::Witnesses::connect(&config.witness).await);
     if let crate::config::StorageConfig::SecretsManager(settings) = &config.storage {
         vault = vault
             .with_secrets_manager(crate::store::secrets_manager::SecretsManagerHalves::connect(settings.clone()).await);
@@ -160,8 +161,8 @@ impl App {
                     () = tokio::time::sleep(CHECKPOINT_INTERVAL) => {}
                     () = log.checkpoint_due.notified() => {}
                 }
-                if let Err(e) = vault.checkpoint().await {
-                    tracing::error!(code = e.code(), "signing a checkpoint failed");
+                if let Err(e) = vault.anchor().await {
+                    tracing::error!(code = e.code(), "signing or anchoring a checkpoint failed");
                 }
             }
         });

@@ -14,6 +14,7 @@ pub mod checkpoint;
 pub mod log;
 pub mod manifest;
 pub mod merkle;
+pub mod witness;
 
 use serde::Serialize;
 use serde_json::{Map, Value};

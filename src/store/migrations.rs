@@ -220,6 +220,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE half_versions ADD COLUMN sm_version_id TEXT;
     ALTER TABLE pending_rotations ADD COLUMN sm_version_id TEXT;
     "#,
+    // 6: the audit log key's boundary: the log size when the key came into
+    // being (rows before it may lack a MAC), kept under the key's MAC.
+    r#"
+    ALTER TABLE audit_key ADD COLUMN boundary INTEGER;
+    ALTER TABLE audit_key ADD COLUMN boundary_mac BLOB;
+    "#,
 ];
 
 /// Bring the schema up to the latest version.

@@ -18,6 +18,7 @@ mod reverse;
 mod rotation;
 mod seal;
 mod subscribers;
+mod witness;
 
 use std::sync::Arc;
 
@@ -35,6 +36,7 @@ pub use requests::{CodeRelease, PasswordRelease, RequestFilter, RequestView, Ste
 pub use reverse::{ReverseStep, ReverseView};
 pub use rotation::RotationCandidate;
 pub use subscribers::NewSubscriber;
+pub use witness::Witnesses;
 
 use crate::audit::{EventDraft, Outcome};
 use crate::auth::Caller;
@@ -62,6 +64,8 @@ pub struct Vault {
     clock_shift: Arc<std::sync::atomic::AtomicI64>,
     /// Where ciphertexts live when not in SQLite.
     secrets: Option<crate::store::secrets_manager::SecretsManagerHalves>,
+    /// Where signed checkpoints are anchored outside the database.
+    witnesses: Arc<witness::Witnesses>,
 }
 
 /// The current time in Unix seconds, the clock of the break-glass rules.
@@ -141,6 +145,7 @@ impl Vault {
             public_url: Arc::default(),
             clock_shift: Arc::default(),
             secrets: None,
+            witnesses: Arc::default(),
         }
     }
 
@@ -197,7 +202,9 @@ impl Vault {
         mut draft: EventDraft,
         change: impl FnOnce(&Transaction, &mut EventDraft, &str) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        self.store
+        let anchor = witness::anchors_after(draft.action);
+        let value = self
+            .store
             .write(move |batch| {
                 let now = now_rfc3339();
                 match change(batch.tx(), &mut draft, &now) {
@@ -214,7 +221,13 @@ impl Vault {
                     }
                 }
             })
-            .await
+            .await?;
+        if anchor {
+            // Releases and custody changes are witnessed before the caller
+            // sees the answer (and so before a secret leaves).
+            self.anchor().await?;
+        }
+        Ok(value)
     }
 
     /// Record a request refused before it reached a use case (bad body,

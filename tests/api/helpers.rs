@@ -78,6 +78,14 @@ pub async fn spawn_app_at(dir: &std::path::Path) -> TestApp {
     start(dev.app, dev.config, None).await
 }
 
+/// The same, anchoring checkpoints in `witness` instead of the default file.
+pub async fn spawn_app_witnessed(dir: &std::path::Path, witness: rootvault::audit::witness::WitnessConfig) -> TestApp {
+    let mut config = Config::dev(dir.to_path_buf(), localhost());
+    config.witness = witness;
+    let dev = rootvault::dev::open_configured(config).await.unwrap();
+    start(dev.app, dev.config, None).await
+}
+
 /// A sealed service with local keys split into `shares` shares, any
 /// `threshold` of which unseal it. Returns the shares.
 pub async fn spawn_sealed_app(shares: u8, threshold: u8) -> (TestApp, Vec<String>) {

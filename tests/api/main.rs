@@ -23,3 +23,4 @@ mod seal;
 mod secrets;
 mod wall;
 mod webhooks;
+mod witness;
