@@ -150,6 +150,41 @@ async fn a_sealed_time_row_added_after_the_key_existed_is_caught() {
     .await;
 }
 
+/// Export a bundle of the provider auditor's events to `path`.
+async fn export_to(app: &TestApp, path: &std::path::Path) {
+    let reply = app.get("/v1/audit/export", &app.token("acme/audrey", &["auditor"])).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    std::fs::write(path, reply.body.to_string()).unwrap();
+}
+
+fn verify_with_witness(bundle: &std::path::Path, vkey: &str, witness: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_rootvault"))
+        .args(["audit", "verify", bundle.to_str().unwrap(), "--public-key", vkey])
+        .args(["--witness", witness.to_str().unwrap()])
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn audit_verify_refuses_a_bundle_older_than_the_witnessed_checkpoint() {
+    let dir = DataDir::new();
+    let app = spawn_app_at(dir.path()).await;
+    let (old, fresh) = (dir.path().join("old.json"), dir.path().join("fresh.json"));
+    export_to(&app, &old).await;
+    let (vkey, size) = release(&app).await;
+
+    let refused = verify_with_witness(&old, &vkey, &dir.witness_file());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("checkpoint of size {size}")) && stderr.contains("cut short"), "{stderr}");
+
+    export_to(&app, &fresh).await;
+    let accepted = verify_with_witness(&fresh, &vkey, &dir.witness_file());
+    let stdout = String::from_utf8_lossy(&accepted.stdout);
+    assert!(accepted.status.success(), "{stdout}{}", String::from_utf8_lossy(&accepted.stderr));
+    assert!(stdout.contains(&format!("witnessed in {}", dir.witness_file().display())), "{stdout}");
+}
+
 /// The emulator's endpoint when the suite runs with one (`scripts/test`).
 fn s3_endpoint() -> Option<String> {
     std::env::var("ROOTVAULT_TEST_KMS_ENDPOINT").ok()
