@@ -604,6 +604,41 @@ mod tests {
     }
 
     #[test]
+    fn checkpoint_witnesses_default_to_refuse_and_must_lie_outside_the_data_directory() {
+        let none = parse(GOOD).unwrap();
+        assert_eq!(none.witness, WitnessConfig::default());
+        assert_eq!(none.witness.on_unavailable, OnUnavailable::Refuse);
+
+        let text = format!(
+            "{GOOD}\n[audit.witness]\nfile = \"/var/lib/rootvault-witness/checkpoints\"\n[audit.witness.s3]\nbucket = \"w\"\nretention_days = 30\nregion = \"eu-west-1\"\n"
+        );
+        let both = parse(&text).unwrap().witness;
+        assert_eq!(both.file, Some(PathBuf::from("/var/lib/rootvault-witness/checkpoints")));
+        let s3 = both.s3.unwrap();
+        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str(), s3.retention_days), ("w", "rootvault/checkpoints", 30));
+
+        let mistakes = [
+            ("file = \"/var/lib/rootvault/witness\"", "audit.witness.file"),
+            ("on_witness_unavailable = \"ignore\"", "audit.witness.on_witness_unavailable"),
+            (
+                "[audit.witness.s3]\nbucket = \"w\"\nretention_days = 0\nregion = \"r\"",
+                "audit.witness.s3.retention_days",
+            ),
+        ];
+        for (section, key) in mistakes {
+            let err = parse(&format!("{GOOD}\n[audit.witness]\n{section}\n")).unwrap_err();
+            assert_eq!(err.key, key, "{err}");
+        }
+    }
+
+    #[test]
+    fn the_dev_witness_sits_beside_the_data_directory() {
+        let dev = Config::dev(PathBuf::from(".rootvault-dev"), DEFAULT_LISTEN.parse().unwrap());
+        assert_eq!(dev.witness.file, Some(PathBuf::from(".rootvault-dev-witness/checkpoints")));
+        assert_eq!(dev.witness.on_unavailable, OnUnavailable::Warn);
+    }
+
+    #[test]
     fn the_two_kms_keys_must_differ() {
         let text = GOOD.replace(
             "provider = \"local\"",
