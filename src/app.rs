@@ -107,6 +107,9 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     };
     let orgs = OrgDirectory::new(config.provider_org.clone(), config.customer_orgs().cloned());
     let auth = Authenticator::new(config.audience.clone(), issuers(config).await?);
+    if config.witness.file.is_none() && config.witness.s3.is_none() {
+        tracing::warn!("no [audit.witness] is configured: a log cut after its last checkpoint would go unnoticed");
+    }
     let mut vault = Vault::new(store, keys, orgs, config.break_glass)
         .with_witnesses(crate::vault::Witnesses::connect(&config.witness).await);
     if let crate::config::StorageConfig::SecretsManager(settings) = &config.storage {

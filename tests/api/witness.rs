@@ -185,6 +185,41 @@ async fn audit_verify_refuses_a_bundle_older_than_the_witnessed_checkpoint() {
     assert!(stdout.contains(&format!("witnessed in {}", dir.witness_file().display())), "{stdout}");
 }
 
+#[tokio::test]
+async fn an_unreadable_witness_stops_the_start_in_refuse_mode_and_only_warns_in_warn_mode() {
+    let dir = DataDir::new();
+    let blocker = dir.path().with_extension("blocker");
+    std::fs::write(&blocker, "").unwrap();
+    let unreadable = blocker.join("checkpoints");
+    let config = |on_unavailable| WitnessConfig { file: Some(unreadable.clone()), s3: None, on_unavailable };
+    let mut refuse = rootvault::config::Config::dev(dir.path().to_path_buf(), "127.0.0.1:0".parse().unwrap());
+    refuse.witness = config(OnUnavailable::Refuse);
+    let Err(refused) = rootvault::dev::open_configured(refuse).await else { panic!("the start must be refused") };
+    assert!(refused.to_string().contains("unavailable"), "{refused}");
+
+    let app = spawn_app_witnessed(dir.path(), config(OnUnavailable::Warn)).await;
+    release(&app).await;
+    std::fs::remove_file(&blocker).unwrap();
+}
+
+#[tokio::test]
+async fn a_release_whose_checkpoint_cannot_be_witnessed_is_recorded_but_not_sent_in_refuse_mode() {
+    let dir = DataDir::new();
+    let witness = dir.path().with_extension("witness").join("checkpoints");
+    let config = WitnessConfig { file: Some(witness.clone()), s3: None, on_unavailable: OnUnavailable::Refuse };
+    let app = spawn_app_witnessed(dir.path(), config).await;
+    app.stocked_account("111111111111").await;
+    let id = app.approved_request("111111111111").await;
+    // The witness file turns into something nothing can append to.
+    std::fs::remove_file(&witness).unwrap();
+    std::fs::create_dir(&witness).unwrap();
+    let released = app.step(&id, "password", "acme/alice", STAFF).await;
+    assert_eq!((released.status, released.code()), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
+    assert!(released.body.get("password").is_none(), "{}", released.body);
+    assert_eq!(app.last_event("half.release")["outcome"], "ok", "the release itself was recorded");
+    std::fs::remove_dir_all(witness.parent().unwrap()).unwrap();
+}
+
 /// The emulator's endpoint when the suite runs with one (`scripts/test`).
 fn s3_endpoint() -> Option<String> {
     std::env::var("ROOTVAULT_TEST_KMS_ENDPOINT").ok()
