@@ -31,6 +31,13 @@ pub struct TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        // The dev witness lives beside the temporary data directory; it goes
+        // with it (callers that keep their directory keep its witness too).
+        if self._dir.is_some()
+            && let Some(witness) = self.config.witness.file.as_ref().and_then(|f| f.parent())
+        {
+            let _ = std::fs::remove_dir_all(witness);
+        }
     }
 }
 
