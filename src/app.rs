@@ -111,8 +111,12 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     };
     let orgs = OrgDirectory::new(config.provider_org.clone(), config.customer_orgs().cloned());
     let auth = Authenticator::new(config.audience.clone(), issuers(config).await?);
+    if config.witness.file.is_none() && config.witness.s3.is_none() {
+        tracing::warn!("no [audit.witness] is configured: a log cut after its last checkpoint would go unnoticed");
+    }
     let mut vault = Vault::new(store, keys, orgs, config.break_glass)
-        .with_private_webhook_targets(config.notify.allow_private_targets);
+        .with_private_webhook_targets(config.notify.allow_private_targets)
+        .with_witnesses(crate::vault::Witnesses::connect(&config.witness).await);
     if let crate::config::StorageConfig::SecretsManager(settings) = &config.storage {
         vault = vault
             .with_secrets_manager(crate::store::secrets_manager::SecretsManagerHalves::connect(settings.clone()).await);
@@ -175,8 +179,8 @@ impl App {
                     () = tokio::time::sleep(CHECKPOINT_INTERVAL) => {}
                     () = log.checkpoint_due.notified() => {}
                 }
-                if let Err(e) = vault.checkpoint().await {
-                    tracing::error!(code = e.code(), "signing a checkpoint failed");
+                if let Err(e) = vault.anchor().await {
+                    tracing::error!(code = e.code(), "signing or anchoring a checkpoint failed");
                 }
             }
         });

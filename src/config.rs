@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::audit::witness::{OnUnavailable, S3WitnessSettings, WitnessConfig};
 use crate::crypto::kms::KmsSettings;
 use crate::domain::breakglass::{Policy, PolicyError};
 use crate::domain::ids::OrgName;
@@ -99,6 +100,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Read timeouts for slow clients.
     pub server: ServerSettings,
+    /// Where signed checkpoints are anchored outside the database
+    /// (`[audit.witness]`).
+    pub witness: WitnessConfig,
     /// Set only by `rootvault dev`: dev issuers and auto-unseal.
     pub dev: bool,
 }
@@ -121,6 +125,7 @@ struct FileConfig {
     storage: Option<FileStorage>,
     #[serde(default)]
     server: FileServer,
+    audit: Option<FileAudit>,
 }
 
 #[derive(Deserialize, Default)]
@@ -128,6 +133,30 @@ struct FileConfig {
 struct FileServer {
     header_read_timeout_seconds: Option<u64>,
     body_read_timeout_seconds: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAudit {
+    witness: Option<FileWitness>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWitness {
+    file: Option<PathBuf>,
+    s3: Option<FileS3Witness>,
+    on_witness_unavailable: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileS3Witness {
+    bucket: String,
+    prefix: Option<String>,
+    retention_days: u32,
+    region: String,
+    endpoint_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -224,6 +253,63 @@ impl Env for ProcessEnv {
     fn var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
+}
+
+/// The dev witness file: `<data-dir>-witness/checkpoints`, beside (not
+/// inside) the data directory.
+pub fn dev_witness_file(data_dir: &Path) -> PathBuf {
+    let mut dir = data_dir.as_os_str().to_owned();
+    dir.push("-witness");
+    PathBuf::from(dir).join("checkpoints")
+}
+
+/// Validate `[audit.witness]`. The file must lie outside the data
+/// directory: a copy that goes wherever the database goes witnesses nothing.
+fn parse_witness(
+    file: Option<FileWitness>,
+    base_dir: &Path,
+    data_dir: &Path,
+    env: &dyn Env,
+) -> Result<WitnessConfig, ConfigError> {
+    let Some(w) = file else { return Ok(WitnessConfig::default()) };
+    let on_unavailable = match w.on_witness_unavailable.as_deref() {
+        None | Some("refuse") => OnUnavailable::Refuse,
+        Some("warn") => OnUnavailable::Warn,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "audit.witness.on_witness_unavailable",
+                format!("{other:?} is not refuse or warn"),
+            ));
+        }
+    };
+    let file = w.file.map(|f| if f.is_relative() { base_dir.join(f) } else { f });
+    if let Some(f) = &file
+        && f.starts_with(data_dir)
+    {
+        return Err(ConfigError::new("audit.witness.file", "must lie outside data_dir"));
+    }
+    let s3 = match w.s3 {
+        None => None,
+        Some(s3) => {
+            if s3.bucket.trim().is_empty() {
+                return Err(ConfigError::new("audit.witness.s3.bucket", "must not be empty"));
+            }
+            if s3.region.trim().is_empty() {
+                return Err(ConfigError::new("audit.witness.s3.region", "must not be empty"));
+            }
+            if s3.retention_days == 0 {
+                return Err(ConfigError::new("audit.witness.s3.retention_days", "must be at least 1"));
+            }
+            Some(S3WitnessSettings {
+                bucket: s3.bucket,
+                prefix: s3.prefix.unwrap_or_else(|| "rootvault/checkpoints".into()),
+                retention_days: s3.retention_days,
+                region: s3.region,
+                endpoint_url: env.var("ROOTVAULT_WITNESS_S3_ENDPOINT_URL").or(s3.endpoint_url),
+            })
+        }
+    };
+    Ok(WitnessConfig { file, s3, on_unavailable })
 }
 
 fn parse_listen(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
@@ -413,6 +499,7 @@ impl Config {
                 }
             },
         };
+        let witness = parse_witness(file.audit.and_then(|a| a.witness), base_dir, &data_dir, env)?;
         let public_url = env.var("ROOTVAULT_PUBLIC_URL").or(file.public_url);
         if let Some(url) = &public_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
@@ -431,6 +518,7 @@ impl Config {
             storage,
             public_url,
             server,
+            witness,
             dev: false,
         })
     }
@@ -442,6 +530,7 @@ impl Config {
             let name: OrgName = name.parse().unwrap_or_else(|_| unreachable!("dev org names are valid"));
             OrgConfig { issuer: crate::auth::dev::DevIssuer::issuer_for(&name), name, jwks: JwksSource::Dev }
         };
+        let witness_file = dev_witness_file(&data_dir);
         Self {
             listen,
             data_dir,
@@ -455,6 +544,7 @@ impl Config {
             storage: StorageConfig::Sqlite,
             public_url: None,
             server: ServerSettings::default(),
+            witness: WitnessConfig { file: Some(witness_file), s3: None, on_unavailable: OnUnavailable::Warn },
             dev: true,
         }
     }
@@ -558,6 +648,41 @@ mod tests {
             let err = parse(&text).unwrap_err();
             assert_eq!(err.key, key, "{err}");
         }
+    }
+
+    #[test]
+    fn checkpoint_witnesses_default_to_refuse_and_must_lie_outside_the_data_directory() {
+        let none = parse(GOOD).unwrap();
+        assert_eq!(none.witness, WitnessConfig::default());
+        assert_eq!(none.witness.on_unavailable, OnUnavailable::Refuse);
+
+        let text = format!(
+            "{GOOD}\n[audit.witness]\nfile = \"/var/lib/rootvault-witness/checkpoints\"\n[audit.witness.s3]\nbucket = \"w\"\nretention_days = 30\nregion = \"eu-west-1\"\n"
+        );
+        let both = parse(&text).unwrap().witness;
+        assert_eq!(both.file, Some(PathBuf::from("/var/lib/rootvault-witness/checkpoints")));
+        let s3 = both.s3.unwrap();
+        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str(), s3.retention_days), ("w", "rootvault/checkpoints", 30));
+
+        let mistakes = [
+            ("file = \"/var/lib/rootvault/witness\"", "audit.witness.file"),
+            ("on_witness_unavailable = \"ignore\"", "audit.witness.on_witness_unavailable"),
+            (
+                "[audit.witness.s3]\nbucket = \"w\"\nretention_days = 0\nregion = \"r\"",
+                "audit.witness.s3.retention_days",
+            ),
+        ];
+        for (section, key) in mistakes {
+            let err = parse(&format!("{GOOD}\n[audit.witness]\n{section}\n")).unwrap_err();
+            assert_eq!(err.key, key, "{err}");
+        }
+    }
+
+    #[test]
+    fn the_dev_witness_sits_beside_the_data_directory() {
+        let dev = Config::dev(PathBuf::from(".rootvault-dev"), DEFAULT_LISTEN.parse().unwrap());
+        assert_eq!(dev.witness.file, Some(PathBuf::from(".rootvault-dev-witness/checkpoints")));
+        assert_eq!(dev.witness.on_unavailable, OnUnavailable::Warn);
     }
 
     #[test]

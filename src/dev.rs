@@ -179,9 +179,15 @@ fn dev_http() -> HttpInfo {
 /// Open (creating on first use) a dev data directory, unsealed, with no
 /// demo data added.
 pub async fn open_empty(data_dir: PathBuf, listen: std::net::SocketAddr) -> Result<DevVault, DevError> {
+    open_configured(Config::dev(data_dir, listen)).await
+}
+
+/// The same with a dev configuration the caller adjusted (tests give it
+/// other checkpoint witnesses).
+pub async fn open_configured(config: Config) -> Result<DevVault, DevError> {
+    let data_dir = config.data_dir.clone();
     fs::create_dir_all(&data_dir)?;
     let share = ensure_keyring(&Store::open(&data_dir)?, &data_dir)?;
-    let config = Config::dev(data_dir, listen);
     let app = app::build(&config).await?;
     app.vault.unseal(&dev_http(), share).await?;
     Ok(DevVault { app, config })

@@ -6,10 +6,12 @@
 //! it is unsealed) signs checkpoints and authenticates each row with an
 //! HMAC over `seq ‖ leaf hash`, so an attacker with the database file but
 //! without the key cannot edit, remove, reorder or add a row unnoticed. Rows
-//! written while the service is sealed cannot carry a MAC; only the kinds of
-//! events a sealed service writes are accepted without one.
+//! written while the service is sealed cannot carry a MAC; such a row is
+//! accepted only if it is one of the exact kinds a sealed service writes
+//! AND something vouches for its place (see [`MacLess`]).
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -98,21 +100,58 @@ pub struct StoredRow {
 /// Whether an event of `action` refused with `code` is one written without
 /// the log key, and so may lack a row MAC: unseal attempts, authentication
 /// failures and refusals because the service is sealed, and the record the
-/// offline `restore` leaves.
+/// offline `restore` leaves. This is what may be *written* without the key;
+/// [`first_problem`] is stricter about what it *accepts*.
 pub fn may_lack_mac(action: &str, code: Option<&str>) -> bool {
     matches!(action, "auth.fail" | "seal.unseal" | "sys.restore") || code == Some("sealed")
 }
 
-fn writable_while_sealed(event_json: &str) -> bool {
-    let Ok(event) = serde_json::from_str::<serde_json::Value>(event_json) else { return false };
-    may_lack_mac(event["action"].as_str().unwrap_or(""), event["details"]["code"].as_str())
+/// The exact kinds of rows a sealed service writes: an unseal attempt, an
+/// authentication failure, a refusal because it is sealed (never a granted
+/// change), and the offline restore's record.
+fn sealed_time_row(event: &serde_json::Value) -> bool {
+    let action = event["action"].as_str().unwrap_or("");
+    let outcome = event["outcome"].as_str().unwrap_or("");
+    match action {
+        "auth.fail" | "seal.unseal" | "sys.restore" => true,
+        _ => outcome != "ok" && event["details"]["code"].as_str() == Some("sealed"),
+    }
+}
+
+/// What vouches for rows without a MAC. A sealed-time row is accepted only
+/// when it lies before `boundary` (the log size when the log key was
+/// created, kept with the key under its MAC), or inside `vouched` (the
+/// newest stored checkpoint whose signature verified: the service signs
+/// only a log it found intact), or when this very process wrote it while
+/// sealed (`own`), or, for `sys.restore`, when it sits exactly at the size
+/// of the backup it records. A row added behind the service's back after
+/// the last checkpoint has none of these.
+#[derive(Debug, Default)]
+pub struct MacLess<'a> {
+    pub boundary: u64,
+    pub vouched: u64,
+    pub own: Option<&'a HashSet<u64>>,
+}
+
+impl MacLess<'_> {
+    fn accepts(&self, seq: u64, event_json: &str) -> bool {
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(event_json) else { return false };
+        if !sealed_time_row(&event) {
+            return false;
+        }
+        let restore_at_its_place =
+            event["action"].as_str() == Some("sys.restore") && event["details"]["backup_size"].as_u64() == Some(seq);
+        seq < self.boundary || seq < self.vouched || self.own.is_some_and(|o| o.contains(&seq)) || restore_at_its_place
+    }
 }
 
 /// The first integrity problem in `rows` (in `seq` order) given the log
-/// keys and the stored checkpoints `(size, root)`; `None` when intact.
+/// keys, what vouches for MAC-less rows and the stored checkpoints
+/// `(size, root)`; `None` when intact.
 pub fn first_problem(
     rows: &[StoredRow],
     keys: &LogKeys,
+    macless: &MacLess<'_>,
     checkpoints: &[(u64, Hash)],
     tree: &MerkleTree,
 ) -> Option<String> {
@@ -122,9 +161,10 @@ pub fn first_problem(
         }
         let leaf = leaf_hash(row.event_json.as_bytes());
         match &row.mac {
-            Some(mac) if mac.as_slice() == keys.row_mac(row.seq, &leaf) => {}
+            Some(mac)
+                if bool::from(subtle::ConstantTimeEq::ct_eq(mac.as_slice(), &keys.row_mac(row.seq, &leaf)[..])) => {}
             Some(_) => return Some(format!("entry {} was altered: its MAC does not match", row.seq)),
-            None if writable_while_sealed(&row.event_json) => {}
+            None if macless.accepts(row.seq, &row.event_json) => {}
             None => return Some(format!("entry {} was not written by this service (no MAC)", row.seq)),
         }
     }
@@ -138,6 +178,11 @@ pub fn first_problem(
     None
 }
 
+/// The MAC that makes the recorded key boundary tamper-evident.
+pub fn boundary_mac(keys: &LogKeys, boundary: u64) -> [u8; 32] {
+    hmac(keys.mac_key.as_slice(), &[b"rootvault log key boundary v1", &boundary.to_be_bytes()])
+}
+
 /// Shared state of the audit log.
 #[derive(Debug, Default)]
 pub struct AuditLog {
@@ -146,6 +191,8 @@ pub struct AuditLog {
     tampered: RwLock<Option<String>>,
     /// The provider org, which every event is scoped to.
     provider: RwLock<Option<String>>,
+    /// Rows this process wrote without a MAC (while sealed).
+    own_macless: Mutex<HashSet<u64>>,
     /// Woken when enough events arrived for a checkpoint.
     pub checkpoint_due: tokio::sync::Notify,
 }
@@ -199,6 +246,16 @@ impl AuditLog {
         self.tampered.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
+    /// Remember a row this process wrote without a MAC.
+    pub fn note_macless(&self, seq: u64) {
+        self.own_macless.lock().unwrap_or_else(PoisonError::into_inner).insert(seq);
+    }
+
+    /// The rows this process wrote without a MAC.
+    pub fn own_macless(&self) -> HashSet<u64> {
+        self.own_macless.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
     pub fn flag(&self, problem: String) {
         *self.tampered.write().unwrap_or_else(PoisonError::into_inner) = Some(problem);
     }
@@ -239,31 +296,98 @@ mod tests {
         let k = keys();
         let rows: Vec<_> = (0..4).map(|i| row(&k, i, &format!(r#"{{"action":"account.read","seq":{i}}}"#))).collect();
         let cp = vec![(4, tree_of(&rows).root(4).unwrap())];
-        assert_eq!(first_problem(&rows, &k, &cp, &tree_of(&rows)), None);
+        assert_eq!(first_problem(&rows, &k, &MacLess::default(), &cp, &tree_of(&rows)), None);
 
         let mut edited = rows.clone();
         edited[2].event_json = r#"{"action":"account.read","seq":99}"#.into();
-        assert!(first_problem(&edited, &k, &cp, &tree_of(&edited)).unwrap().contains("entry 2 was altered"));
+        assert!(
+            first_problem(&edited, &k, &MacLess::default(), &cp, &tree_of(&edited))
+                .unwrap()
+                .contains("entry 2 was altered")
+        );
 
         let mut deleted = rows.clone();
         deleted.remove(1);
-        assert!(first_problem(&deleted, &k, &cp, &tree_of(&deleted)).unwrap().contains("entry 1 is missing"));
+        assert!(
+            first_problem(&deleted, &k, &MacLess::default(), &cp, &tree_of(&deleted))
+                .unwrap()
+                .contains("entry 1 is missing")
+        );
 
         let mut appended = rows.clone();
         appended.push(StoredRow { seq: 4, event_json: r#"{"action":"half.release"}"#.into(), mac: None });
-        assert!(first_problem(&appended, &k, &cp, &tree_of(&appended)).unwrap().contains("entry 4 was not written"));
+        assert!(
+            first_problem(&appended, &k, &MacLess::default(), &cp, &tree_of(&appended))
+                .unwrap()
+                .contains("entry 4 was not written")
+        );
         let forged = LogKeys::from_seed("rootvault/acme", &Zeroizing::new([4u8; 32]));
         appended[4] = row(&forged, 4, r#"{"action":"half.release"}"#);
-        assert!(first_problem(&appended, &k, &cp, &tree_of(&appended)).unwrap().contains("entry 4 was altered"));
+        assert!(
+            first_problem(&appended, &k, &MacLess::default(), &cp, &tree_of(&appended))
+                .unwrap()
+                .contains("entry 4 was altered")
+        );
 
         let sealed = StoredRow { seq: 4, event_json: r#"{"action":"auth.fail"}"#.into(), mac: None };
         let mut with_sealed = rows.clone();
         with_sealed.push(sealed);
-        assert_eq!(first_problem(&with_sealed, &k, &cp, &tree_of(&with_sealed)), None);
+        let own: HashSet<u64> = [4].into();
+        let mine = MacLess { own: Some(&own), ..MacLess::default() };
+        assert_eq!(first_problem(&with_sealed, &k, &mine, &cp, &tree_of(&with_sealed)), None);
 
         let short = &rows[..3];
+        let cp3 = vec![(3, tree_of(short).root(3).unwrap())];
+        assert_eq!(first_problem(short, &k, &MacLess::default(), &cp3, &tree_of(short)), None);
         assert!(
-            first_problem(short, &k, &cp, &tree_of(short)).unwrap().contains("shorter than its checkpoint of size 4")
+            first_problem(short, &k, &MacLess::default(), &cp, &tree_of(short))
+                .unwrap()
+                .contains("shorter than its checkpoint of size 4")
         );
+    }
+
+    #[test]
+    fn a_row_without_a_mac_needs_a_sealed_time_kind_and_something_that_vouches_for_its_place() {
+        let k = keys();
+        let unmacced = |seq: u64, json: &str| StoredRow { seq, event_json: json.to_owned(), mac: None };
+        let fail = r#"{"action":"auth.fail","outcome":"denied"}"#;
+        let sealed_refusal = r#"{"action":"account.read","outcome":"error","details":{"code":"sealed"}}"#;
+        let forged_approve = r#"{"action":"request.approve","outcome":"ok","details":{"code":"sealed"}}"#;
+        let check = |rows: &[StoredRow], m: &MacLess<'_>| first_problem(rows, &k, m, &[], &tree_of(rows));
+
+        // Before the key existed: the exact sealed-time kinds only.
+        let early = vec![unmacced(0, fail), unmacced(1, sealed_refusal), row(&k, 2, r#"{"action":"x"}"#)];
+        let before = MacLess { boundary: 2, ..MacLess::default() };
+        assert_eq!(check(&early, &before), None);
+        let forged_early = vec![unmacced(0, forged_approve)];
+        let any_place = MacLess { boundary: 5, vouched: 5, ..MacLess::default() };
+        assert!(check(&forged_early, &any_place).unwrap().contains("entry 0 was not written"));
+
+        // After the boundary and the last checkpoint, a genuine-looking
+        // sealed-time row is refused unless this process wrote it.
+        let late = vec![row(&k, 0, r#"{"action":"x"}"#), unmacced(1, fail)];
+        let after = MacLess { boundary: 1, vouched: 1, ..MacLess::default() };
+        assert!(check(&late, &after).unwrap().contains("entry 1 was not written"));
+        let own: HashSet<u64> = [1].into();
+        assert_eq!(check(&late, &MacLess { own: Some(&own), ..after }), None);
+        let vouched = MacLess { boundary: 1, vouched: 2, ..MacLess::default() };
+        assert_eq!(check(&late, &vouched), None);
+
+        // The restore's record is accepted only at the size it restored.
+        let restore =
+            |at: u64| format!(r#"{{"action":"sys.restore","outcome":"ok","details":{{"backup_size":{at}}}}}"#);
+        let restored = vec![row(&k, 0, r#"{"action":"x"}"#), unmacced(1, &restore(1))];
+        assert_eq!(check(&restored, &after), None);
+        let moved = vec![row(&k, 0, r#"{"action":"x"}"#), unmacced(1, &restore(0))];
+        assert!(check(&moved, &after).is_some());
+    }
+
+    #[test]
+    fn the_key_boundary_is_bound_to_the_log_key() {
+        let k = keys();
+        assert_eq!(boundary_mac(&k, 7), boundary_mac(&k, 7));
+        assert_ne!(boundary_mac(&k, 7), boundary_mac(&k, 8));
+        let other = LogKeys::from_seed("rootvault/acme", &Zeroizing::new([4u8; 32]));
+        assert_ne!(boundary_mac(&k, 7), boundary_mac(&other, 7));
     }
 }

@@ -18,6 +18,7 @@ pub mod manifest;
 pub mod merkle;
 pub mod schema;
 pub mod scope;
+pub mod witness;
 
 use std::collections::BTreeMap;
 

@@ -8,6 +8,8 @@ use clap::Subcommand;
 
 use super::client::{ServerArgs, get, token};
 use crate::audit::bundle::{Bundle, Complete, verify};
+use crate::audit::checkpoint::VerifierKey;
+use crate::audit::witness::{S3WitnessSettings, Witness, newest_verified};
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
@@ -48,6 +50,10 @@ pub enum AuditCommand {
         /// A checkpoint note kept from earlier.
         #[arg(long)]
         trusted_checkpoint: Option<PathBuf>,
+        /// A checkpoint witness (a witness file, or s3://bucket/prefix): the
+        /// bundle must not be older than the newest checkpoint it holds.
+        #[arg(long)]
+        witness: Option<String>,
     },
 }
 
@@ -128,7 +134,7 @@ pub fn run(command: AuditCommand) -> anyhow::Result<()> {
             println!("{events} events exported to {} (checkpoint size {})", out.display(), bundle["tree_size"]);
             Ok(())
         }
-        AuditCommand::Verify { bundle, public_key, trusted_checkpoint } => {
+        AuditCommand::Verify { bundle, public_key, trusted_checkpoint, witness } => {
             let parsed: Bundle = serde_json::from_str(&read(&bundle)?).context("the bundle is not valid JSON")?;
             let key = match public_key {
                 Some(k) if Path::new(&k).is_file() => Some(read(Path::new(&k))?.trim().to_owned()),
@@ -137,6 +143,10 @@ pub fn run(command: AuditCommand) -> anyhow::Result<()> {
             let trusted = trusted_checkpoint.map(|p| read(&p)).transpose()?;
             match verify(&parsed, key.as_deref(), trusted.as_deref()) {
                 Ok(v) => {
+                    if let Some(witness) = witness {
+                        let vkey = key.as_deref().unwrap_or(&parsed.public_key);
+                        println!("{}", against_witness(&parsed, v.checkpoint.size, vkey, &witness)?);
+                    }
                     let root = base64::engine::general_purpose::STANDARD.encode(v.checkpoint.root);
                     let pinned = if v.key_pinned { "pinned key" } else { "the bundle's own key (not pinned)" };
                     let consistent =
@@ -152,4 +162,61 @@ pub fn run(command: AuditCommand) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// The witness `spec` names: `s3://bucket/prefix` (region from
+/// `AWS_REGION`, endpoint from `ROOTVAULT_WITNESS_S3_ENDPOINT_URL`), or a
+/// witness file.
+async fn open_witness(spec: &str) -> Witness {
+    match spec.strip_prefix("s3://") {
+        Some(rest) => {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            Witness::s3(S3WitnessSettings {
+                bucket: bucket.to_owned(),
+                prefix: prefix.to_owned(),
+                retention_days: 1,
+                region: std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
+                endpoint_url: std::env::var("ROOTVAULT_WITNESS_S3_ENDPOINT_URL").ok(),
+            })
+            .await
+        }
+        None => Witness::File(PathBuf::from(spec)),
+    }
+}
+
+/// Check a verified bundle against the newest checkpoint `spec` holds: the
+/// bundle must not be shorter, an equal size must have the same root, and a
+/// consistency proof from the witnessed size (if the bundle has one) must
+/// hold. Returns what was checked.
+fn against_witness(bundle: &Bundle, bundle_size: u64, vkey: &str, spec: &str) -> anyhow::Result<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let notes = runtime.block_on(async { open_witness(spec).await.newest_candidates().await })?;
+    let key = VerifierKey::parse(vkey).context("the verifier key does not parse")?;
+    let Some(witnessed) = newest_verified(&notes, &key) else {
+        bail!("the witness {spec} holds no checkpoint signed by this log's key");
+    };
+    if witnessed.size > bundle_size {
+        bail!(
+            "verification failed: the bundle's checkpoint has size {bundle_size} but the witness {spec} holds a checkpoint of size {}: the log was cut short (or the bundle is older than the witness)",
+            witnessed.size
+        );
+    }
+    let note = note_of(bundle, bundle_size, &key, witnessed.size, &notes);
+    match verify(bundle, Some(vkey), note.as_deref()) {
+        Ok(_) if witnessed.size == bundle_size || note.is_some() => {
+            Ok(format!("OK: consistent with the checkpoint of size {} witnessed in {spec}", witnessed.size))
+        }
+        Ok(_) => Ok(format!(
+            "OK: not older than the checkpoint of size {} witnessed in {spec} (export with that trusted size to prove consistency)",
+            witnessed.size
+        )),
+        Err(e) => bail!("verification against the witness {spec} failed: {e}"),
+    }
+}
+
+/// The witnessed note of `size`, when the bundle can be checked against it
+/// (the same size, or a consistency proof from it).
+fn note_of(bundle: &Bundle, bundle_size: u64, key: &VerifierKey, size: u64, notes: &[String]) -> Option<String> {
+    let provable = size == bundle_size || bundle.consistency.as_ref().is_some_and(|c| c.from == size);
+    provable.then(|| notes.iter().find(|n| key.verify(n).is_ok_and(|cp| cp.size == size)).cloned()).flatten()
 }

@@ -75,7 +75,9 @@ pub fn run_serve(path: &Path, check_only: bool) -> anyhow::Result<()> {
         println!("listening on http://{addr}");
         let _background = app.start_background(config.notify);
         let draining = std::sync::Arc::clone(&app.draining);
+        let vault = app.vault.clone();
         crate::http::serve(listener, app, drain(draining)).await?;
+        anchor_at_shutdown(&vault).await;
         tracing::info!("stopped: requests finished, audit log flushed");
         Ok(())
     })
@@ -92,9 +94,19 @@ pub fn run_dev(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         print_banner(&dev.config, addr, &log_key)?;
         let _background = dev.app.start_background(dev.config.notify);
         let draining = std::sync::Arc::clone(&dev.app.draining);
+        let vault = dev.app.vault.clone();
         crate::http::serve(listener, dev.app, drain(draining)).await?;
+        anchor_at_shutdown(&vault).await;
         Ok(())
     })
+}
+
+/// Sign and anchor a last checkpoint once requests have drained, so the
+/// witnesses hold the log's final size.
+async fn anchor_at_shutdown(vault: &crate::vault::Vault) {
+    if let Err(e) = vault.anchor().await {
+        tracing::error!(code = e.code(), "anchoring the final checkpoint failed");
+    }
 }
 
 const BANNER_TTL_SECONDS: u64 = 12 * 3600;

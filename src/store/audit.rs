@@ -69,6 +69,7 @@ pub fn append(
     let json = event.leaf_json().map_err(|e| StoreError::Corrupt(format!("event did not serialize: {e}")))?;
     let leaf = leaf_hash(json.as_bytes());
     let mac = keys.map(|k| k.row_mac(seq, &leaf).to_vec());
+    let macless = mac.is_none();
     batch.tx().execute(
         "INSERT INTO audit_events (seq, time, actor, action, account_id, outcome, event_json, mac)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -79,6 +80,11 @@ pub fn append(
             "INSERT INTO audit_scope (org, n, seq) VALUES (?1, ?2, ?3)",
             params![org, *n as i64, seq as i64],
         )?;
+    }
+    if macless {
+        // Remembered so this process's own sealed-time rows pass the check
+        // at unseal (a rolled-back row's seq is reused with a MAC later).
+        batch.log().note_macless(seq);
     }
     batch.push_leaf(leaf);
     Ok(event)
@@ -117,18 +123,6 @@ pub fn rebuild_tree(conn: &Connection) -> Result<MerkleTree, StoreError> {
     Ok(tree)
 }
 
-/// Every stored checkpoint's size and root, oldest first.
-pub fn checkpoint_roots(conn: &Connection) -> Result<Vec<(u64, Hash)>, StoreError> {
-    let mut stmt = conn.prepare("SELECT size, root FROM checkpoints ORDER BY size")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?)))?;
-    rows.map(|row| {
-        let (size, root) = row?;
-        let root: Hash = root.try_into().map_err(|_| StoreError::Corrupt("checkpoints.root".into()))?;
-        Ok((size, root))
-    })
-    .collect()
-}
-
 /// The newest checkpoint: its size and signed note.
 pub fn latest_checkpoint(conn: &Connection) -> Result<Option<(u64, String)>, StoreError> {
     Ok(conn
@@ -165,4 +159,38 @@ pub fn store_log_key(conn: &Connection, wrapped: &[u8], key_id: &str, now: &str)
         params![wrapped, key_id, now],
     )?;
     Ok(())
+}
+
+/// The recorded key boundary (the log size when the key came into being)
+/// and its MAC; `None` for a key made before boundaries were recorded.
+pub fn key_boundary(conn: &Connection) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+    let row: Option<(Option<i64>, Option<Vec<u8>>)> = conn
+        .query_row("SELECT boundary, boundary_mac FROM audit_key WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(match row {
+        Some((Some(size), Some(mac))) => Some((size as u64, mac)),
+        _ => None,
+    })
+}
+
+/// Record the key boundary once (it is never changed afterwards).
+pub fn store_key_boundary(conn: &Connection, boundary: u64, mac: &[u8]) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE audit_key SET boundary = ?1, boundary_mac = ?2 WHERE id = 1 AND boundary IS NULL",
+        params![boundary as i64, mac],
+    )?;
+    Ok(())
+}
+
+/// Every stored checkpoint's size, root and signed note, oldest first.
+pub fn checkpoint_notes(conn: &Connection) -> Result<Vec<(u64, Hash, String)>, StoreError> {
+    let mut stmt = conn.prepare("SELECT size, root, note FROM checkpoints ORDER BY size")?;
+    let rows =
+        stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?, r.get::<_, String>(2)?)))?;
+    rows.map(|row| {
+        let (size, root, note) = row?;
+        let root: Hash = root.try_into().map_err(|_| StoreError::Corrupt("checkpoints.root".into()))?;
+        Ok((size, root, note))
+    })
+    .collect()
 }

@@ -273,9 +273,12 @@ const MIGRATIONS: &[&str] = &[
         org TEXT NOT NULL,
         n   INTEGER CHECK (n > 0),
         seq INTEGER NOT NULL,
-        UNIQUE (org, n),
-        UNIQUE (org, seq)
+        UNIQUE (org, n)
     ) STRICT;
+    -- Not unique: rows left behind by a cut log must not stop the service
+    -- from recording what follows (readers match a row to its event by the
+    -- counter the event's own scope carries).
+    CREATE INDEX audit_scope_by_seq ON audit_scope (org, seq);
     CREATE TRIGGER audit_scope_no_update BEFORE UPDATE ON audit_scope
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     CREATE TRIGGER audit_scope_no_delete BEFORE DELETE ON audit_scope
@@ -286,6 +289,12 @@ const MIGRATIONS: &[&str] = &[
     INSERT OR IGNORE INTO audit_scope (org, n, seq)
         SELECT substr(actor, 1, instr(actor, '/') - 1), NULL, seq FROM audit_events
          WHERE account_id IS NULL AND instr(actor, '/') > 1;
+    "#,
+    // 8: the audit log key's boundary: the log size when the key came into
+    // being (rows before it may lack a MAC), kept under the key's MAC.
+    r#"
+    ALTER TABLE audit_key ADD COLUMN boundary INTEGER;
+    ALTER TABLE audit_key ADD COLUMN boundary_mac BLOB;
     "#,
 ];
 

@@ -7,11 +7,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::{Vault, now_rfc3339, require_role};
 use crate::audit::bundle::{BUNDLE_FORMAT, Bundle, BundleEntry, Completeness, Consistency};
-use crate::audit::log::{LogKeys, first_problem};
+use crate::audit::checkpoint::VerifierKey;
+use crate::audit::log::{LogKeys, MacLess, boundary_mac, first_problem};
 use crate::audit::merkle::Hash;
 use crate::audit::scope::ScopeStatement;
 use crate::audit::{Action, EventDraft, HttpInfo, Outcome, Target};
@@ -196,6 +198,26 @@ fn csv_line(leaf: &str) -> String {
     line
 }
 
+/// Check every stored checkpoint note's signature and that its size and
+/// root are the ones stored beside it. Returns the newest size vouched for
+/// by a good note, and the first problem.
+fn verify_notes(keys: &LogKeys, notes: &[(u64, Hash, String)]) -> (u64, Option<String>) {
+    let Ok(key) = VerifierKey::parse(&keys.signer().vkey()) else {
+        return (0, Some("the log key's verifier key does not parse".to_owned()));
+    };
+    let mut vouched = 0;
+    for (size, root, note) in notes {
+        match key.verify(note) {
+            Ok(cp) if cp.size == *size && cp.root == *root => vouched = vouched.max(*size),
+            Ok(_) => return (vouched, Some(format!("the stored checkpoint of size {size} does not match its note"))),
+            Err(e) => {
+                return (vouched, Some(format!("the stored checkpoint of size {size} is not validly signed: {e}")));
+            }
+        }
+    }
+    (vouched, None)
+}
+
 impl Vault {
     /// The name of this log in checkpoints.
     pub fn origin(&self) -> String {
@@ -203,26 +225,61 @@ impl Vault {
     }
 
     /// Load (creating on first use) the audit log key, check the stored log
-    /// against it and its checkpoints, and sign a checkpoint if it grew.
-    /// Called once the key provider is unsealed.
+    /// against it, its stored checkpoints (signatures included) and the
+    /// newest checkpoint anchored in the witnesses, then sign and anchor a
+    /// checkpoint if it grew. Called once the key provider is unsealed.
     pub async fn open_audit_log(&self) -> Result<(), Error> {
         let ctx = EncryptionContext::audit_log_key();
-        let seed = match self.store.read(store::audit::log_key).await? {
-            Some((blob, key_id)) => self.keys.unwrap_data_key(&WrappedKey { key_id, blob }, &ctx).await?,
+        let (seed, created) = match self.store.read(store::audit::log_key).await? {
+            Some((blob, key_id)) => (self.keys.unwrap_data_key(&WrappedKey { key_id, blob }, &ctx).await?, false),
             None => {
                 let (key, wrapped) = self.keys.generate_data_key(None, &ctx).await?;
                 self.store
                     .write(move |b| store::audit::store_log_key(b.tx(), &wrapped.blob, &wrapped.key_id, &now_rfc3339()))
                     .await?;
-                key
+                (key, true)
             }
         };
         let keys = Arc::new(LogKeys::from_seed(&self.origin(), &Zeroizing::new(*seed.expose())));
-        let (rows, checkpoints) = self
+        let (rows, notes, boundary) = self
             .store
-            .read(|c| Ok::<_, StoreError>((store::audit::rows(c)?, store::audit::checkpoint_roots(c)?)))
+            .read(|c| {
+                Ok::<_, StoreError>((
+                    store::audit::rows(c)?,
+                    store::audit::checkpoint_notes(c)?,
+                    store::audit::key_boundary(c)?,
+                ))
+            })
             .await?;
-        let problem = first_problem(&rows, &keys, &checkpoints, &self.store.log().tree());
+        let tree = self.store.log().tree().clone();
+        let (vouched, mut problem) = verify_notes(&keys, &notes);
+        let boundary = match boundary {
+            Some((size, mac)) => {
+                if !bool::from(mac.as_slice().ct_eq(&boundary_mac(&keys, size)[..])) {
+                    problem.get_or_insert_with(|| "the recorded log key boundary was altered".to_owned());
+                }
+                size
+            }
+            None => {
+                // A new key: the log so far was written without one. A key
+                // made before boundaries were recorded: its checkpoints vouch
+                // for the past, nothing else may lack a MAC.
+                let size = if created { rows.len() as u64 } else { vouched };
+                let mac = boundary_mac(&keys, size);
+                self.store.write(move |b| store::audit::store_key_boundary(b.tx(), size, &mac)).await?;
+                size
+            }
+        };
+        let own = self.store.log().own_macless();
+        let macless = MacLess { boundary, vouched, own: Some(&own) };
+        let roots: Vec<(u64, Hash)> = notes.iter().map(|(size, root, _)| (*size, *root)).collect();
+        let problem = match problem.or_else(|| first_problem(&rows, &keys, &macless, &roots, &tree)) {
+            Some(problem) => Some(problem),
+            None => {
+                let stored: Vec<u64> = roots.iter().map(|(size, _)| *size).collect();
+                self.witnessed_problem(&keys, &tree, &stored).await?
+            }
+        };
         self.store.log().set_keys(Some(keys));
         if let Some(problem) = problem {
             tracing::error!(%problem, "the audit log failed its integrity check; refusing changes");
@@ -239,8 +296,7 @@ impl Vault {
             Ok(n) => tracing::info!(versions = n, "fingerprinted half versions stored before fingerprints existed"),
             Err(e) => tracing::warn!(code = e.code(), "stored half versions could not be fingerprinted yet"),
         }
-        self.checkpoint().await?;
-        Ok(())
+        self.anchor().await
     }
 
     /// Sign a checkpoint of the current log unless the newest one already

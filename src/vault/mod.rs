@@ -19,6 +19,7 @@ mod rotation;
 mod seal;
 mod subscribers;
 mod versions;
+mod witness;
 
 use std::sync::Arc;
 
@@ -39,6 +40,7 @@ pub use requests::{
 pub use reverse::{ReverseStep, ReverseView};
 pub use rotation::RotationCandidate;
 pub use subscribers::NewSubscriber;
+pub use witness::Witnesses;
 
 use crate::audit::{Action, EventDraft, Outcome};
 use crate::auth::Caller;
@@ -68,6 +70,8 @@ pub struct Vault {
     secrets: Option<crate::store::secrets_manager::SecretsManagerHalves>,
     /// Webhooks may target private addresses (dev mode; see `notify::target`).
     allow_private_webhooks: bool,
+    /// Where signed checkpoints are anchored outside the database.
+    witnesses: Arc<witness::Witnesses>,
 }
 
 /// The current time in Unix seconds, the clock of the break-glass rules.
@@ -166,6 +170,7 @@ impl Vault {
             clock_shift: Arc::default(),
             secrets: None,
             allow_private_webhooks: false,
+            witnesses: Arc::default(),
         }
     }
 
@@ -229,7 +234,9 @@ impl Vault {
         change: impl FnOnce(&Transaction, &mut EventDraft, &str) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         let keys = Arc::clone(&self.keys);
-        self.store
+        let anchor = witness::anchors_after(draft.action);
+        let value = self
+            .store
             .write(move |batch| {
                 let now = now_rfc3339();
                 // Checked under the writer, so no change slips in between a
@@ -255,7 +262,13 @@ impl Vault {
                     }
                 }
             })
-            .await
+            .await?;
+        if anchor {
+            // Releases and custody changes are witnessed before the caller
+            // sees the answer (and so before a secret leaves).
+            self.anchor().await?;
+        }
+        Ok(value)
     }
 
     /// Record a request refused before it reached a use case (bad body,

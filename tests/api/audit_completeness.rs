@@ -243,9 +243,6 @@ async fn a_row_slipped_into_the_scope_index_shows_no_event_to_another_tenant() {
     activity(&app).await;
     let release = app.last_event("half.release");
     let seq = release["seq"].as_i64().unwrap();
-    app.db()
-        .execute("INSERT INTO audit_scope (org, n, seq) VALUES ('initech', 999, ?1), ('initech', NULL, ?1)", [seq])
-        .unwrap_err();
     app.db().execute("INSERT INTO audit_scope (org, n, seq) VALUES ('initech', 999, ?1)", [seq]).unwrap();
     let initech = export(&app, "initech/iggy", "").await;
     assert!((0..initech.entries.len()).all(|i| event(&initech, i)["seq"] != release["seq"]));

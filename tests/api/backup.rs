@@ -132,6 +132,13 @@ async fn a_backup_taken_under_load_restores_every_acknowledged_event_after_a_cra
     assert!(missing.is_empty(), "{} acknowledged events are missing after restore", missing.len());
     drop(db);
 
+    // The witness remembers the log as it was before the restore (a
+    // rollback is what it exists to catch): as documented, the restored
+    // service gets a fresh witness and the old one is kept as evidence.
+    let witness = rootvault::config::dev_witness_file(&data);
+    let witness_dir = witness.parent().unwrap();
+    std::fs::rename(witness_dir, dir.path().join("witness-before-restore")).unwrap();
+
     // The restored service starts with an intact log that verifies against the pin.
     let (_server, stdout, _) = {
         let again = dir.path().join("again");

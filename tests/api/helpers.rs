@@ -31,6 +31,13 @@ pub struct TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        // The dev witness lives beside the temporary data directory; it goes
+        // with it (callers that keep their directory keep its witness too).
+        if self._dir.is_some()
+            && let Some(witness) = self.config.witness.file.as_ref().and_then(|f| f.parent())
+        {
+            let _ = std::fs::remove_dir_all(witness);
+        }
     }
 }
 
@@ -84,6 +91,14 @@ pub async fn spawn_app_adjusted(adjust: impl FnOnce(&mut Config, &mut App)) -> T
 /// The same, on a data directory the caller keeps (to restart on it).
 pub async fn spawn_app_at(dir: &std::path::Path) -> TestApp {
     let dev = rootvault::dev::open_empty(dir.to_path_buf(), localhost()).await.unwrap();
+    start(dev.app, dev.config, None).await
+}
+
+/// The same, anchoring checkpoints in `witness` instead of the default file.
+pub async fn spawn_app_witnessed(dir: &std::path::Path, witness: rootvault::audit::witness::WitnessConfig) -> TestApp {
+    let mut config = Config::dev(dir.to_path_buf(), localhost());
+    config.witness = witness;
+    let dev = rootvault::dev::open_configured(config).await.unwrap();
     start(dev.app, dev.config, None).await
 }
 

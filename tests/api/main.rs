@@ -34,3 +34,4 @@ mod wall;
 mod wall_links;
 mod webhook_targets;
 mod webhooks;
+mod witness;
