@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::versions::admit_version;
+use super::versions::{Admission, admit_version};
 use super::{CustodyRecords, Vault, ensure_no_handoff_pending, notify, visible};
 use crate::audit::{Action, EventDraft, HttpInfo, Target};
 use crate::auth::Caller;
@@ -172,7 +172,9 @@ impl Vault {
             records.state(&orgs).check_deposit(&caller.principal, half)?;
             ensure_no_handoff_pending(tx, &id)?;
             let makers = [&caller.principal];
-            admit_version(tx, &orgs, &records, &id, half, plan.version, Some(&fingerprint), &makers, draft, now)?;
+            let new =
+                Admission { id: &id, half, version: plan.version, fingerprint: Some(&fingerprint), makers: &makers };
+            admit_version(tx, &orgs, &records, new, draft, now)?;
             let new = NewVersion {
                 account: &id,
                 half,

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::halves::hash_new_password;
-use super::versions::admit_version;
+use super::versions::{Admission, admit_version};
 use super::{CustodyRecords, Vault, ensure_no_handoff_pending, notify, now_rfc3339, rfc3339, unix_now};
 use crate::audit::{Action, EventDraft, HttpInfo, Target};
 use crate::auth::Caller;
@@ -567,19 +567,14 @@ impl Vault {
                         .map_err(Error::from)
                         .and_then(|()| {
                             let makers = [&maker];
-                            let (id, half) = (&link.account_id, link.half);
-                            admit_version(
-                                tx,
-                                &orgs,
-                                &records,
-                                id,
-                                half,
+                            let new = Admission {
+                                id: &link.account_id,
+                                half: link.half,
                                 version,
-                                Some(&fingerprint),
-                                &makers,
-                                draft,
-                                now,
-                            )
+                                fingerprint: Some(&fingerprint),
+                                makers: &makers,
+                            };
+                            admit_version(tx, &orgs, &records, new, draft, now)
                         });
                     if let Err(cause) = checked {
                         draft.details.insert("cause".into(), cause.to_string().into());

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::halves::hash_new_password;
-use super::versions::admit_version;
+use super::versions::{Admission, admit_version};
 use super::{CustodyRecords, Deposited, Vault, ensure_no_handoff_pending, notify};
 use crate::audit::{Action, EventDraft, HttpInfo, Target};
 use crate::auth::Caller;
@@ -125,7 +125,9 @@ impl Vault {
             }
             let fingerprint = pending.fingerprint.as_ref();
             let makers = [&caller.principal];
-            admit_version(tx, &orgs, &records, &id, Half::Password, pending.version, fingerprint, &makers, draft, now)?;
+            let new =
+                Admission { id: &id, half: Half::Password, version: pending.version, fingerprint, makers: &makers };
+            admit_version(tx, &orgs, &records, new, draft, now)?;
             let new = NewVersion {
                 account: &id,
                 half: Half::Password,

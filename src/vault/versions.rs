@@ -32,25 +32,31 @@ fn fingerprint(keys: &LogKeys, id: &AccountId, half: Half, payload: &[u8]) -> Re
     })
 }
 
-/// Inside the write that makes `version` of `half` current: carry the
-/// exposures of every earlier version with the same secret to it, and
-/// refuse it if anyone who will know it (those, and its `makers`: the
-/// depositor or the collect link's maker) has seen the other half's current
-/// version. Records the fingerprint and, for auditors, which versions the
-/// secret repeats and whose exposure it carried.
-#[allow(clippy::too_many_arguments)]
+/// A version about to become current, and who will know its secret
+/// directly: its depositor, or the maker of the collect link that brought it.
+pub(super) struct Admission<'a> {
+    pub(super) id: &'a AccountId,
+    pub(super) half: Half,
+    pub(super) version: u32,
+    /// Absent only for a rotation candidate stored before fingerprints existed.
+    pub(super) fingerprint: Option<&'a [u8; 32]>,
+    pub(super) makers: &'a [&'a Principal],
+}
+
+/// Inside the write that makes a version current: carry the exposures of
+/// every earlier version with the same secret to it, and refuse it if
+/// anyone who will know it (those, and its makers) has seen the other
+/// half's current version. Records the fingerprint and, for auditors, which
+/// versions the secret repeats and whose exposure it carried.
 pub(super) fn admit_version(
     tx: &rusqlite::Transaction,
     orgs: &OrgDirectory,
     records: &CustodyRecords,
-    id: &AccountId,
-    half: Half,
-    version: u32,
-    fingerprint: Option<&[u8; 32]>,
-    makers: &[&Principal],
+    new: Admission<'_>,
     draft: &mut EventDraft,
     now: &str,
 ) -> Result<(), Error> {
+    let Admission { id, half, version, fingerprint, makers } = new;
     let same = match fingerprint {
         Some(fp) => store::fingerprints::matching(tx, id, half, fp)?,
         None => Vec::new(),
