@@ -151,16 +151,19 @@ pub fn load_current(conn: &Connection, account: &AccountId, half: Half) -> Resul
                  ON v.account_id = h.account_id AND v.half = h.half AND v.version = h.current_version
               WHERE h.account_id = ?1 AND h.half = ?2",
             params![account.as_str(), half.as_str()],
-            |r| {
-                Ok(StoredHalf {
-                    version: r.get(0)?,
-                    ciphertext: r.get(1)?,
-                    wrapped: WrappedKey { blob: r.get(2)?, key_id: r.get(3)? },
-                    sm_version_id: r.get(4)?,
-                })
-            },
+            stored_half,
         )
         .optional()?)
+}
+
+/// A `StoredHalf` from `version, ciphertext, wrapped_key, key_id, sm_version_id`.
+fn stored_half(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredHalf> {
+    Ok(StoredHalf {
+        version: r.get(0)?,
+        ciphertext: r.get(1)?,
+        wrapped: WrappedKey { blob: r.get(2)?, key_id: r.get(3)? },
+        sm_version_id: r.get(4)?,
+    })
 }
 
 /// The ciphertext of one stored version of `half` (empty once shredded).
@@ -175,14 +178,7 @@ pub fn load_version(
             "SELECT version, ciphertext, wrapped_key, key_id, sm_version_id FROM half_versions
               WHERE account_id = ?1 AND half = ?2 AND version = ?3",
             params![account.as_str(), half.as_str(), version],
-            |r| {
-                Ok(StoredHalf {
-                    version: r.get(0)?,
-                    ciphertext: r.get(1)?,
-                    wrapped: WrappedKey { blob: r.get(2)?, key_id: r.get(3)? },
-                    sm_version_id: r.get(4)?,
-                })
-            },
+            stored_half,
         )
         .optional()?)
 }

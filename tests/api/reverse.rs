@@ -120,16 +120,7 @@ async fn the_customer_takes_the_account_back_and_custody_ends() {
     let page = app.client.get(format!("{}/l/{id}", app.base)).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Gina Globex") && page.contains("acme"));
 
-    let opened =
-        app.client.post(format!("{}/v1/public/links/{id}/open", app.base)).json(&json!({})).send().await.unwrap();
-    assert_eq!(opened.status(), StatusCode::OK);
-    let body: Value = opened.json().await.unwrap();
-    let key = B64URL.decode(url.split('#').nth(1).unwrap()).unwrap();
-    let sealed = B64URL.decode(body["ciphertext"].as_str().unwrap()).unwrap();
-    let plain = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key))
-        .decrypt(Nonce::from_slice(&sealed[..12]), Payload { msg: &sealed[12..], aad: id.as_bytes() })
-        .unwrap();
-    let secret: Value = serde_json::from_slice(&plain).unwrap();
+    let secret = open_hand_off(&app, &url).await;
     assert_eq!(
         (secret["password"].as_str(), secret["root_email"].as_str()),
         (Some(PASSWORD), Some("aws-root+123456789012@acme.example"))
@@ -168,18 +159,9 @@ async fn a_collect_hand_off_lets_the_customer_set_the_new_password() {
     let app = spawn_app().await;
     payer(&app).await;
     let base = "/v1/accounts/123456789012/reverse-assumption";
-    let (ada, gina) = (app.token("acme/ada", &["admin"]), app.token("globex/gina", &["admin"]));
-    let day = next_handback_day();
-    app.post(base, &gina, request_body(day)).await;
-    app.post(&format!("{base}/schedule"), &ada, json!({"date": day.to_string()})).await;
-    app.app.vault.danger_shift_clock((day - OffsetDateTime::now_utc().date()).whole_seconds());
-    app.post(&format!("{base}/confirm-balance"), &ada, json!({})).await;
-    for item in ITEMS {
-        app.post(&format!("{base}/checklist/{item}"), &ada, json!({"status": "done"})).await;
-    }
-    let handed = app.post(&format!("{base}/handoff"), &ada, json!({"kind": "collect"})).await;
-    assert_eq!(handed.body["handoff"], "collect", "{}", handed.body);
-    let url = app.get(base, &gina).await.body["link_url"].as_str().unwrap().to_owned();
+    let gina = app.token("globex/gina", &["admin"]);
+    let url = hand_off(&app, "collect").await;
+    assert_eq!(app.get(base, &gina).await.body["handoff"], "collect");
     assert!(!url.contains('#'));
     let id = url.rsplit('/').next().unwrap();
     let sent = app
@@ -208,6 +190,22 @@ async fn closing_an_account_retires_its_credentials_without_hand_off() {
         app.ask("acme/sam", json!({"account_id": "123456789012", "reason": "x", "password_to": "acme/alice"})).await;
     assert_eq!(ask.code(), "account_not_active");
     assert_eq!(app.last_event("account.close")["outcome"], "denied");
+}
+
+/// Open a deliver hand-off link as the signatory's browser would and
+/// decrypt it with the key from the URL fragment.
+async fn open_hand_off(app: &TestApp, url: &str) -> Value {
+    let id = url.split("/l/").nth(1).unwrap().split('#').next().unwrap();
+    let opened =
+        app.client.post(format!("{}/v1/public/links/{id}/open", app.base)).json(&json!({})).send().await.unwrap();
+    assert_eq!(opened.status(), StatusCode::OK);
+    let body: Value = opened.json().await.unwrap();
+    let key = B64URL.decode(url.split('#').nth(1).unwrap()).unwrap();
+    let sealed = B64URL.decode(body["ciphertext"].as_str().unwrap()).unwrap();
+    let plain = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key))
+        .decrypt(Nonce::from_slice(&sealed[..12]), Payload { msg: &sealed[12..], aad: id.as_bytes() })
+        .unwrap();
+    serde_json::from_slice(&plain).unwrap()
 }
 
 /// Bring the payer's hand-back to `handed_off` with a `kind` link; returns
@@ -246,23 +244,7 @@ async fn while_the_hand_off_link_is_out_neither_half_can_change() {
         assert_eq!((reply.status, reply.code()), (StatusCode::CONFLICT, "handoff_pending"), "{}", reply.body);
     }
     // The signatory gets the password that is current, the one the link was made with.
-    let id = url.split("/l/").nth(1).unwrap().split('#').next().unwrap().to_owned();
-    let opened: Value = app
-        .client
-        .post(format!("{}/v1/public/links/{id}/open", app.base))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = B64URL.decode(url.split('#').nth(1).unwrap()).unwrap();
-    let sealed = B64URL.decode(opened["ciphertext"].as_str().unwrap()).unwrap();
-    let plain = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key))
-        .decrypt(Nonce::from_slice(&sealed[..12]), Payload { msg: &sealed[12..], aad: id.as_bytes() })
-        .unwrap();
-    assert_eq!(serde_json::from_slice::<Value>(&plain).unwrap()["password"], PASSWORD);
+    assert_eq!(open_hand_off(&app, &url).await["password"], PASSWORD);
 }
 
 #[tokio::test]
