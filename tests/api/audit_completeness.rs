@@ -45,7 +45,7 @@ fn position(bundle: &Bundle, action: &str) -> usize {
 
 /// `rootvault audit verify` on `bundle`: (success, stdout, stderr).
 fn cli_verify(bundle: &Bundle) -> (bool, String, String) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::DataDir::new();
     let file = dir.path().join("bundle.json");
     std::fs::write(&file, serde_json::to_string_pretty(bundle).unwrap()).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_rootvault"))

@@ -58,7 +58,7 @@ async fn an_auditor_export_verifies_offline_against_a_pinned_checkpoint() {
     assert_eq!(verified.consistent_from, Some(size));
 
     // The same, offline, with the command-line verifier.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::DataDir::new();
     let (bundle_file, note_file) = (dir.path().join("bundle.json"), dir.path().join("trusted.txt"));
     std::fs::write(&bundle_file, serde_json::to_string(&bundle).unwrap()).unwrap();
     std::fs::write(&note_file, note).unwrap();
@@ -253,7 +253,7 @@ async fn exported_events_and_bundles_match_the_published_schemas() {
 /// `tamper` says, restart: the service flags the log and refuses changes,
 /// and a later export no longer verifies against the pinned checkpoint.
 async fn tamper_is_caught(tamper: &str) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::DataDir::new();
     let (note, vkey) = {
         let app = spawn_app_at(dir.path()).await;
         activity(&app).await;

@@ -31,7 +31,7 @@ fn cli(args: &[&str], token: &str) -> std::process::Output {
 
 #[tokio::test]
 async fn a_backup_taken_under_load_restores_every_acknowledged_event_after_a_crash() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::DataDir::new();
     let data = dir.path().join("data");
     let data_arg = data.to_str().unwrap().to_owned();
     let (server, stdout, _) =
@@ -167,7 +167,7 @@ async fn a_backup_taken_under_load_restores_every_acknowledged_event_after_a_cra
 
 #[tokio::test]
 async fn a_restore_that_would_roll_back_past_a_pinned_checkpoint_needs_force() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::DataDir::new();
     let data = dir.path().join("data");
     let data_arg = data.to_str().unwrap().to_owned();
     let (server, stdout, _) =

@@ -79,7 +79,7 @@ fn write_config(dir: &Path, data_dir: &Path) -> std::path::PathBuf {
 
 #[tokio::test]
 async fn an_operator_inits_serves_sealed_and_unseals_with_two_of_three_shares() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::DataDir::new();
     let data_dir = dir.path().join("data");
     let config = write_config(dir.path(), &data_dir);
     let config = config.to_str().unwrap();
@@ -134,7 +134,7 @@ async fn an_operator_inits_serves_sealed_and_unseals_with_two_of_three_shares() 
 
 #[test]
 fn a_bad_configuration_is_refused_naming_the_key() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::DataDir::new();
     let good = std::fs::read_to_string(write_config(dir.path(), &dir.path().join("data"))).unwrap();
     for (mistake, key) in [
         (good.replace("provider = \"local\"", "provider = \"vault\""), "`keys.provider`"),
@@ -157,7 +157,7 @@ fn a_bad_configuration_is_refused_naming_the_key() {
 
 #[test]
 fn tokens_are_minted_only_for_dev_data_directories() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::DataDir::new();
     let out = run(&[
         "token",
         "--data-dir",
@@ -198,7 +198,7 @@ fn tokens_are_minted_only_for_dev_data_directories() {
 
 #[test]
 fn the_printed_dev_walkthrough_runs_the_whole_break_glass_flow() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::DataDir::new();
     let data_dir = dir.path().join("dev");
     let (_server, stdout, _) =
         spawn_logged(dir.path(), &["dev", "--data-dir", data_dir.to_str().unwrap(), "--listen", "127.0.0.1:0"], &[]);
@@ -256,7 +256,7 @@ fn request_verbs_print_json_on_request_and_fail_with_one_sentence() {
 
 #[tokio::test]
 async fn sigterm_turns_readiness_off_then_drains_and_exits_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::DataDir::new();
     let data_dir = dir.path().join("dev");
     let (mut server, stdout, _) =
         spawn_logged(dir.path(), &["dev", "--data-dir", data_dir.to_str().unwrap(), "--listen", "127.0.0.1:0"], &[]);

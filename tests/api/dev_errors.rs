@@ -6,7 +6,7 @@ use crate::cli::{spawn_logged, wait_for_listening};
 
 #[test]
 fn dev_on_a_tampered_log_names_each_cause_once() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::DataDir::new();
     let data_dir = dir.path().join("dev");
     let args = ["dev", "--data-dir", data_dir.to_str().unwrap(), "--listen", "127.0.0.1:0"];
     {

@@ -394,3 +394,29 @@ pub fn assert_times_are_rfc3339(value: &Value, path: &str) {
         _ => {}
     }
 }
+
+/// A temporary data directory whose dev witness (beside it, where
+/// `rootvault dev` and `spawn_app_at` keep it) is removed with it.
+pub struct DataDir(tempfile::TempDir);
+
+impl DataDir {
+    pub fn new() -> Self {
+        Self(tempfile::tempdir().unwrap())
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.0.path()
+    }
+
+    pub fn witness_file(&self) -> std::path::PathBuf {
+        rootvault::config::dev_witness_file(self.path())
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        if let Some(dir) = self.witness_file().parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}

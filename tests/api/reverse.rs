@@ -301,7 +301,7 @@ fn key_material(app: &TestApp) -> Vec<Vec<u8>> {
 #[tokio::test]
 async fn destroyed_keys_leave_no_trace_in_the_data_directory_after_closure_or_hand_off() {
     for how in ["close", "hand_off"] {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::helpers::DataDir::new();
         let blobs = {
             let app = crate::helpers::spawn_app_at(dir.path()).await;
             payer(&app).await;

@@ -13,7 +13,7 @@ const SECRET_NEAR_MISS: &str = "zebrasecretlowercase77!";
 
 #[tokio::test]
 async fn secrets_never_reach_logs_error_bodies_or_the_audit_log() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::DataDir::new();
     let data_dir = dir.path().join("dev");
     let args = ["dev", "--data-dir", data_dir.to_str().unwrap(), "--listen", "127.0.0.1:0"];
     let (server, stdout_path, stderr_path) = spawn_logged(dir.path(), &args, &[("RUST_LOG", "trace")]);

@@ -163,7 +163,7 @@ async fn changing_a_halfs_custodians_voids_its_open_collect_links() {
 
 #[tokio::test]
 async fn versions_stored_before_fingerprints_existed_are_fingerprinted_at_start() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::DataDir::new();
     {
         let app = spawn_app_at(dir.path()).await;
         app.provider_split_account(ACCOUNT).await;

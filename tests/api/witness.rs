@@ -5,34 +5,8 @@
 use reqwest::StatusCode;
 use rootvault::audit::checkpoint::VerifierKey;
 use rootvault::audit::witness::{OnUnavailable, S3WitnessSettings, Witness, WitnessConfig, newest_verified};
-use rootvault::config::dev_witness_file;
 
-use crate::helpers::{STAFF, TestApp, spawn_app_at, spawn_app_witnessed};
-
-/// A data directory whose dev witness (beside it) is removed with it.
-struct DataDir(tempfile::TempDir);
-
-impl DataDir {
-    fn new() -> Self {
-        Self(tempfile::tempdir().unwrap())
-    }
-
-    fn path(&self) -> &std::path::Path {
-        self.0.path()
-    }
-
-    fn witness_file(&self) -> std::path::PathBuf {
-        dev_witness_file(self.path())
-    }
-}
-
-impl Drop for DataDir {
-    fn drop(&mut self) {
-        if let Some(dir) = self.witness_file().parent() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
+use crate::helpers::{DataDir, STAFF, TestApp, spawn_app_at, spawn_app_witnessed};
 
 /// Release a password (which anchors a checkpoint); returns the service's
 /// verifier key and the log size right after the release.
