@@ -132,10 +132,17 @@ fn write_guard(keys: &dyn KeyProvider, log: &crate::audit::log::AuditLog, action
     if action == Action::SealUnseal {
         return Ok(());
     }
+    guard(keys, log, action.allowed_on_tampered_log())
+}
+
+/// Refuse while sealed or before the log key is loaded (no row may be
+/// written without its MAC once unsealed), and on a log found tampered
+/// unless the work is `allowed_when_tampered`.
+fn guard(keys: &dyn KeyProvider, log: &crate::audit::log::AuditLog, allowed_when_tampered: bool) -> Result<(), Error> {
     if keys.seal_status().sealed || log.keys().is_none() {
         return Err(Error::Sealed);
     }
-    if log.tampered().is_some() && !action.allowed_on_tampered_log() {
+    if log.tampered().is_some() && !allowed_when_tampered {
         return Err(Error::AuditTampered);
     }
     Ok(())
@@ -211,18 +218,9 @@ impl Vault {
         &self.orgs
     }
 
-    /// Refuse work while sealed, before the audit log key is loaded (no row
-    /// may be written without its MAC once unsealed), or when the log was
-    /// found tampered.
+    /// Refuse work early, before any crypto, as the write's guard would.
     fn ensure_unsealed(&self) -> Result<(), Error> {
-        let log = self.store.log();
-        if self.keys.seal_status().sealed || log.keys().is_none() {
-            return Err(Error::Sealed);
-        }
-        if log.tampered().is_some() {
-            return Err(Error::AuditTampered);
-        }
-        Ok(())
+        guard(self.keys.as_ref(), self.store.log(), false)
     }
 
     /// Run `change` and record `draft` as its `ok` event in the same write;
