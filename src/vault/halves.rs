@@ -7,7 +7,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::versions::{Admission, admit_version};
-use super::{CustodyRecords, Vault, ensure_no_handoff_pending, notify, visible};
+use super::{CustodyRecords, Vault, notify, visible};
 use crate::audit::{Action, EventDraft, HttpInfo, Target};
 use crate::auth::Caller;
 use crate::crypto::totp::MfaSeed;
@@ -133,8 +133,7 @@ impl Vault {
         self.store
             .read(move |conn| {
                 let records = CustodyRecords::load(&orgs, conn, &caller, &id)?;
-                records.state(&orgs).check_deposit(&caller.principal, half)?;
-                ensure_no_handoff_pending(conn, &id)?;
+                records.check_deposit(&orgs, conn, &caller.principal, half)?;
                 let history = match half {
                     Half::Password => store::history::recent(conn, &id)?,
                     Half::Mfa => Vec::new(),
@@ -169,8 +168,7 @@ impl Vault {
             // Re-check under the write lock: custody may have changed while
             // the key provider was working.
             let records = CustodyRecords::load(&orgs, tx, &caller, &id)?;
-            records.state(&orgs).check_deposit(&caller.principal, half)?;
-            ensure_no_handoff_pending(tx, &id)?;
+            records.check_deposit(&orgs, tx, &caller.principal, half)?;
             let makers = [&caller.principal];
             let new =
                 Admission { id: &id, half, version: plan.version, fingerprint: Some(&fingerprint), makers: &makers };

@@ -48,7 +48,7 @@ use crate::crypto::KeyProvider;
 use crate::domain::account::Account;
 use crate::domain::breakglass::Policy;
 use crate::domain::custody::{CustodianSets, CustodyState};
-use crate::domain::ids::{AccountId, Principal, Role};
+use crate::domain::ids::{AccountId, Half, Principal, Role};
 use crate::domain::orgs::{OrgDirectory, Party};
 use crate::domain::wall::{CurrentVersions, Exposure};
 use crate::error::Error;
@@ -308,6 +308,13 @@ impl CustodyRecords {
             exposures: store::exposures::for_account(conn, &id)?,
             current: store::halves::current_versions(conn, &id)?,
         })
+    }
+
+    /// Whether `who` may make a new version of `half` now: a custodian of
+    /// it who is not walled off, while no hand-off link is out.
+    fn check_deposit(&self, orgs: &OrgDirectory, conn: &Connection, who: &Principal, half: Half) -> Result<(), Error> {
+        self.state(orgs).check_deposit(who, half)?;
+        ensure_no_handoff_pending(conn, &self.account.account_id)
     }
 
     fn state<'a>(&'a self, orgs: &'a OrgDirectory) -> CustodyState<'a> {

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::halves::hash_new_password;
 use super::versions::{Admission, admit_version};
-use super::{CustodyRecords, Deposited, Vault, ensure_no_handoff_pending, notify};
+use super::{CustodyRecords, Deposited, Vault, notify};
 use crate::audit::{Action, EventDraft, HttpInfo, Target};
 use crate::auth::Caller;
 use crate::crypto::passwords;
@@ -70,10 +70,12 @@ impl Vault {
         };
         let (orgs, caller) = (Arc::clone(&self.orgs), caller.clone());
         self.audited(draft, move |tx, draft, now| {
-            CustodyRecords::load(&orgs, tx, &caller, &id)?
-                .state(&orgs)
-                .check_deposit(&caller.principal, Half::Password)?;
-            ensure_no_handoff_pending(tx, &id)?;
+            CustodyRecords::load(&orgs, tx, &caller, &id)?.check_deposit(
+                &orgs,
+                tx,
+                &caller.principal,
+                Half::Password,
+            )?;
             if store::halves::next_version(tx, &id, Half::Password)? != version {
                 return Err(Error::conflict(
                     "concurrent_change",
@@ -113,8 +115,7 @@ impl Vault {
         let (orgs, caller) = (Arc::clone(&self.orgs), caller.clone());
         self.audited(draft, move |tx, draft, now| {
             let records = CustodyRecords::load(&orgs, tx, &caller, &id)?;
-            records.state(&orgs).check_deposit(&caller.principal, Half::Password)?;
-            ensure_no_handoff_pending(tx, &id)?;
+            records.check_deposit(&orgs, tx, &caller.principal, Half::Password)?;
             let pending = store::halves::take_pending(tx, &id)?
                 .ok_or_else(|| Error::conflict("no_pending_rotation", "there is no rotation candidate to confirm"))?;
             if pending.created_by != caller.principal.to_string() {
