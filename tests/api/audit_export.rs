@@ -262,21 +262,7 @@ async fn tamper_is_caught(tamper: &str) {
         (pinned["checkpoint"].as_str().unwrap().to_owned(), pinned["public_key"].as_str().unwrap().to_owned())
     };
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let db = rusqlite::Connection::open(dir.path().join("rootvault.db")).unwrap();
-    db.execute_batch("DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;").unwrap();
-    db.execute_batch(tamper).unwrap();
-    drop(db);
-
-    let app = spawn_app_at(dir.path()).await;
-    let ready = app.send(reqwest::Method::GET, "/readyz", None, None).await;
-    assert_eq!(
-        (ready.status, ready.body["audit_log"].as_str()),
-        (StatusCode::SERVICE_UNAVAILABLE, Some("tampered")),
-        "{tamper}"
-    );
-    let refused = app.register("444444444444", "provider_split", None).await;
-    assert_eq!((refused.status, refused.code()), (StatusCode::SERVICE_UNAVAILABLE, "audit_log_tampered"));
-    assert!(app.audit_events().iter().any(|e| e["action"] == "audit.tamper_detected"));
+    let app = crate::helpers::restart_tampered(dir.path(), tamper).await;
 
     let size = VerifierKey::parse(&vkey).unwrap().verify(&note).unwrap().size;
     let later = export(&app, "acme/audrey", &format!("?trusted_size={size}")).await;

@@ -420,3 +420,27 @@ impl Drop for DataDir {
         }
     }
 }
+
+/// Run `tamper` on the stopped service's database with the append-only
+/// triggers dropped, restart, and expect the log flagged as tampered.
+pub async fn restart_tampered(dir: &std::path::Path, tamper: &str) -> TestApp {
+    let db = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
+    db.execute_batch(
+        "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;
+         DROP TRIGGER checkpoints_no_update; DROP TRIGGER checkpoints_no_delete;",
+    )
+    .unwrap();
+    db.execute_batch(tamper).unwrap();
+    drop(db);
+    let app = spawn_app_at(dir).await;
+    let ready = app.send(reqwest::Method::GET, "/readyz", None, None).await;
+    assert_eq!(
+        (ready.status, ready.body["audit_log"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("tampered")),
+        "{tamper}"
+    );
+    let refused = app.register("444444444444", "provider_split", None).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::SERVICE_UNAVAILABLE, "audit_log_tampered"));
+    assert!(app.audit_events().iter().any(|e| e["action"] == "audit.tamper_detected"), "{tamper}");
+    app
+}

@@ -163,15 +163,7 @@ async fn a_collect_hand_off_lets_the_customer_set_the_new_password() {
     let url = hand_off(&app, "collect").await;
     assert_eq!(app.get(base, &gina).await.body["handoff"], "collect");
     assert!(!url.contains('#'));
-    let id = url.rsplit('/').next().unwrap();
-    let sent = app
-        .client
-        .post(format!("{}/v1/public/links/{id}/submit", app.base))
-        .json(&json!({"password": "Globex-Owns-This-9!"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(sent.status(), StatusCode::OK);
+    submit_hand_off(&app, &url).await;
     assert_eq!(app.get(base, &gina).await.body["state"], "completed");
 }
 
@@ -206,6 +198,19 @@ async fn open_hand_off(app: &TestApp, url: &str) -> Value {
         .decrypt(Nonce::from_slice(&sealed[..12]), Payload { msg: &sealed[12..], aad: id.as_bytes() })
         .unwrap();
     serde_json::from_slice(&plain).unwrap()
+}
+
+/// The signatory sets the new password through a collect hand-off link.
+async fn submit_hand_off(app: &TestApp, url: &str) {
+    let id = url.rsplit('/').next().unwrap();
+    let sent = app
+        .client
+        .post(format!("{}/v1/public/links/{id}/submit", app.base))
+        .json(&json!({"password": "Globex-Owns-This-9!"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::OK);
 }
 
 /// Bring the payer's hand-back to `handed_off` with a `kind` link; returns
@@ -313,15 +318,7 @@ async fn destroyed_keys_leave_no_trace_in_the_data_directory_after_closure_or_ha
                 assert_eq!(closed.status, StatusCode::NO_CONTENT);
             } else {
                 let url = hand_off(&app, "collect").await;
-                let id = url.rsplit('/').next().unwrap();
-                let sent = app
-                    .client
-                    .post(format!("{}/v1/public/links/{id}/submit", app.base))
-                    .json(&json!({"password": "Globex-Owns-This-9!"}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(sent.status(), StatusCode::OK);
+                submit_hand_off(&app, &url).await;
             }
             assert_eq!(traces_in(dir.path(), &blobs), Vec::<String>::new(), "{how}: while running");
             blobs

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use rootvault::audit::checkpoint::VerifierKey;
 use rootvault::audit::witness::{OnUnavailable, S3WitnessSettings, Witness, WitnessConfig, newest_verified};
 
-use crate::helpers::{DataDir, STAFF, TestApp, spawn_app_at, spawn_app_witnessed};
+use crate::helpers::{DataDir, STAFF, TestApp, restart_tampered, spawn_app_at, spawn_app_witnessed};
 
 /// Release a password (which anchors a checkpoint); returns the service's
 /// verifier key and the log size right after the release.
@@ -17,30 +17,6 @@ async fn release(app: &TestApp) -> (String, u64) {
     assert_eq!(released.status, StatusCode::OK, "{}", released.body);
     let vkey = app.app.vault.store().log().keys().unwrap().signer().vkey();
     (vkey, app.app.vault.store().log().tree().size())
-}
-
-/// Run `tamper` on the stopped service's database with the append-only
-/// triggers dropped, restart, and expect the log flagged as tampered.
-async fn caught_after(dir: &DataDir, tamper: &str) -> TestApp {
-    let db = rusqlite::Connection::open(dir.path().join("rootvault.db")).unwrap();
-    db.execute_batch(
-        "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;
-         DROP TRIGGER checkpoints_no_update; DROP TRIGGER checkpoints_no_delete;",
-    )
-    .unwrap();
-    db.execute_batch(tamper).unwrap();
-    drop(db);
-    let app = spawn_app_at(dir.path()).await;
-    let ready = app.send(reqwest::Method::GET, "/readyz", None, None).await;
-    assert_eq!(
-        (ready.status, ready.body["audit_log"].as_str()),
-        (StatusCode::SERVICE_UNAVAILABLE, Some("tampered")),
-        "{tamper}"
-    );
-    let refused = app.register("444444444444", "provider_split", None).await;
-    assert_eq!((refused.status, refused.code()), (StatusCode::SERVICE_UNAVAILABLE, "audit_log_tampered"));
-    assert!(app.audit_events().iter().any(|e| e["action"] == "audit.tamper_detected"), "{tamper}");
-    app
 }
 
 /// A service that released a password, then stopped.
@@ -76,8 +52,8 @@ async fn a_log_cut_after_its_last_stored_checkpoint_is_caught_by_the_witness() {
     let (dir, _, size) = released_then_stopped().await;
     // Remove the release and everything after it, and every checkpoint that
     // covered them: what is left is a consistent, shorter log.
-    let app = caught_after(
-        &dir,
+    let app = restart_tampered(
+        dir.path(),
         "DELETE FROM checkpoints WHERE size > (SELECT MIN(seq) FROM audit_events WHERE action = 'half.release');
          DELETE FROM audit_events WHERE seq >= (SELECT MIN(seq) FROM audit_events WHERE action = 'half.release');",
     )
@@ -89,20 +65,21 @@ async fn a_log_cut_after_its_last_stored_checkpoint_is_caught_by_the_witness() {
 #[tokio::test]
 async fn deleting_every_stored_checkpoint_is_caught() {
     let (dir, _, _) = released_then_stopped().await;
-    caught_after(&dir, "DELETE FROM checkpoints;").await;
+    restart_tampered(dir.path(), "DELETE FROM checkpoints;").await;
 }
 
 #[tokio::test]
 async fn an_edited_checkpoint_note_is_caught() {
     let (dir, _, _) = released_then_stopped().await;
-    caught_after(&dir, "UPDATE checkpoints SET note = replace(note, 'rootvault/acme', 'rootvault/acmf');").await;
+    restart_tampered(dir.path(), "UPDATE checkpoints SET note = replace(note, 'rootvault/acme', 'rootvault/acmf');")
+        .await;
 }
 
 #[tokio::test]
 async fn a_forged_approval_without_a_mac_is_caught_even_when_it_claims_the_vault_was_sealed() {
     let (dir, _, _) = released_then_stopped().await;
-    caught_after(
-        &dir,
+    restart_tampered(
+        dir.path(),
         r#"INSERT INTO audit_events (seq, time, actor, action, account_id, outcome, event_json, mac)
            SELECT MAX(seq) + 1, '2026-01-01T00:00:00.000Z', 'acme/mallory', 'request.approve', '111111111111', 'ok',
                   '{"action":"request.approve","actor":"acme/mallory","details":{"code":"sealed"},"outcome":"ok"}', NULL
@@ -114,8 +91,8 @@ async fn a_forged_approval_without_a_mac_is_caught_even_when_it_claims_the_vault
 #[tokio::test]
 async fn a_sealed_time_row_added_after_the_key_existed_is_caught() {
     let (dir, _, _) = released_then_stopped().await;
-    caught_after(
-        &dir,
+    restart_tampered(
+        dir.path(),
         r#"INSERT INTO audit_events (seq, time, actor, action, account_id, outcome, event_json, mac)
            SELECT MAX(seq) + 1, '2026-01-01T00:00:00.000Z', NULL, 'auth.fail', NULL, 'denied',
                   '{"action":"auth.fail","details":{"code":"unauthenticated"},"outcome":"denied"}', NULL
