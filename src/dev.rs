@@ -153,7 +153,11 @@ fn principal(org: &str, sub: &str) -> Principal {
 }
 
 fn caller(org: &str, sub: &str, roles: &[Role]) -> Caller {
-    Caller { principal: principal(org, sub), roles: roles.iter().copied().collect() }
+    Caller {
+        principal: principal(org, sub),
+        roles: roles.iter().copied().collect(),
+        auth_time: Some(crate::vault::unix_now()),
+    }
 }
 
 /// Create the key ring and the dev share on first use; return the share.

@@ -112,6 +112,9 @@ struct Claims {
     /// Checked here: the library validates `exp` and `nbf` but not `iat`.
     #[serde(default)]
     iat: Option<u64>,
+    /// When the person authenticated, if the issuer says (OIDC's claim).
+    #[serde(default)]
+    auth_time: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -180,7 +183,8 @@ impl Authenticator {
         }
         let sub = data.claims.sub.parse().map_err(|_| fail("invalid subject"))?;
         let roles = data.claims.roles.iter().filter_map(|r| r.parse::<Role>().ok()).collect();
-        Ok(Caller { principal: Principal::new(trusted.org.clone(), sub), roles })
+        let auth_time = data.claims.auth_time.or(data.claims.iat).and_then(|t| i64::try_from(t).ok());
+        Ok(Caller { principal: Principal::new(trusted.org.clone(), sub), roles, auth_time })
     }
 }
 

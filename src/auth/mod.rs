@@ -15,6 +15,11 @@ use crate::domain::ids::{Principal, Role};
 pub struct Caller {
     pub principal: Principal,
     pub roles: BTreeSet<Role>,
+    /// When the person behind this caller last proved who they are (Unix
+    /// seconds): the ID token's `auth_time` at sign-in, else the token's
+    /// `iat`. Releases need a recent one (step-up, DESIGN §13); `None`
+    /// means unknown, which no release accepts.
+    pub auth_time: Option<i64>,
 }
 
 impl Caller {
