@@ -58,19 +58,20 @@ async fn fetch_jwks(url: &str) -> Result<String, String> {
 async fn issuers(config: &Config) -> Result<Vec<TrustedIssuer>, StartError> {
     let mut out = Vec::new();
     for org in &config.orgs {
+        let Some(bearer) = &org.bearer else { continue };
         let fail = |message: String| StartError::Issuer { org: org.name.to_string(), message };
-        let trusted = match &org.jwks {
+        let trusted = match &bearer.jwks {
             JwksSource::Dev => DevIssuer::load_or_create(&config.data_dir, &org.name)
                 .and_then(|d| d.trusted())
                 .map_err(|e| fail(e.to_string()))?,
             JwksSource::File(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
-                TrustedIssuer::from_jwks(org.name.clone(), org.issuer.clone(), &text)
+                TrustedIssuer::from_jwks(org.name.clone(), bearer.issuer.clone(), &text)
                     .map_err(|e| fail(e.to_string()))?
             }
             JwksSource::Url(url) => {
                 let text = fetch_jwks(url).await.map_err(fail)?;
-                TrustedIssuer::from_jwks(org.name.clone(), org.issuer.clone(), &text)
+                TrustedIssuer::from_jwks(org.name.clone(), bearer.issuer.clone(), &text)
                     .map_err(|e| fail(e.to_string()))?
             }
         };

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod auth;
+pub use auth::{AuthSettings, ClientSecret, OidcIssuer, OidcSettings, client_secret_env};
+
 use crate::audit::witness::{OnUnavailable, S3WitnessSettings, WitnessConfig};
 use crate::crypto::kms::KmsSettings;
 use crate::domain::breakglass::{Policy, PolicyError};
@@ -46,12 +49,20 @@ pub enum JwksSource {
     Dev,
 }
 
-/// One organisation and the issuer that vouches for its people.
+/// A trusted issuer of bearer tokens (DESIGN §5) and its public keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BearerIssuer {
+    pub issuer: String,
+    pub jwks: JwksSource,
+}
+
+/// One organisation: the issuer that vouches for its machines' bearer
+/// tokens and the OpenID provider its people sign in with (at least one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgConfig {
     pub name: OrgName,
-    pub issuer: String,
-    pub jwks: JwksSource,
+    pub bearer: Option<BearerIssuer>,
+    pub oidc: Option<OidcSettings>,
 }
 
 /// Which key provider protects the halves.
@@ -103,6 +114,8 @@ pub struct Config {
     /// Where signed checkpoints are anchored outside the database
     /// (`[audit.witness]`).
     pub witness: WitnessConfig,
+    /// Session lifetimes and the step-up age of releases (`[auth]`).
+    pub auth: AuthSettings,
     /// Set only by `rootvault dev`: dev issuers and auto-unseal.
     pub dev: bool,
 }
@@ -126,6 +139,8 @@ struct FileConfig {
     #[serde(default)]
     server: FileServer,
     audit: Option<FileAudit>,
+    #[serde(default)]
+    auth: auth::FileAuth,
 }
 
 #[derive(Deserialize, Default)]
@@ -219,9 +234,10 @@ struct FileNotify {
 #[serde(deny_unknown_fields)]
 struct FileOrg {
     name: String,
-    issuer: String,
+    issuer: Option<String>,
     jwks_file: Option<PathBuf>,
     jwks_url: Option<String>,
+    oidc: Option<auth::FileOidc>,
 }
 
 #[derive(Deserialize)]
@@ -362,21 +378,46 @@ impl Config {
             if orgs.iter().any(|o: &OrgConfig| o.name == name) {
                 return Err(ConfigError::new(&key("name"), format!("org {name} is listed twice")));
             }
-            if org.issuer.trim().is_empty() {
-                return Err(ConfigError::new(&key("issuer"), "must not be empty"));
-            }
-            if orgs.iter().any(|o: &OrgConfig| o.issuer == org.issuer) {
-                return Err(ConfigError::new(&key("issuer"), "each issuer vouches for exactly one org"));
-            }
-            let jwks = match (org.jwks_file, org.jwks_url) {
-                (Some(file), None) => JwksSource::File(if file.is_relative() { base_dir.join(file) } else { file }),
-                (None, Some(url)) if url.starts_with("https://") || url.starts_with("http://127.0.0.1") => {
-                    JwksSource::Url(url)
+            let bearer = match (org.issuer, org.jwks_file, org.jwks_url) {
+                (None, None, None) => None,
+                (None, _, _) => return Err(ConfigError::new(&key("issuer"), "is required with jwks_file or jwks_url")),
+                (Some(issuer), file, url) => {
+                    if issuer.trim().is_empty() {
+                        return Err(ConfigError::new(&key("issuer"), "must not be empty"));
+                    }
+                    let taken = |o: &OrgConfig| o.bearer.as_ref().is_some_and(|b| b.issuer == issuer);
+                    if orgs.iter().any(taken) {
+                        return Err(ConfigError::new(&key("issuer"), "each issuer vouches for exactly one org"));
+                    }
+                    let jwks = match (file, url) {
+                        (Some(file), None) => {
+                            JwksSource::File(if file.is_relative() { base_dir.join(file) } else { file })
+                        }
+                        (None, Some(url)) if auth::is_acceptable_url(&url) => JwksSource::Url(url),
+                        (None, Some(_)) => {
+                            return Err(ConfigError::new(&key("jwks_url"), "must be an https:// URL"));
+                        }
+                        _ => {
+                            return Err(ConfigError::new(&key("jwks_file"), "set exactly one of jwks_file or jwks_url"));
+                        }
+                    };
+                    Some(BearerIssuer { issuer, jwks })
                 }
-                (None, Some(_)) => return Err(ConfigError::new(&key("jwks_url"), "must be an https:// URL")),
-                _ => return Err(ConfigError::new(&key("jwks_file"), "set exactly one of jwks_file or jwks_url")),
             };
-            orgs.push(OrgConfig { name, issuer: org.issuer, jwks });
+            let oidc = match org.oidc {
+                None => None,
+                Some(file) => Some(auth::parse_oidc(&key("oidc"), &name, file, base_dir, env)?),
+            };
+            if let Some(OidcSettings { issuer: OidcIssuer::Url(url), .. }) = &oidc {
+                let taken = |o: &OrgConfig| o.oidc.as_ref().is_some_and(|c| c.issuer == OidcIssuer::Url(url.clone()));
+                if orgs.iter().any(taken) {
+                    return Err(ConfigError::new(&key("oidc.issuer"), "each provider vouches for exactly one org"));
+                }
+            }
+            if bearer.is_none() && oidc.is_none() {
+                return Err(ConfigError::new(&key("issuer"), "an org needs a bearer issuer, an [orgs.oidc] provider, or both"));
+            }
+            orgs.push(OrgConfig { name, bearer, oidc });
         }
         let Some(position) = orgs.iter().position(|o| o.name == provider_org) else {
             return Err(ConfigError::new("provider_org", format!("org {provider_org} is not listed under [[orgs]]")));
@@ -500,6 +541,7 @@ impl Config {
             },
         };
         let witness = parse_witness(file.audit.and_then(|a| a.witness), base_dir, &data_dir, env)?;
+        let auth = auth::parse_auth(file.auth)?;
         let public_url = env.var("ROOTVAULT_PUBLIC_URL").or(file.public_url);
         if let Some(url) = &public_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
@@ -519,6 +561,7 @@ impl Config {
             public_url,
             server,
             witness,
+            auth,
             dev: false,
         })
     }
@@ -528,7 +571,11 @@ impl Config {
     pub fn dev(data_dir: PathBuf, listen: SocketAddr) -> Self {
         let org = |name: &str| {
             let name: OrgName = name.parse().unwrap_or_else(|_| unreachable!("dev org names are valid"));
-            OrgConfig { issuer: crate::auth::dev::DevIssuer::issuer_for(&name), name, jwks: JwksSource::Dev }
+            let bearer = BearerIssuer { issuer: crate::auth::dev::DevIssuer::issuer_for(&name), jwks: JwksSource::Dev };
+            // The OpenID provider is the dev one, wired once it exists
+            // (`crate::dev::open_configured`): its client secret lives
+            // only in that process.
+            OrgConfig { name, bearer: Some(bearer), oidc: None }
         };
         let witness_file = dev_witness_file(&data_dir);
         Self {
@@ -545,6 +592,7 @@ impl Config {
             public_url: None,
             server: ServerSettings::default(),
             witness: WitnessConfig { file: Some(witness_file), s3: None, on_unavailable: OnUnavailable::Warn },
+            auth: AuthSettings::dev(),
             dev: true,
         }
     }
@@ -590,7 +638,8 @@ mod tests {
     fn a_complete_file_parses_with_the_provider_first() {
         let config = parse(GOOD).unwrap();
         assert_eq!(config.orgs[0].name.as_str(), "acme");
-        assert_eq!(config.orgs[1].jwks, JwksSource::File("/etc/rootvault/globex.jwks.json".into()));
+        assert_eq!(config.orgs[1].bearer.as_ref().unwrap().jwks, JwksSource::File("/etc/rootvault/globex.jwks.json".into()));
+        assert_eq!(config.auth, AuthSettings::default());
         assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(config.audience, DEFAULT_AUDIENCE);
     }

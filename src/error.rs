@@ -25,6 +25,9 @@ pub enum Error {
     /// reason goes to the audit log, not to the caller.
     #[error("a valid bearer token is required")]
     Unauthenticated,
+    /// 401: a release needs a more recent sign-in (step-up, DESIGN §13).
+    #[error("this needs a recent sign-in: sign in again and retry")]
+    ReauthenticationRequired,
     /// 403: authenticated but not allowed.
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
@@ -96,6 +99,7 @@ impl Error {
             | Error::Gone { code, .. }
             | Error::Invalid { code, .. } => code,
             Error::Unauthenticated => "unauthenticated",
+            Error::ReauthenticationRequired => "reauthentication_required",
             Error::NotFound(_) => "not_found",
             Error::PayloadTooLarge => "payload_too_large",
             Error::RateLimited => "rate_limited",

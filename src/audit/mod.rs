@@ -30,8 +30,13 @@ use crate::domain::ids::{AccountId, Half, Principal};
 /// What happened. A closed list: auditors can rely on every value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// A request carried no valid bearer token.
+    /// A request carried no valid bearer token (or session cookie).
     AuthFail,
+    /// A person signed in through their identity provider (ok: a console
+    /// session or CLI token was issued; denied: the sign-in was refused).
+    AuthSignin,
+    /// A person signed out (their session ended on the server).
+    AuthSignout,
     /// An unseal share was submitted.
     SealUnseal,
     AccountCreate,
@@ -88,8 +93,10 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 39] = [
+    pub const ALL: [Action; 41] = [
         Action::AuthFail,
+        Action::AuthSignin,
+        Action::AuthSignout,
         Action::SealUnseal,
         Action::AccountCreate,
         Action::AccountRead,
@@ -136,6 +143,8 @@ impl Action {
         !matches!(
             self,
             Action::AuthFail
+                | Action::AuthSignin
+                | Action::AuthSignout
                 | Action::SealUnseal
                 | Action::AccountRead
                 | Action::AccountList
@@ -154,13 +163,15 @@ impl Action {
     }
 
     /// Whether it may still be done once the log was found altered: the
-    /// auditors keep reading and exporting it, operators keep backing it up
-    /// for the investigation, and the seal keeps working. Everything else
-    /// waits for the investigation.
+    /// auditors keep signing in, reading and exporting it, operators keep
+    /// backing it up for the investigation, and the seal keeps working.
+    /// Everything else waits for the investigation.
     pub fn allowed_on_tampered_log(self) -> bool {
         matches!(
             self,
             Action::SealUnseal
+                | Action::AuthSignin
+                | Action::AuthSignout
                 | Action::AuditRead
                 | Action::AuditExport
                 | Action::AuditTamperDetected
@@ -171,6 +182,8 @@ impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
             Action::AuthFail => "auth.fail",
+            Action::AuthSignin => "auth.signin",
+            Action::AuthSignout => "auth.signout",
             Action::SealUnseal => "seal.unseal",
             Action::AccountCreate => "account.create",
             Action::AccountRead => "account.read",

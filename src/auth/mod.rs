@@ -5,6 +5,9 @@
 
 pub mod dev;
 pub mod jwt;
+pub mod oidc;
+pub mod secret;
+pub mod service_token;
 
 use std::collections::BTreeSet;
 

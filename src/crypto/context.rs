@@ -15,6 +15,8 @@ pub struct EncryptionContext {
 enum Subject {
     Half { account_id: AccountId, half: Half, version: u32 },
     AuditLogKey,
+    /// One of the service's own keys, by name (e.g. `token-signing`).
+    ServiceKey(&'static str),
 }
 
 impl EncryptionContext {
@@ -30,11 +32,17 @@ impl EncryptionContext {
         Self { subject: Subject::AuditLogKey }
     }
 
+    /// A key of the service's own, such as the one that signs the tokens
+    /// `rootvault login` hands out. Wrapped like the audit log key.
+    pub fn service_key(name: &'static str) -> Self {
+        Self { subject: Subject::ServiceKey(name) }
+    }
+
     /// Which half's master key wraps this data key.
     pub fn key_half(&self) -> Half {
         match &self.subject {
             Subject::Half { half, .. } => *half,
-            Subject::AuditLogKey => Half::Password,
+            Subject::AuditLogKey | Subject::ServiceKey(_) => Half::Password,
         }
     }
 
@@ -46,6 +54,7 @@ impl EncryptionContext {
                 format!("rootvault/v1;{purpose};account_id={account_id};half={half};version={version}")
             }
             Subject::AuditLogKey => format!("rootvault/v1;{purpose};audit-log-key"),
+            Subject::ServiceKey(name) => format!("rootvault/v1;{purpose};service-key={name}"),
         }
         .into_bytes()
     }
@@ -61,6 +70,7 @@ impl EncryptionContext {
                 ("version", version.to_string()),
             ],
             Subject::AuditLogKey => vec![("account_id", "audit-log".into()), ("half", "audit-log-key".into())],
+            Subject::ServiceKey(name) => vec![("account_id", (*name).into()), ("half", "service-key".into())],
         }
     }
 }

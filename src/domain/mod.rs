@@ -14,6 +14,7 @@ pub mod links;
 pub mod orgs;
 pub mod password_policy;
 pub mod reverse;
+pub mod session;
 pub mod wall;
 #[cfg(test)]
 mod wall_properties;

@@ -15,7 +15,7 @@ use crate::error::Error;
 pub fn status_of(err: &Error) -> StatusCode {
     match err {
         Error::Malformed { .. } => StatusCode::BAD_REQUEST,
-        Error::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Error::Unauthenticated | Error::ReauthenticationRequired => StatusCode::UNAUTHORIZED,
         Error::Forbidden { .. } => StatusCode::FORBIDDEN,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::Conflict { .. } => StatusCode::CONFLICT,

@@ -296,6 +296,54 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE audit_key ADD COLUMN boundary INTEGER;
     ALTER TABLE audit_key ADD COLUMN boundary_mac BLOB;
     "#,
+    // 9: people's sign-ins (docs/signin.md): console and CLI sessions, whose
+    // ids are kept only as SHA-256; sign-ins waiting for the identity
+    // provider's answer; one-time codes of `rootvault login`; and the
+    // service's own keys, wrapped by the key provider. Times are Unix
+    // seconds.
+    r#"
+    CREATE TABLE sessions (
+        id_hash      TEXT PRIMARY KEY,
+        kind         TEXT NOT NULL CHECK (kind IN ('console', 'cli')),
+        principal    TEXT NOT NULL,
+        roles        TEXT NOT NULL,
+        display      TEXT,
+        auth_time    INTEGER NOT NULL,
+        created_at   INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        ended_at     INTEGER,
+        end_reason   TEXT
+    ) STRICT;
+
+    CREATE TABLE signin_pending (
+        state_hash   TEXT PRIMARY KEY,
+        browser_hash TEXT NOT NULL,
+        org          TEXT NOT NULL,
+        nonce        TEXT NOT NULL,
+        return_to    TEXT NOT NULL,
+        max_age      INTEGER,
+        cli          TEXT,
+        created_at   INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE cli_codes (
+        code_hash  TEXT PRIMARY KEY,
+        principal  TEXT NOT NULL,
+        roles      TEXT NOT NULL,
+        display    TEXT,
+        auth_time  INTEGER NOT NULL,
+        challenge  TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE service_keys (
+        name       TEXT PRIMARY KEY,
+        blob       BLOB NOT NULL,
+        key_id     TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// Bring the schema up to the latest version.

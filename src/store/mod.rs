@@ -25,6 +25,7 @@ pub mod outbox;
 pub mod requests;
 pub mod reverse;
 pub mod secrets_manager;
+pub mod sessions;
 
 use std::path::Path;
 use std::sync::mpsc;

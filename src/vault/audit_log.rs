@@ -229,6 +229,9 @@ impl Vault {
     /// newest checkpoint anchored in the witnesses, then sign and anchor a
     /// checkpoint if it grew. Called once the key provider is unsealed.
     pub async fn open_audit_log(&self) -> Result<(), Error> {
+        // First, and whatever the log's state: signing in (auditors
+        // investigating a tampered log) needs it.
+        self.load_token_key().await?;
         let ctx = EncryptionContext::audit_log_key();
         let (seed, created) = match self.store.read(store::audit::log_key).await? {
             Some((blob, key_id)) => (self.keys.unwrap_data_key(&WrappedKey { key_id, blob }, &ctx).await?, false),

@@ -17,6 +17,7 @@ mod requests;
 mod reverse;
 mod rotation;
 mod seal;
+mod signin;
 mod subscribers;
 mod versions;
 mod witness;
@@ -39,6 +40,7 @@ pub use requests::{
 };
 pub use reverse::{ReverseStep, ReverseView};
 pub use rotation::RotationCandidate;
+pub use signin::{CliToken, ConsoleSession, SigninDone, SigninStart};
 pub use subscribers::NewSubscriber;
 pub use witness::Witnesses;
 
@@ -72,6 +74,14 @@ pub struct Vault {
     allow_private_webhooks: bool,
     /// Where signed checkpoints are anchored outside the database.
     witnesses: Arc<witness::Witnesses>,
+    /// People's identity providers (none: only bearer tokens work).
+    signin: Option<Arc<crate::auth::oidc::RelyingParty>>,
+    /// Session lifetimes and the step-up age of releases.
+    auth_settings: crate::config::AuthSettings,
+    /// The `aud` of the tokens the service issues and accepts.
+    audience: String,
+    /// The key service tokens are signed with, loaded once unsealed.
+    token_key: Arc<std::sync::RwLock<Option<Arc<crate::auth::service_token::ServiceTokenKey>>>>,
 }
 
 /// The current time in Unix seconds, the clock of the break-glass rules.
@@ -178,6 +188,10 @@ impl Vault {
             secrets: None,
             allow_private_webhooks: false,
             witnesses: Arc::default(),
+            signin: None,
+            auth_settings: crate::config::AuthSettings::default(),
+            audience: crate::config::DEFAULT_AUDIENCE.to_owned(),
+            token_key: Arc::default(),
         }
     }
 

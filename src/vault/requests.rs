@@ -411,6 +411,7 @@ impl Vault {
     /// under request `id` now; returns the account.
     pub(super) async fn precheck_release(&self, caller: &Caller, id: &str, half: Half) -> Result<AccountId, Error> {
         self.ensure_unsealed()?;
+        self.require_recent_signin(caller)?;
         let (orgs, caller, id) = (Arc::clone(&self.orgs), caller.clone(), id.to_owned());
         self.store
             .read(move |conn| {
