@@ -37,6 +37,20 @@ impl ConfigError {
     }
 }
 
+/// Whether keys may be fetched from `raw`: an `https://` URL, or an
+/// `http://` one on a loopback address (tests, local providers). The host is
+/// parsed, not matched as a prefix: `http://127.0.0.1.evil.example` and
+/// `http://127.0.0.1@evil.example` are remote hosts over plain http.
+fn https_or_loopback(raw: &str) -> bool {
+    let Ok(url) = url::Url::parse(raw) else { return false };
+    match (url.scheme(), url.host()) {
+        ("https", Some(_)) => true,
+        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
+        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
+        _ => false,
+    }
+}
+
 /// Where an issuer's public keys come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JwksSource {
@@ -370,10 +384,13 @@ impl Config {
             }
             let jwks = match (org.jwks_file, org.jwks_url) {
                 (Some(file), None) => JwksSource::File(if file.is_relative() { base_dir.join(file) } else { file }),
-                (None, Some(url)) if url.starts_with("https://") || url.starts_with("http://127.0.0.1") => {
-                    JwksSource::Url(url)
+                (None, Some(url)) if https_or_loopback(&url) => JwksSource::Url(url),
+                (None, Some(_)) => {
+                    return Err(ConfigError::new(
+                        &key("jwks_url"),
+                        "must be an https:// URL (or http:// on a loopback address)",
+                    ));
                 }
-                (None, Some(_)) => return Err(ConfigError::new(&key("jwks_url"), "must be an https:// URL")),
                 _ => return Err(ConfigError::new(&key("jwks_file"), "set exactly one of jwks_file or jwks_url")),
             };
             orgs.push(OrgConfig { name, issuer: org.issuer, jwks });
@@ -621,6 +638,15 @@ mod tests {
     }
 
     #[test]
+    fn a_jwks_url_may_be_plain_http_only_on_a_loopback_address() {
+        for url in ["http://127.0.0.1:8080/jwks", "http://[::1]/jwks"] {
+            let config = parse(&GOOD.replace("https://idp.acme.example/jwks.json", url)).unwrap();
+            let acme = config.orgs.iter().find(|o| o.name.as_str() == "acme").unwrap();
+            assert_eq!(acme.jwks, JwksSource::Url(url.to_owned()));
+        }
+    }
+
+    #[test]
     fn each_mistake_names_its_key() {
         let cases = [
             (GOOD.replace("provider = \"local\"", "provider = \"vault\""), "keys.provider"),
@@ -630,6 +656,11 @@ mod tests {
                 GOOD.replace("jwks_url = \"https://idp.acme.example/jwks.json\"", "jwks_url = \"ftp://x\""),
                 "orgs[1].jwks_url",
             ),
+            (
+                GOOD.replace("https://idp.acme.example/jwks.json", "http://127.0.0.1.evil.example/jwks.json"),
+                "orgs[1].jwks_url",
+            ),
+            (GOOD.replace("https://idp.acme.example/jwks.json", "http://127.0.0.1@evil.example/"), "orgs[1].jwks_url"),
             (GOOD.replace("data_dir", "datadir"), "datadir"),
             (GOOD.replace("provider = \"local\"", "provider = \"aws-kms\""), "keys.aws_kms"),
             (format!("listen = \"nowhere\"\n{GOOD}"), "listen"),

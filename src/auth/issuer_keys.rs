@@ -18,9 +18,9 @@ use crate::domain::ids::OrgName;
 /// Why an issuer's keys could not be loaded at start.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{0}")]
+    #[error(transparent)]
     Source(#[from] SourceError),
-    #[error("{0}")]
+    #[error(transparent)]
     KeySet(#[from] KeySetError),
 }
 

@@ -1,13 +1,14 @@
 //! Bearer token verification.
 //!
 //! Each trusted issuer is bound to exactly one org and a set of public keys
-//! (from a JWKS document). A token is accepted only when its `iss` names a
-//! trusted issuer, its header names one of that issuer's keys (or the issuer
-//! has exactly one), its `alg` is the algorithm of that key (EdDSA, ES256 or
-//! RS256: never `none`, never HMAC), and its signature, `exp`, `iss` and
-//! `aud` all verify. A token that is not valid yet (`nbf`) or claims to be
-//! issued in the future (`iat`) is refused too: such a token was minted by
-//! a skewed or compromised issuer to outlive its intended window.
+//! (from a JWKS document, kept fresh by `issuer_keys`). A token is accepted
+//! only when its `iss` names a trusted issuer, its header names one of that
+//! issuer's keys (or the issuer has exactly one), its `alg` is the algorithm
+//! of that key (EdDSA, ES256 or RS256: never `none`, never HMAC), and its
+//! signature, `exp`, `iss` and `aud` all verify. A token that is not valid
+//! yet (`nbf`) or claims to be issued in the future (`iat`) is refused too:
+//! such a token was minted by a skewed or compromised issuer to outlive its
+//! intended window.
 
 use std::collections::HashMap;
 use std::fmt;

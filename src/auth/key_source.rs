@@ -92,3 +92,65 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<String, SourceErro
     }
     String::from_utf8(body).map_err(|_| SourceError::NotText)
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::{Body, Bytes};
+    use axum::response::Redirect;
+    use axum::routing::get;
+
+    use super::*;
+
+    /// A provider on 127.0.0.1 that misbehaves in the ways a fetch must survive.
+    async fn provider() -> String {
+        let chunks = || {
+            let chunk = Bytes::from(vec![b' '; 256 * 1024]);
+            futures_util::stream::iter((0..5).map(move |_| Ok::<_, std::io::Error>(chunk.clone())))
+        };
+        let app = Router::new()
+            .route("/jwks", get(|| async { r#"{"keys": []}"# }))
+            .route("/moved", get(|| async { Redirect::temporary("/jwks") }))
+            .route("/large", get(|| async { " ".repeat(MAX_DOCUMENT_BYTES + 1) }))
+            .route("/streamed", get(move || async move { Body::from_stream(chunks()) }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        base
+    }
+
+    async fn read(base: &str, path: &str) -> Result<String, SourceError> {
+        KeySource::url(format!("{base}{path}")).unwrap().read().await
+    }
+
+    #[tokio::test]
+    async fn a_url_is_fetched_but_redirects_are_not_followed() {
+        let base = provider().await;
+        assert_eq!(read(&base, "/jwks").await.unwrap(), r#"{"keys": []}"#);
+        assert!(matches!(read(&base, "/moved").await, Err(SourceError::Status(307))));
+        assert!(matches!(read(&base, "/missing").await, Err(SourceError::Status(404))));
+    }
+
+    #[tokio::test]
+    async fn documents_over_a_mebibyte_are_refused_whether_announced_or_streamed() {
+        let base = provider().await;
+        assert!(matches!(read(&base, "/large").await, Err(SourceError::TooLarge)));
+        assert!(matches!(read(&base, "/streamed").await, Err(SourceError::TooLarge)));
+    }
+
+    #[tokio::test]
+    async fn a_missing_file_or_a_failing_url_is_an_error_naming_no_url() {
+        let file = KeySource::File("/nonexistent/jwks.json".into()).read().await;
+        assert!(matches!(file, Err(SourceError::File { .. })));
+        // A provider that hangs up on every request.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let closed = format!("http://{}/jwks?x=1", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((connection, _)) = listener.accept().await {
+                drop(connection);
+            }
+        });
+        let error = KeySource::url(closed).unwrap().read().await.unwrap_err();
+        assert!(!error.to_string().contains("127.0.0.1"), "{error}");
+    }
+}
