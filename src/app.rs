@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use crate::auth::dev::DevIssuer;
-use crate::auth::jwt::{Authenticator, TrustedIssuer};
+use crate::auth::issuer_keys::IssuerKeys;
+use crate::auth::jwt::Authenticator;
+use crate::auth::key_source::KeySource;
 use crate::config::{Config, JwksSource, KeysConfig};
 use crate::crypto::KeyProvider;
 use crate::crypto::kms::KmsKeyProvider;
@@ -48,34 +50,27 @@ pub struct App {
     pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
-async fn fetch_jwks(url: &str) -> Result<String, String> {
-    let response = reqwest::get(url).await.map_err(|e| e.to_string())?;
-    let response = response.error_for_status().map_err(|e| e.to_string())?;
-    response.text().await.map_err(|e| e.to_string())
-}
-
 /// Load the trusted issuers named by the configuration.
-async fn issuers(config: &Config) -> Result<Vec<TrustedIssuer>, StartError> {
+async fn issuers(config: &Config) -> Result<Vec<IssuerKeys>, StartError> {
     let mut out = Vec::new();
     for org in &config.orgs {
         let Some(bearer) = &org.bearer else { continue };
         let fail = |message: String| StartError::Issuer { org: org.name.to_string(), message };
-        let trusted = match &bearer.jwks {
-            JwksSource::Dev => DevIssuer::load_or_create(&config.data_dir, &org.name)
+        let source = match &bearer.jwks {
+            JwksSource::Dev => None,
+            JwksSource::File(path) => Some(KeySource::File(path.clone())),
+            JwksSource::Url(url) => Some(KeySource::url(url.clone()).map_err(|e| fail(e.to_string()))?),
+        };
+        let keys = match source {
+            None => DevIssuer::load_or_create(&config.data_dir, &org.name)
                 .and_then(|d| d.trusted())
-                .map_err(|e| fail(e.to_string()))?,
-            JwksSource::File(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
-                TrustedIssuer::from_jwks(org.name.clone(), bearer.issuer.clone(), &text)
-                    .map_err(|e| fail(e.to_string()))?
-            }
-            JwksSource::Url(url) => {
-                let text = fetch_jwks(url).await.map_err(fail)?;
-                TrustedIssuer::from_jwks(org.name.clone(), bearer.issuer.clone(), &text)
-                    .map_err(|e| fail(e.to_string()))?
+                .map(IssuerKeys::fixed)
+                .map_err(|e| e.to_string()),
+            Some(source) => {
+                IssuerKeys::load(org.name.clone(), bearer.issuer.clone(), source).await.map_err(|e| e.to_string())
             }
         };
-        out.push(trusted);
+        out.push(keys.map_err(fail)?);
     }
     Ok(out)
 }
@@ -156,7 +151,8 @@ impl Drop for Background {
 
 impl App {
     /// Start the webhook delivery worker, the request-expiry sweeper, the
-    /// checkpointer and the authentication-failure summariser.
+    /// checkpointer, the authentication-failure summariser and the
+    /// refresher of issuers' keys.
     pub fn start_background(&self, notify: NotifySettings) -> Background {
         let worker = tokio::spawn(crate::notify::worker::run(self.vault.store().clone(), notify));
         let vault = self.vault.clone();
@@ -194,6 +190,15 @@ impl App {
                 crate::http::failures::record(&vault, owed).await;
             }
         });
-        Background(vec![worker, sweeper, checkpointer, summariser])
+        let auth = Arc::clone(&self.auth);
+        let key_refresher = tokio::spawn(async move {
+            // Every refresh moves its issuer's due time on (an hour after a
+            // success, a minute after a failure), so this never spins.
+            while let Some(due) = auth.next_refresh() {
+                tokio::time::sleep_until(due.into()).await;
+                auth.refresh_due(std::time::Instant::now()).await;
+            }
+        });
+        Background(vec![worker, sweeper, checkpointer, summariser, key_refresher])
     }
 }

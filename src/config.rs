@@ -395,7 +395,7 @@ impl Config {
                         }
                         (None, Some(url)) if auth::is_acceptable_url(&url) => JwksSource::Url(url),
                         (None, Some(_)) => {
-                            return Err(ConfigError::new(&key("jwks_url"), "must be an https:// URL"));
+                            return Err(ConfigError::new(&key("jwks_url"), "must be an https:// URL (or http:// on a loopback address)"));
                         }
                         _ => {
                             return Err(ConfigError::new(&key("jwks_file"), "set exactly one of jwks_file or jwks_url"));
@@ -670,6 +670,15 @@ mod tests {
     }
 
     #[test]
+    fn a_jwks_url_may_be_plain_http_only_on_a_loopback_address() {
+        for url in ["http://127.0.0.1:8080/jwks", "http://[::1]/jwks"] {
+            let config = parse(&GOOD.replace("https://idp.acme.example/jwks.json", url)).unwrap();
+            let acme = config.orgs.iter().find(|o| o.name.as_str() == "acme").unwrap();
+            assert_eq!(acme.jwks, JwksSource::Url(url.to_owned()));
+        }
+    }
+
+    #[test]
     fn each_mistake_names_its_key() {
         let cases = [
             (GOOD.replace("provider = \"local\"", "provider = \"vault\""), "keys.provider"),
@@ -679,6 +688,11 @@ mod tests {
                 GOOD.replace("jwks_url = \"https://idp.acme.example/jwks.json\"", "jwks_url = \"ftp://x\""),
                 "orgs[1].jwks_url",
             ),
+            (
+                GOOD.replace("https://idp.acme.example/jwks.json", "http://127.0.0.1.evil.example/jwks.json"),
+                "orgs[1].jwks_url",
+            ),
+            (GOOD.replace("https://idp.acme.example/jwks.json", "http://127.0.0.1@evil.example/"), "orgs[1].jwks_url"),
             (GOOD.replace("data_dir", "datadir"), "datadir"),
             (GOOD.replace("provider = \"local\"", "provider = \"aws-kms\""), "keys.aws_kms"),
             (format!("listen = \"nowhere\"\n{GOOD}"), "listen"),

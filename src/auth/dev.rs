@@ -157,21 +157,22 @@ impl DevIssuer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::issuer_keys::IssuerKeys;
     use crate::auth::jwt::Authenticator;
 
-    #[test]
-    fn a_minted_token_verifies_as_a_principal_of_its_org() {
+    #[tokio::test]
+    async fn a_minted_token_verifies_as_a_principal_of_its_org() {
         let dir = tempfile::tempdir().unwrap();
         let org: OrgName = "globex".parse().unwrap();
         let issuer = DevIssuer::load_or_create(dir.path(), &org).unwrap();
         let again = DevIssuer::load_or_create(dir.path(), &org).unwrap();
         assert_eq!(issuer.kid(), again.kid());
-        let auth = Authenticator::new("rootvault".into(), [issuer.trusted().unwrap()]);
+        let auth = Authenticator::new("rootvault".into(), [IssuerKeys::fixed(issuer.trusted().unwrap())]);
         let token = issuer.mint("rootvault", &"gina".parse().unwrap(), &[Role::Admin], 60).unwrap();
-        let caller = auth.verify(&token).unwrap();
+        let caller = auth.verify(&token).await.unwrap();
         assert_eq!(caller.principal.to_string(), "globex/gina");
         assert!(caller.has_role(Role::Admin));
         let other_aud = issuer.mint("elsewhere", &"gina".parse().unwrap(), &[], 60).unwrap();
-        assert_eq!(auth.verify(&other_aud).unwrap_err().reason, "wrong audience");
+        assert_eq!(auth.verify(&other_aud).await.unwrap_err().reason, "wrong audience");
     }
 }

@@ -1,24 +1,27 @@
 //! Bearer token verification.
 //!
 //! Each trusted issuer is bound to exactly one org and a set of public keys
-//! (from a JWKS document). A token is accepted only when its `iss` names a
-//! trusted issuer, its header names one of that issuer's keys (or the issuer
-//! has exactly one), its `alg` is the algorithm of that key (EdDSA, ES256 or
-//! RS256: never `none`, never HMAC), and its signature, `exp`, `iss` and
-//! `aud` all verify. A token that is not valid yet (`nbf`) or claims to be
-//! issued in the future (`iat`) is refused too: such a token was minted by
-//! a skewed or compromised issuer to outlive its intended window.
+//! (from a JWKS document, kept fresh by `issuer_keys`). A token is accepted
+//! only when its `iss` names a trusted issuer, its header names one of that
+//! issuer's keys (or the issuer has exactly one), its `alg` is the algorithm
+//! of that key (EdDSA, ES256 or RS256: never `none`, never HMAC), and its
+//! signature, `exp`, `iss` and `aud` all verify. A token that is not valid
+//! yet (`nbf`) or claims to be issued in the future (`iat`) is refused too:
+//! such a token was minted by a skewed or compromised issuer to outlive its
+//! intended window.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::time::Instant;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation, decode, decode_header};
 use serde::Deserialize;
 
 use super::Caller;
+use super::issuer_keys::IssuerKeys;
 use crate::domain::ids::{OrgName, Principal, Role};
 
 /// Tokens within this many seconds past `exp` (or before `nbf` and `iat`)
@@ -102,6 +105,26 @@ impl TrustedIssuer {
         }
         Ok(Self { org, issuer, keys })
     }
+
+    pub fn org(&self) -> &OrgName {
+        &self.org
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The key a token's header names: by `kid`, or the only key when it
+    /// names none. An error is the refusal's reason.
+    fn key_for(&self, header: &Header) -> Result<&VerifyKey, &'static str> {
+        match &header.kid {
+            Some(kid) => self.keys.iter().find(|k| k.kid.as_deref() == Some(kid)).ok_or("unknown key id"),
+            None => match self.keys.as_slice() {
+                [only] => Ok(only),
+                _ => Err("token names no key id"),
+            },
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -126,12 +149,12 @@ struct IssuerOnly {
 #[derive(Debug)]
 pub struct Authenticator {
     audience: String,
-    issuers: HashMap<String, TrustedIssuer>,
+    issuers: HashMap<String, IssuerKeys>,
 }
 
 impl Authenticator {
-    pub fn new(audience: String, issuers: impl IntoIterator<Item = TrustedIssuer>) -> Self {
-        let issuers = issuers.into_iter().map(|i| (i.issuer.clone(), i)).collect();
+    pub fn new(audience: String, issuers: impl IntoIterator<Item = IssuerKeys>) -> Self {
+        let issuers = issuers.into_iter().map(|i| (i.issuer().to_owned(), i)).collect();
         Self { audience, issuers }
     }
 
@@ -143,19 +166,23 @@ impl Authenticator {
         serde_json::from_slice::<IssuerOnly>(&bytes).ok()?.iss
     }
 
-    /// Verify `token` and return who it speaks for.
-    pub fn verify(&self, token: &str) -> Result<Caller, AuthFailure> {
+    /// Verify `token` and return who it speaks for. A token naming a key
+    /// its issuer does not have (yet) makes the issuer's keys be fetched
+    /// again, when the refresh gate allows, and is then tried once more.
+    pub async fn verify(&self, token: &str) -> Result<Caller, AuthFailure> {
         let header = decode_header(token).map_err(|_| AuthFailure::new("malformed token or unsupported algorithm"))?;
         let iss = Self::claimed_issuer(token).ok_or_else(|| AuthFailure::new("token has no issuer"))?;
-        let trusted = self.issuers.get(&iss).ok_or_else(|| AuthFailure::new("untrusted issuer"))?;
+        let issuer = self.issuers.get(&iss).ok_or_else(|| AuthFailure::new("untrusted issuer"))?;
+        let mut keys = issuer.keys();
+        if keys.key_for(&header).is_err() && issuer.refetch_for_unknown_kid(Instant::now()).await {
+            keys = issuer.keys();
+        }
+        self.verify_with(&keys, &header, token)
+    }
+
+    fn verify_with(&self, trusted: &TrustedIssuer, header: &Header, token: &str) -> Result<Caller, AuthFailure> {
         let fail = |reason| AuthFailure { reason, org: Some(trusted.org.clone()) };
-        let key = match &header.kid {
-            Some(kid) => {
-                trusted.keys.iter().find(|k| k.kid.as_deref() == Some(kid)).ok_or_else(|| fail("unknown key id"))?
-            }
-            None if trusted.keys.len() == 1 => &trusted.keys[0],
-            None => return Err(fail("token names no key id")),
-        };
+        let key = trusted.key_for(header).map_err(fail)?;
         if header.alg != key.alg {
             return Err(fail("algorithm does not match the issuer's key"));
         }
@@ -186,6 +213,18 @@ impl Authenticator {
         let auth_time = data.claims.auth_time.or(data.claims.iat).and_then(|t| i64::try_from(t).ok());
         Ok(Caller { principal: Principal::new(trusted.org.clone(), sub), roles, auth_time })
     }
+
+    /// When the next regular refresh of any issuer's keys is due; `None`
+    /// when no issuer's keys can change.
+    pub fn next_refresh(&self) -> Option<Instant> {
+        self.issuers.values().filter_map(IssuerKeys::due_at).min()
+    }
+
+    /// Refresh the keys of every issuer whose regular refresh is due at
+    /// `now`, all at once so a slow provider does not delay the others.
+    pub async fn refresh_due(&self, now: Instant) {
+        futures_util::future::join_all(self.issuers.values().map(|i| i.refresh_if_due(now))).await;
+    }
 }
 
 #[cfg(test)]
@@ -195,7 +234,11 @@ mod tests {
     use jsonwebtoken::{EncodingKey, Header, encode};
     use serde_json::json;
 
+    use std::time::Duration;
+
     use super::*;
+    use crate::auth::key_source::KeySource;
+    use crate::auth::refresh::{REFRESH_INTERVAL, UNKNOWN_KID_MIN_INTERVAL};
 
     const JWKS: &str = include_str!("../../tests/fixtures/test-issuer.jwks.json");
     const ES256_KEY: &[u8] = include_bytes!("../../tests/fixtures/es256-test-only.pem");
@@ -204,7 +247,7 @@ mod tests {
 
     fn authenticator() -> Authenticator {
         let issuer = TrustedIssuer::from_jwks("globex".parse().unwrap(), ISSUER.into(), JWKS).unwrap();
-        Authenticator::new("rootvault".into(), [issuer])
+        Authenticator::new("rootvault".into(), [IssuerKeys::fixed(issuer)])
     }
 
     fn token(alg: Algorithm, kid: Option<&str>, key: &EncodingKey) -> String {
@@ -224,13 +267,13 @@ mod tests {
         encode(&header, &claims, key).unwrap()
     }
 
-    #[test]
-    fn es256_and_rs256_tokens_from_a_jwks_verify() {
+    #[tokio::test]
+    async fn es256_and_rs256_tokens_from_a_jwks_verify() {
         let auth = authenticator();
         let es = EncodingKey::from_ec_pem(ES256_KEY).unwrap();
         let rs = EncodingKey::from_rsa_pem(RS256_KEY).unwrap();
         for t in [token(Algorithm::ES256, Some("es-test"), &es), token(Algorithm::RS256, Some("rs-test"), &rs)] {
-            let caller = auth.verify(&t).unwrap();
+            let caller = auth.verify(&t).await.unwrap();
             assert_eq!(caller.principal.to_string(), "globex/gina");
             assert_eq!(
                 caller.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
@@ -240,31 +283,31 @@ mod tests {
         }
     }
 
-    #[test]
-    fn tokens_not_yet_valid_or_issued_in_the_future_are_refused_beyond_the_leeway() {
+    #[tokio::test]
+    async fn tokens_not_yet_valid_or_issued_in_the_future_are_refused_beyond_the_leeway() {
         let auth = authenticator();
         let es = EncodingKey::from_ec_pem(ES256_KEY).unwrap();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
         let t = |extra| token_with(Algorithm::ES256, Some("es-test"), &es, extra);
         let early = t(json!({"nbf": now + 600, "exp": now + 3600}));
-        assert_eq!(auth.verify(&early).unwrap_err().reason, "token not yet valid (nbf in the future)");
+        assert_eq!(auth.verify(&early).await.unwrap_err().reason, "token not yet valid (nbf in the future)");
         let ahead = t(json!({"iat": now + 600, "exp": now + 3600}));
-        assert_eq!(auth.verify(&ahead).unwrap_err().reason, "token issued in the future (iat)");
+        assert_eq!(auth.verify(&ahead).await.unwrap_err().reason, "token issued in the future (iat)");
         // Within the 30 s leeway both are clock skew, not an attack.
-        assert!(auth.verify(&t(json!({"nbf": now + 10, "iat": now + 10}))).is_ok());
-        assert!(auth.verify(&t(json!({"nbf": now - 10, "iat": now - 10}))).is_ok());
+        assert!(auth.verify(&t(json!({"nbf": now + 10, "iat": now + 10}))).await.is_ok());
+        assert!(auth.verify(&t(json!({"nbf": now - 10, "iat": now - 10}))).await.is_ok());
     }
 
-    #[test]
-    fn a_header_algorithm_other_than_the_keys_is_refused() {
+    #[tokio::test]
+    async fn a_header_algorithm_other_than_the_keys_is_refused() {
         let auth = authenticator();
         let rs = EncodingKey::from_rsa_pem(RS256_KEY).unwrap();
         let wrong = token(Algorithm::RS256, Some("es-test"), &rs);
-        assert_eq!(auth.verify(&wrong).unwrap_err().reason, "algorithm does not match the issuer's key");
+        assert_eq!(auth.verify(&wrong).await.unwrap_err().reason, "algorithm does not match the issuer's key");
         let no_kid = token(Algorithm::RS256, None, &rs);
-        assert_eq!(auth.verify(&no_kid).unwrap_err().reason, "token names no key id");
+        assert_eq!(auth.verify(&no_kid).await.unwrap_err().reason, "token names no key id");
         let ps = token(Algorithm::PS256, Some("rs-test"), &rs);
-        assert!(auth.verify(&ps).is_err());
+        assert!(auth.verify(&ps).await.is_err());
     }
 
     #[test]
@@ -283,5 +326,78 @@ mod tests {
             TrustedIssuer::from_jwks("globex".parse().unwrap(), ISSUER.into(), "{"),
             Err(KeySetError::Parse(_))
         ));
+    }
+
+    /// The fixture's keys, one of them, or none, as a JWKS document.
+    fn jwks_with(kids: &[&str]) -> String {
+        let mut set: serde_json::Value = serde_json::from_str(JWKS).unwrap();
+        set["keys"].as_array_mut().unwrap().retain(|k| kids.contains(&k["kid"].as_str().unwrap()));
+        set.to_string()
+    }
+
+    /// An authenticator whose one issuer reads its keys from a file.
+    async fn file_authenticator(path: &std::path::Path) -> Authenticator {
+        let source = KeySource::File(path.to_path_buf());
+        let issuer = IssuerKeys::load("globex".parse().unwrap(), ISSUER.into(), source).await.unwrap();
+        Authenticator::new("rootvault".into(), [issuer])
+    }
+
+    #[tokio::test]
+    async fn a_key_added_to_the_file_is_found_by_the_first_token_naming_it_at_most_once_a_minute() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwks.json");
+        std::fs::write(&path, jwks_with(&["es-test"])).unwrap();
+        let auth = file_authenticator(&path).await;
+        let rs = token(Algorithm::RS256, Some("rs-test"), &EncodingKey::from_rsa_pem(RS256_KEY).unwrap());
+        std::fs::write(&path, jwks_with(&["es-test", "rs-test"])).unwrap();
+        assert_eq!(auth.verify(&rs).await.unwrap().principal.to_string(), "globex/gina");
+
+        // The provider drops the key again: the file is not re-read for the
+        // next unknown kid within the minute, only a minute later.
+        std::fs::write(&path, jwks_with(&["es-test"])).unwrap();
+        let issuer = &auth.issuers[ISSUER];
+        assert!(!issuer.refetch_for_unknown_kid(Instant::now()).await);
+        assert!(auth.verify(&rs).await.is_ok(), "the keys are as the last read left them");
+        assert!(issuer.refetch_for_unknown_kid(Instant::now() + UNKNOWN_KID_MIN_INTERVAL).await);
+        assert_eq!(auth.verify(&rs).await.unwrap_err().reason, "unknown key id");
+    }
+
+    #[tokio::test]
+    async fn the_hourly_refresh_rereads_the_file_and_an_unusable_one_keeps_the_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwks.json");
+        std::fs::write(&path, jwks_with(&["es-test", "rs-test"])).unwrap();
+        let auth = file_authenticator(&path).await;
+        let es = token(Algorithm::ES256, Some("es-test"), &EncodingKey::from_ec_pem(ES256_KEY).unwrap());
+        let rs = token(Algorithm::RS256, Some("rs-test"), &EncodingKey::from_rsa_pem(RS256_KEY).unwrap());
+        let due = auth.next_refresh().unwrap();
+        assert!(due > Instant::now() + REFRESH_INTERVAL - Duration::from_secs(60));
+
+        std::fs::write(&path, jwks_with(&["es-test"])).unwrap();
+        auth.refresh_due(due - Duration::from_secs(1)).await;
+        assert!(auth.verify(&rs).await.is_ok(), "not due yet: the file was not re-read");
+        auth.refresh_due(due).await;
+        assert!(auth.verify(&es).await.is_ok());
+        assert_eq!(auth.verify(&rs).await.unwrap_err().reason, "unknown key id");
+
+        for unusable in [jwks_with(&[]), "{".to_owned()] {
+            std::fs::write(&path, unusable).unwrap();
+            auth.refresh_due(auth.next_refresh().unwrap()).await;
+            assert!(auth.verify(&es).await.is_ok());
+        }
+        std::fs::remove_file(&path).unwrap();
+        auth.refresh_due(auth.next_refresh().unwrap()).await;
+        assert!(auth.verify(&es).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn fixed_keys_are_never_refreshed() {
+        let auth = authenticator();
+        assert_eq!(auth.next_refresh(), None);
+        let rs = EncodingKey::from_rsa_pem(RS256_KEY).unwrap();
+        assert_eq!(
+            auth.verify(&token(Algorithm::RS256, Some("other"), &rs)).await.unwrap_err().reason,
+            "unknown key id"
+        );
     }
 }

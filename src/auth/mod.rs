@@ -1,11 +1,15 @@
-//! Who is calling: JWT verification per trusted issuer, and dev issuers.
+//! Who is calling: JWT verification per trusted issuer, keeping issuers'
+//! keys fresh, and dev issuers.
 //!
 //! The org of a principal comes from the issuer whose key verified the
 //! token, never from a claim (DESIGN §5).
 
 pub mod dev;
+pub mod issuer_keys;
 pub mod jwt;
+pub mod key_source;
 pub mod oidc;
+pub mod refresh;
 pub mod secret;
 pub mod service_token;
 

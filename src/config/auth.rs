@@ -151,17 +151,17 @@ pub(super) struct FileAuth {
     session_absolute_timeout: Option<String>,
 }
 
-/// `https://`, or `http://` on a loopback address (local providers, tests).
-pub(super) fn is_acceptable_url(url: &str) -> bool {
-    let Ok(parsed) = url::Url::parse(url) else { return false };
-    match parsed.scheme() {
-        "https" => parsed.host().is_some(),
-        "http" => match parsed.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => d == "localhost",
-            None => false,
-        },
+/// `https://`, or `http://` on a loopback address (local providers,
+/// tests). The host is parsed, not matched as a prefix:
+/// `http://127.0.0.1.evil.example` and `http://127.0.0.1@evil.example` are
+/// remote hosts over plain http, and so is a name like `localhost`, which
+/// the resolver decides.
+pub(super) fn is_acceptable_url(raw: &str) -> bool {
+    let Ok(url) = url::Url::parse(raw) else { return false };
+    match (url.scheme(), url.host()) {
+        ("https", Some(_)) => true,
+        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
+        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
         _ => false,
     }
 }
@@ -312,7 +312,8 @@ mod tests {
     fn providers_are_https_or_on_loopback() {
         assert!(is_acceptable_url("https://login.globex.example"));
         assert!(is_acceptable_url("http://127.0.0.1:9000"));
-        assert!(is_acceptable_url("http://localhost:9000/realms/x"));
+        assert!(!is_acceptable_url("http://localhost:9000/realms/x"));
+        assert!(!is_acceptable_url("http://127.0.0.1.evil.example/"));
         assert!(!is_acceptable_url("http://login.globex.example"));
         assert!(!is_acceptable_url("http://10.0.0.1"));
         assert!(!is_acceptable_url("ftp://x"));

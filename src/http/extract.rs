@@ -54,7 +54,7 @@ impl FromRequestParts<App> for Caller {
             .map(str::trim);
         let failure = match token {
             None => ("missing bearer token", None),
-            Some(token) => match app.auth.verify(token) {
+            Some(token) => match app.auth.verify(token).await {
                 Ok(caller) => return Ok(caller),
                 Err(f) => (f.reason, f.org),
             },

@@ -98,8 +98,22 @@ pub async fn spawn_app_at(dir: &std::path::Path) -> TestApp {
 pub async fn spawn_app_witnessed(dir: &std::path::Path, witness: rootvault::audit::witness::WitnessConfig) -> TestApp {
     let mut config = Config::dev(dir.to_path_buf(), localhost());
     config.witness = witness;
+    start_configured(config, None).await
+}
+
+/// A dev service whose configuration is adjusted before the service is
+/// built from it, for settings read while building (such as the orgs'
+/// issuers and where their keys come from).
+pub async fn spawn_app_configured(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::dev(dir.path().to_path_buf(), localhost());
+    adjust(&mut config);
+    start_configured(config, Some(dir)).await
+}
+
+async fn start_configured(config: Config, dir: Option<TempDir>) -> TestApp {
     let dev = rootvault::dev::open_configured(config).await.unwrap();
-    start(dev.app, dev.config, None).await
+    start(dev.app, dev.config, dir).await
 }
 
 /// A sealed service with local keys split into `shares` shares, any

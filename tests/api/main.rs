@@ -17,6 +17,7 @@ mod encryption_context;
 mod halves;
 mod helpers;
 mod input_hardening;
+mod issuer_keys;
 mod kms;
 mod link_cli;
 mod links;
