@@ -4,6 +4,7 @@
 //! token, never from a claim (DESIGN §5).
 
 pub mod dev;
+pub mod dev_idp;
 pub mod jwt;
 
 use std::collections::BTreeSet;

@@ -88,6 +88,21 @@ pub async fn spawn_app_adjusted(adjust: impl FnOnce(&mut Config, &mut App)) -> T
     start(dev.app, dev.config, Some(dir)).await
 }
 
+/// A service opened like `rootvault dev` from a dev configuration the
+/// caller adjusted first (`dev = false` gives a service outside dev mode).
+pub async fn spawn_app_configured(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::dev(dir.path().to_path_buf(), localhost());
+    adjust(&mut config);
+    let dev = rootvault::dev::open_configured(config).await.unwrap();
+    start(dev.app, dev.config, Some(dir)).await
+}
+
+/// A dev service (with the dev identity provider) on every backend pass.
+pub async fn spawn_dev_app() -> TestApp {
+    spawn_app_configured(|_| {}).await
+}
+
 /// The same, on a data directory the caller keeps (to restart on it).
 pub async fn spawn_app_at(dir: &std::path::Path) -> TestApp {
     let dev = rootvault::dev::open_empty(dir.to_path_buf(), localhost()).await.unwrap();
