@@ -48,6 +48,8 @@ pub struct App {
     pub server: crate::http::ServerSettings,
     /// Set on SIGTERM: readiness answers 503 while requests drain.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
+    /// The dev identity provider at `/dev/idp/{org}`: `rootvault dev` only.
+    pub dev_idp: Option<Arc<crate::auth::dev_idp::DevIdp>>,
 }
 
 /// Load the trusted issuers named by the configuration.
@@ -127,6 +129,7 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
         auth_failures: Arc::default(),
         server: config.server,
         draining: Arc::default(),
+        dev_idp: None,
     })
 }
 

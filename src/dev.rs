@@ -10,6 +10,7 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use secrecy::SecretString;
 use totp_rs::Secret;
@@ -18,7 +19,8 @@ use crate::app::{self, App, StartError};
 use crate::audit::HttpInfo;
 use crate::auth::Caller;
 use crate::auth::dev::{DevIssuer, DevIssuerError};
-use crate::config::Config;
+use crate::auth::dev_idp::DevIdp;
+use crate::config::{Config, JwksSource};
 use crate::crypto::local::SealedKeyring;
 use crate::crypto::totp::MfaSeed;
 use crate::domain::account::{AccountKind, AccountModel, Contacts, CustodyMode, KeyOverrides, NewAccount};
@@ -192,8 +194,12 @@ pub async fn open_configured(config: Config) -> Result<DevVault, DevError> {
     let data_dir = config.data_dir.clone();
     fs::create_dir_all(&data_dir)?;
     let share = ensure_keyring(&Store::open(&data_dir)?, &data_dir)?;
-    let app = app::build(&config).await?;
+    let mut app = app::build(&config).await?;
     app.vault.unseal(&dev_http(), share).await?;
+    if config.dev {
+        let orgs = config.orgs.iter().filter(|o| o.jwks == JwksSource::Dev).map(|o| o.name.clone());
+        app.dev_idp = Some(Arc::new(DevIdp::new(&data_dir, orgs)?));
+    }
     Ok(DevVault { app, config })
 }
 

@@ -147,10 +147,16 @@ impl DevIssuer {
             iat: now,
             exp: now + ttl_seconds,
         };
+        self.sign(&claims)
+    }
+
+    /// Sign any claims as a JWT (EdDSA, with this issuer's `kid`): tokens
+    /// for `rootvault token` and the dev identity provider's ID tokens.
+    pub fn sign(&self, claims: &impl Serialize) -> Result<String, DevIssuerError> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid());
         let der = Zeroizing::new(self.key.to_pkcs8_der().map_err(|_| DevIssuerError::Sign)?.as_bytes().to_vec());
-        encode(&header, &claims, &EncodingKey::from_ed_der(&der)).map_err(|_| DevIssuerError::Sign)
+        encode(&header, claims, &EncodingKey::from_ed_der(&der)).map_err(|_| DevIssuerError::Sign)
     }
 }
 

@@ -5,6 +5,7 @@
 //! token, never from a claim (DESIGN §5).
 
 pub mod dev;
+pub mod dev_idp;
 pub mod issuer_keys;
 pub mod jwt;
 pub mod key_source;

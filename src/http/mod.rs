@@ -5,10 +5,12 @@
 
 mod accounts;
 mod audit;
+mod dev_idp;
 pub mod error;
 pub mod extract;
 pub mod failures;
 mod halves;
+pub mod html;
 mod links;
 pub mod ratelimit;
 mod requests;
@@ -19,6 +21,7 @@ pub mod sys;
 
 pub use server::{ServerSettings, serve};
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
@@ -125,8 +128,15 @@ pub fn router(app: App) -> Router {
         .route("/v1/public/links/{id}/submit", post(links::submit))
         .route_layer(middleware::from_fn_with_state(app.clone(), ratelimit::limit))
         .layer(middleware::from_fn(public_headers));
+    // The dev identity provider exists only in dev mode; elsewhere its
+    // paths meet the fallback like any unknown route.
+    let dev_idp = match &app.dev_idp {
+        Some(idp) => dev_idp::routes(Arc::clone(idp), app.vault.clone()),
+        None => Router::new(),
+    };
     Router::new()
         .merge(public)
+        .merge(dev_idp)
         .route("/healthz", get(sys::healthz))
         .route("/readyz", get(sys::readyz))
         .route("/v1/sys/seal-status", get(sys::seal_status))

@@ -206,8 +206,14 @@ impl Vault {
             url.trim_end_matches('/').to_owned();
     }
 
+    /// The base URL the service is reached at, without a trailing slash
+    /// (empty until the listener is bound).
+    pub fn public_url(&self) -> String {
+        self.public_url.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
     pub(super) fn link_url(&self, id: &str, key: Option<&[u8; 32]>) -> String {
-        let base = self.public_url.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let base = self.public_url();
         match key {
             Some(k) => format!("{base}/l/{id}#{}", B64URL.encode(k)),
             None => format!("{base}/l/{id}"),

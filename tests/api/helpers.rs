@@ -88,6 +88,11 @@ pub async fn spawn_app_adjusted(adjust: impl FnOnce(&mut Config, &mut App)) -> T
     start(dev.app, dev.config, Some(dir)).await
 }
 
+/// A dev service (with the dev identity provider) on every backend pass.
+pub async fn spawn_dev_app() -> TestApp {
+    spawn_app_configured(|_| {}).await
+}
+
 /// The same, on a data directory the caller keeps (to restart on it).
 pub async fn spawn_app_at(dir: &std::path::Path) -> TestApp {
     let dev = rootvault::dev::open_empty(dir.to_path_buf(), localhost()).await.unwrap();
@@ -103,7 +108,8 @@ pub async fn spawn_app_witnessed(dir: &std::path::Path, witness: rootvault::audi
 
 /// A dev service whose configuration is adjusted before the service is
 /// built from it, for settings read while building (such as the orgs'
-/// issuers and where their keys come from).
+/// issuers and where their keys come from); `dev = false` gives a service
+/// outside dev mode.
 pub async fn spawn_app_configured(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::dev(dir.path().to_path_buf(), localhost());

@@ -13,6 +13,7 @@ mod bad_input;
 mod cli;
 mod custodians;
 mod dev_errors;
+mod dev_idp;
 mod encryption_context;
 mod halves;
 mod helpers;
