@@ -112,7 +112,10 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     if config.witness.file.is_none() && config.witness.s3.is_none() {
         tracing::warn!("no [audit.witness] is configured: a log cut after its last checkpoint would go unnoticed");
     }
+    let rp = crate::auth::oidc::RelyingParty::new(&config.orgs)
+        .map_err(|message| StartError::Issuer { org: "(identity providers)".into(), message })?;
     let mut vault = Vault::new(store, keys, orgs, config.break_glass)
+        .with_signin(rp, config.auth, config.audience.clone())
         .with_private_webhook_targets(config.notify.allow_private_targets)
         .with_witnesses(crate::vault::Witnesses::connect(&config.witness).await);
     if let crate::config::StorageConfig::SecretsManager(settings) = &config.storage {

@@ -20,7 +20,7 @@ use crate::audit::HttpInfo;
 use crate::auth::Caller;
 use crate::auth::dev::{DevIssuer, DevIssuerError};
 use crate::auth::dev_idp::DevIdp;
-use crate::config::{Config, JwksSource};
+use crate::config::{ClientSecret, Config, JwksSource, OidcSettings};
 use crate::crypto::local::SealedKeyring;
 use crate::crypto::totp::MfaSeed;
 use crate::domain::account::{AccountKind, AccountModel, Contacts, CustodyMode, KeyOverrides, NewAccount};
@@ -194,12 +194,31 @@ pub async fn open_configured(config: Config) -> Result<DevVault, DevError> {
     let data_dir = config.data_dir.clone();
     fs::create_dir_all(&data_dir)?;
     let share = ensure_keyring(&Store::open(&data_dir)?, &data_dir)?;
+    let mut config = config;
+    // Each dev org signs in at its own dev identity provider, through the
+    // same relying party as a production one.
+    let dev_idp = if config.dev {
+        let dev_orgs: Vec<OrgName> = config
+            .orgs
+            .iter()
+            .filter(|o| o.bearer.as_ref().is_some_and(|b| b.jwks == JwksSource::Dev))
+            .map(|o| o.name.clone())
+            .collect();
+        for org in &dev_orgs {
+            DevIssuer::load_or_create(&data_dir, org)?;
+        }
+        let idp = DevIdp::new(&data_dir, dev_orgs.iter().cloned())?;
+        let secret = ClientSecret::new(idp.client_secret().clone());
+        for org in config.orgs.iter_mut().filter(|o| dev_orgs.contains(&o.name)) {
+            org.oidc = Some(OidcSettings::dev(idp.client_id(), secret.clone()));
+        }
+        Some(Arc::new(idp))
+    } else {
+        None
+    };
     let mut app = app::build(&config).await?;
     app.vault.unseal(&dev_http(), share).await?;
-    if config.dev {
-        let orgs = config.orgs.iter().filter(|o| o.jwks == JwksSource::Dev).map(|o| o.name.clone());
-        app.dev_idp = Some(Arc::new(DevIdp::new(&data_dir, orgs)?));
-    }
+    app.dev_idp = dev_idp;
     Ok(DevVault { app, config })
 }
 

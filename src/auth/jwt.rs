@@ -145,6 +145,14 @@ struct IssuerOnly {
     iss: Option<String>,
 }
 
+/// The issuer a token claims, read without verification only to choose
+/// which keys to verify it with.
+pub fn claimed_issuer(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    serde_json::from_slice::<IssuerOnly>(&bytes).ok()?.iss
+}
+
 /// Verifies bearer tokens against the trusted issuers.
 #[derive(Debug)]
 pub struct Authenticator {
@@ -158,20 +166,12 @@ impl Authenticator {
         Self { audience, issuers }
     }
 
-    /// The issuer a token claims, read without verification only to choose
-    /// which keys to verify it with.
-    fn claimed_issuer(token: &str) -> Option<String> {
-        let payload = token.split('.').nth(1)?;
-        let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
-        serde_json::from_slice::<IssuerOnly>(&bytes).ok()?.iss
-    }
-
     /// Verify `token` and return who it speaks for. A token naming a key
     /// its issuer does not have (yet) makes the issuer's keys be fetched
     /// again, when the refresh gate allows, and is then tried once more.
     pub async fn verify(&self, token: &str) -> Result<Caller, AuthFailure> {
         let header = decode_header(token).map_err(|_| AuthFailure::new("malformed token or unsupported algorithm"))?;
-        let iss = Self::claimed_issuer(token).ok_or_else(|| AuthFailure::new("token has no issuer"))?;
+        let iss = claimed_issuer(token).ok_or_else(|| AuthFailure::new("token has no issuer"))?;
         let issuer = self.issuers.get(&iss).ok_or_else(|| AuthFailure::new("untrusted issuer"))?;
         let mut keys = issuer.keys();
         if keys.key_for(&header).is_err() && issuer.refetch_for_unknown_kid(Instant::now()).await {

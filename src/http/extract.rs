@@ -52,30 +52,45 @@ impl FromRequestParts<App> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim);
-        let failure = match token {
+        let (reason, org) = match token {
             None => ("missing bearer token", None),
+            // Tokens `rootvault login` received: the session decides.
+            Some(token) if app.vault.is_service_token(token) => match app.vault.service_token_caller(token).await {
+                Ok(caller) => return Ok(caller),
+                Err(reason) => (reason, None),
+            },
             Some(token) => match app.auth.verify(token).await {
                 Ok(caller) => return Ok(caller),
                 Err(f) => (f.reason, f.org),
             },
         };
-        let (reason, org) = failure;
-        // Count the failure per address; only the first of a window for
-        // each reason is recorded in full (see `failures`).
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-        let noted = app.auth_failures.note(ip, reason, std::time::Instant::now(), crate::vault::unix_now());
-        super::failures::record(&app.vault, noted.summaries).await;
-        if !noted.record {
-            return Err(Error::Unauthenticated);
-        }
-        let mut draft = EventDraft::new(None, Action::AuthFail, Target::default(), &http)
-            .detail("reason", reason)
-            .detail("route", parts.extensions.get::<MatchedPath>().map(|p| p.as_str().to_owned()));
-        if let Some(org) = org {
-            draft = draft.detail("org", org.to_string());
-        }
-        Err(app.vault.refuse(draft, Error::Unauthenticated).await)
+        Err(auth_failed(app, parts, &http, reason, org).await)
     }
+}
+
+/// Count a failed authentication per address and record it as `auth.fail`
+/// (only the first of a window for each reason in full, see `failures`);
+/// returns the 401 to answer with.
+pub async fn auth_failed(
+    app: &App,
+    parts: &Parts,
+    http: &HttpInfo,
+    reason: &'static str,
+    org: Option<crate::domain::ids::OrgName>,
+) -> Error {
+    let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    let noted = app.auth_failures.note(ip, reason, std::time::Instant::now(), crate::vault::unix_now());
+    super::failures::record(&app.vault, noted.summaries).await;
+    if !noted.record {
+        return Error::Unauthenticated;
+    }
+    let mut draft = EventDraft::new(None, Action::AuthFail, Target::default(), http)
+        .detail("reason", reason)
+        .detail("route", parts.extensions.get::<MatchedPath>().map(|p| p.as_str().to_owned()));
+    if let Some(org) = org {
+        draft = draft.detail("org", org.to_string());
+    }
+    app.vault.refuse(draft, Error::Unauthenticated).await
 }
 
 /// Whether `path` decodes to UTF-8 (axum's `Path` refuses it otherwise,

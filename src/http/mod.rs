@@ -5,6 +5,8 @@
 
 mod accounts;
 mod audit;
+mod auth;
+pub mod console;
 mod dev_idp;
 pub mod error;
 pub mod extract;
@@ -136,6 +138,11 @@ pub fn router(app: App) -> Router {
     };
     Router::new()
         .merge(public)
+        .merge(console::routes())
+        .route("/v1/auth/cli/start", get(auth::cli_start).layer(middleware::from_fn(console::page_headers)))
+        .route("/v1/auth/cli/token", post(auth::cli_token))
+        .route("/v1/auth/whoami", get(auth::whoami))
+        .route("/v1/auth/logout", post(auth::logout))
         .merge(dev_idp)
         .route("/healthz", get(sys::healthz))
         .route("/readyz", get(sys::readyz))

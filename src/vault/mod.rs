@@ -40,7 +40,7 @@ pub use requests::{
 };
 pub use reverse::{ReverseStep, ReverseView};
 pub use rotation::RotationCandidate;
-pub use signin::{CliToken, ConsoleSession, SigninDone, SigninStart};
+pub use signin::{CliStart, CliToken, ConsoleSession, SigninDone, SigninStart};
 pub use subscribers::NewSubscriber;
 pub use witness::Witnesses;
 

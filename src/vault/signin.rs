@@ -21,7 +21,7 @@ use crate::auth::secret::{Secret, hash_text, pkce_matches};
 use crate::auth::service_token::{Grant, KEY_NAME, ServiceTokenKey};
 use crate::crypto::{EncryptionContext, WrappedKey};
 use crate::domain::ids::{OrgName, Role};
-use crate::domain::session::{SessionState, cli_callback, safe_return_to};
+use crate::domain::session::{CliStartError, SessionState, check_cli_start, cli_callback, safe_return_to};
 use crate::error::Error;
 use crate::store::sessions::{self, CliCode, CliContinuation, Identity, PendingSignin, SessionKind};
 use crate::store::StoreError;
@@ -30,6 +30,16 @@ use crate::store::StoreError;
 const CLI_CODE_TTL_SECONDS: i64 = 60;
 /// A session's last use is written at most this often.
 const TOUCH_INTERVAL_SECONDS: i64 = 60;
+
+/// What `rootvault login` starts with (`GET /v1/auth/cli/start`).
+#[derive(Debug)]
+pub struct CliStart<'a> {
+    pub org: &'a str,
+    pub port: u32,
+    pub code_challenge: &'a str,
+    pub state: &'a str,
+    pub redirect_uri: Option<&'a str>,
+}
 
 /// What the browser does after the provider sent it back.
 #[derive(Debug)]
@@ -156,6 +166,27 @@ impl Vault {
         Ok(SigninStart { provider_url, browser })
     }
 
+    /// Start a sign-in for `rootvault login`: check what it asks for (its
+    /// callback can only be its own loopback listener), then as
+    /// [`Vault::begin_signin`]. A refusal is an `auth.signin` event.
+    pub async fn begin_cli_signin(&self, http: &HttpInfo, start: CliStart<'_>) -> Result<SigninStart, Error> {
+        let draft = signin_draft(http, start.org, "cli");
+        let checked = check_cli_start(start.port, start.code_challenge, start.state, start.redirect_uri);
+        let port = match checked {
+            Ok(port) => port,
+            Err(e) => {
+                let code = if e == CliStartError::Callback { "invalid_callback" } else { "invalid_request" };
+                return Err(self.refuse(draft.detail("problem", e.to_string()), Error::malformed(code, e.to_string())).await);
+            }
+        };
+        let cli = CliContinuation {
+            port,
+            state: start.state.to_owned(),
+            code_challenge: start.code_challenge.to_owned(),
+        };
+        self.begin_signin(start.org, None, None, Some(cli)).await
+    }
+
     /// Finish a sign-in when the provider sends the browser back. Every
     /// refusal is an `auth.signin` event with its reason, and creates
     /// nothing.
@@ -166,6 +197,7 @@ impl Vault {
         code: Option<&str>,
         provider_error: Option<&str>,
         browser: Option<Secret>,
+        previous: Option<Secret>,
     ) -> Result<SigninDone, Error> {
         let unknown = "This sign-in link is not valid (anymore): start again from the sign-in page.";
         let draft = signin_draft(http, "", "oidc");
@@ -224,7 +256,7 @@ impl Vault {
         };
         match pending.cli {
             Some(cli) => self.issue_cli_code(draft, identity, cli).await,
-            None => self.open_console_session(draft, identity, pending.return_to).await,
+            None => self.open_console_session(draft, identity, pending.return_to, previous).await,
         }
     }
 
@@ -233,13 +265,20 @@ impl Vault {
         draft: EventDraft,
         identity: Identity,
         return_to: String,
+        previous: Option<Secret>,
     ) -> Result<SigninDone, Error> {
         let session = Secret::random();
+        // A sign-in from a browser that had a session (step-up, or another
+        // person at the same browser) replaces it.
+        let previous = previous.map(|p| p.hash());
         let (hash, now) = (session.hash(), self.now_unix());
         let expires_at = now + self.auth_settings.session_absolute_timeout.as_secs() as i64;
         let mut draft = draft.detail("session", session.log_hash()).detail("roles", roles_value(&identity.roles));
         draft.actor = Some(identity.principal.clone());
         self.audited(draft, move |tx, _, _| {
+            if let Some(previous) = previous {
+                sessions::end(tx, &previous, now, "replaced by a new sign-in")?;
+            }
             sessions::insert_session(tx, &hash, SessionKind::Console, &identity, now, expires_at)?;
             Ok(())
         })

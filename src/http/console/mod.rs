@@ -1,0 +1,70 @@
+//! The console for people (DESIGN §13 and §14): server-rendered pages over
+//! the same vault use cases as the API. This part holds the sign-in pages,
+//! the session and CSRF checks every page shares, and the signed-in start
+//! page.
+
+mod cookies;
+mod home;
+mod page;
+mod signin;
+mod visitor;
+
+pub use page::{headers as page_headers, page, problem};
+pub use signin::{redirect, refusal_page, secure, signin_path, to_provider};
+
+use axum::Router;
+use axum::middleware;
+use axum::response::Response;
+use axum::routing::{get, post};
+use maud::{Markup, html};
+
+use crate::app::App;
+use crate::audit::{Action, EventDraft, HttpInfo, Target};
+use crate::error::Error;
+use crate::vault::ConsoleSession;
+
+/// The console's routes, with its page headers.
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/", get(home::home))
+        .route("/signin", get(signin::signin_page))
+        .route("/signout", post(signin::signout))
+        .route("/auth/oidc/{org}/start", get(signin::start))
+        .route("/auth/callback", get(signin::callback))
+        .route("/auth/reauth", get(signin::reauth))
+        .route(page::STYLESHEET_PATH, get(page::stylesheet))
+        .layer(middleware::from_fn(page::headers))
+}
+
+/// The signed-in part of every page's header: who, and a sign-out button.
+pub fn signed_in(session: &ConsoleSession) -> Markup {
+    html! {
+        span {
+            span.mono data-field="principal" { (session.caller.principal) }
+            " "
+            form.inline method="post" action="/signout" {
+                input type="hidden" name="csrf_token" value=(session.csrf_token());
+                button.secondary type="submit" data-action="sign-out" { "Sign out" }
+            }
+        }
+    }
+}
+
+/// Refuse a state-changing form without this session's CSRF token: 403,
+/// recorded as a denied `action`.
+pub async fn check_csrf(
+    app: &App,
+    http: &HttpInfo,
+    session: &ConsoleSession,
+    token: Option<&str>,
+    action: Action,
+) -> Result<(), Response> {
+    if token.is_some_and(|t| session.secret.csrf_matches(t)) {
+        return Ok(());
+    }
+    let draft = EventDraft::new(Some(&session.caller.principal), action, Target::default(), http)
+        .detail("problem", "missing or wrong CSRF token");
+    let refusal = Error::forbidden("csrf", "this form is missing its security token: reload the page and try again");
+    let e = app.vault.refuse(draft, refusal).await;
+    Err(page::problem(crate::http::error::status_of(&e), "Form refused", &e.to_string()))
+}
