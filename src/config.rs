@@ -395,10 +395,16 @@ impl Config {
                         }
                         (None, Some(url)) if auth::is_acceptable_url(&url) => JwksSource::Url(url),
                         (None, Some(_)) => {
-                            return Err(ConfigError::new(&key("jwks_url"), "must be an https:// URL (or http:// on a loopback address)"));
+                            return Err(ConfigError::new(
+                                &key("jwks_url"),
+                                "must be an https:// URL (or http:// on a loopback address)",
+                            ));
                         }
                         _ => {
-                            return Err(ConfigError::new(&key("jwks_file"), "set exactly one of jwks_file or jwks_url"));
+                            return Err(ConfigError::new(
+                                &key("jwks_file"),
+                                "set exactly one of jwks_file or jwks_url",
+                            ));
                         }
                     };
                     Some(BearerIssuer { issuer, jwks })
@@ -415,7 +421,10 @@ impl Config {
                 }
             }
             if bearer.is_none() && oidc.is_none() {
-                return Err(ConfigError::new(&key("issuer"), "an org needs a bearer issuer, an [orgs.oidc] provider, or both"));
+                return Err(ConfigError::new(
+                    &key("issuer"),
+                    "an org needs a bearer issuer, an [orgs.oidc] provider, or both",
+                ));
             }
             orgs.push(OrgConfig { name, bearer, oidc });
         }
@@ -638,7 +647,10 @@ mod tests {
     fn a_complete_file_parses_with_the_provider_first() {
         let config = parse(GOOD).unwrap();
         assert_eq!(config.orgs[0].name.as_str(), "acme");
-        assert_eq!(config.orgs[1].bearer.as_ref().unwrap().jwks, JwksSource::File("/etc/rootvault/globex.jwks.json".into()));
+        assert_eq!(
+            config.orgs[1].bearer.as_ref().unwrap().jwks,
+            JwksSource::File("/etc/rootvault/globex.jwks.json".into())
+        );
         assert_eq!(config.auth, AuthSettings::default());
         assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(config.audience, DEFAULT_AUDIENCE);

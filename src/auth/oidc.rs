@@ -172,7 +172,8 @@ impl RelyingParty {
             .map_err(|_| SigninError::Discovery("the issuer is not a URL".into()))?;
         match CoreProviderMetadata::discover_async(issuer, &self.http).await {
             Ok(metadata) => {
-                *cache = Some(Cached { metadata: metadata.clone(), fetched_at: Instant::now(), keys_refetched_at: None });
+                *cache =
+                    Some(Cached { metadata: metadata.clone(), fetched_at: Instant::now(), keys_refetched_at: None });
                 Ok(metadata)
             }
             // A provider briefly down keeps the service working on what it knew.
@@ -234,14 +235,15 @@ impl RelyingParty {
         let provider = self.provider(request.org)?;
         let metadata = self.metadata(provider, request.public_url, request.org).await?;
         let client = Self::client(metadata, &provider.settings, request.public_url)?;
-        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
-            request.pkce_verifier.to_owned(),
-        ));
+        let challenge =
+            PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(request.pkce_verifier.to_owned()));
         let (state, nonce) = (request.state.to_owned(), request.nonce.to_owned());
         let mut auth = client
-            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, move || CsrfToken::new(state), move || {
-                Nonce::new(nonce)
-            })
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                move || CsrfToken::new(state),
+                move || Nonce::new(nonce),
+            )
             .set_pkce_challenge(challenge);
         for scope in provider.settings.scopes.iter().filter(|s| *s != "openid") {
             auth = auth.add_scope(Scope::new(scope.clone()));
@@ -266,7 +268,9 @@ impl RelyingParty {
             .await
             .map_err(|e| match e {
                 RequestTokenError::ServerResponse(e) => SigninError::ProviderRefused(e.error().to_string()),
-                RequestTokenError::Request(_) => SigninError::ProviderRefused("its token endpoint is unreachable".into()),
+                RequestTokenError::Request(_) => {
+                    SigninError::ProviderRefused("its token endpoint is unreachable".into())
+                }
                 RequestTokenError::Parse(..) | RequestTokenError::Other(_) => {
                     SigninError::ProviderRefused("its token endpoint answered something unreadable".into())
                 }
@@ -302,13 +306,11 @@ impl RelyingParty {
         let max_age = r.max_age;
         let now = r.now;
         let verifier = client.id_token_verifier().set_allowed_algs(ALGORITHMS).set_auth_time_verifier_fn(
-            move |auth_time| {
-                match (max_age, auth_time) {
-                    (None, _) => Ok(()),
-                    (Some(_), None) => Err("the provider did not say when the person signed in".to_owned()),
-                    (Some(max), Some(t)) if now - t.timestamp() <= max.as_secs() as i64 + 60 => Ok(()),
-                    (Some(_), Some(_)) => Err("the sign-in at the provider is older than asked".to_owned()),
-                }
+            move |auth_time| match (max_age, auth_time) {
+                (None, _) => Ok(()),
+                (Some(_), None) => Err("the provider did not say when the person signed in".to_owned()),
+                (Some(max), Some(t)) if now - t.timestamp() <= max.as_secs() as i64 + 60 => Ok(()),
+                (Some(_), Some(_)) => Err("the sign-in at the provider is older than asked".to_owned()),
             },
         );
         id_token.claims(&verifier, &Nonce::new(r.nonce.to_owned())).map_err(|e| {

@@ -109,7 +109,7 @@ fn completeness_line(complete: &Complete, checkpoint_size: u64) -> String {
 pub fn run(command: AuditCommand) -> anyhow::Result<()> {
     match command {
         AuditCommand::Checkpoint { server, out } => {
-            let answer = get(&server, "/v1/audit/checkpoint", &token()?)?;
+            let answer = get(&server, "/v1/audit/checkpoint", &token(&server)?)?;
             let note = answer["checkpoint"].as_str().context("the server sent no checkpoint")?;
             std::fs::write(&out, note).with_context(|| format!("cannot write {}", out.display()))?;
             println!("{}", answer["public_key"].as_str().unwrap_or_default());
@@ -127,7 +127,7 @@ pub fn run(command: AuditCommand) -> anyhow::Result<()> {
                     ("until", until)
                 ])
             );
-            let bundle = get(&server, &path, &token()?)?;
+            let bundle = get(&server, &path, &token(&server)?)?;
             std::fs::write(&out, serde_json::to_string_pretty(&bundle)?)
                 .with_context(|| format!("cannot write {}", out.display()))?;
             let events = bundle["entries"].as_array().map_or(0, Vec::len);

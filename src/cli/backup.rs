@@ -21,7 +21,7 @@ fn manifest_path(file: &Path) -> PathBuf {
 
 /// Fetch an online backup from a running server.
 pub fn backup(server: &ServerArgs, to: &Path) -> anyhow::Result<()> {
-    let token = token()?;
+    let token = token(server)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let (bytes, manifest) = runtime.block_on(async {
         let url = format!("{}/v1/sys/backup", server.addr.trim_end_matches('/'));

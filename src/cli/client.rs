@@ -7,15 +7,24 @@ use serde_json::Value;
 #[derive(clap::Args, Debug)]
 pub struct ServerArgs {
     /// Base URL of the server.
-    #[arg(long, env = "ROOTVAULT_ADDR", default_value = "http://127.0.0.1:8750")]
+    #[arg(long, global = true, env = "ROOTVAULT_ADDR", default_value = "http://127.0.0.1:8750")]
     pub addr: String,
 }
 
-/// The bearer token for client verbs, from `ROOTVAULT_TOKEN`.
-pub fn token() -> anyhow::Result<zeroize::Zeroizing<String>> {
-    match std::env::var("ROOTVAULT_TOKEN") {
-        Ok(t) if !t.trim().is_empty() => Ok(zeroize::Zeroizing::new(t.trim().to_owned())),
-        _ => bail!("set ROOTVAULT_TOKEN to your bearer token (in dev: `rootvault token …`)"),
+/// The bearer token for client verbs: `ROOTVAULT_TOKEN` if set, else the
+/// one `rootvault login` stored for this server.
+pub fn token(server: &ServerArgs) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    if let Ok(t) = std::env::var("ROOTVAULT_TOKEN")
+        && !t.trim().is_empty()
+    {
+        return Ok(zeroize::Zeroizing::new(t.trim().to_owned()));
+    }
+    match super::credentials::stored(&server.addr)? {
+        Some(entry) => Ok(zeroize::Zeroizing::new(entry.token)),
+        None => bail!(
+            "not signed in to {addr}: run `rootvault login --addr {addr}` (or set ROOTVAULT_TOKEN to a bearer token)",
+            addr = server.addr
+        ),
     }
 }
 

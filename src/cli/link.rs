@@ -71,7 +71,7 @@ fn receipt(v: &Value) -> String {
 }
 
 pub fn run(server: &ServerArgs, command: LinkCommand, as_json: bool) -> anyhow::Result<()> {
-    let token = token()?;
+    let token = token(server)?;
     let answer = match command {
         LinkCommand::Create {
             purpose,

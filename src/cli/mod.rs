@@ -7,8 +7,10 @@ mod audit;
 mod backup;
 mod bench;
 mod client;
+mod credentials;
 mod init;
 mod link;
+mod login;
 mod report;
 mod request;
 mod reveal;
@@ -139,6 +141,31 @@ enum Command {
         danger_force_rollback: bool,
     },
     /// Measure the audit log: durable appends, proof generation, offline verification.
+    /// Sign the command line in through your org's identity provider; the
+    /// token is stored per server address and used by every client verb
+    /// when ROOTVAULT_TOKEN is unset.
+    Login {
+        #[command(flatten)]
+        server: client::ServerArgs,
+        /// Your org (without it, the browser asks).
+        #[arg(long)]
+        org: Option<String>,
+        /// Print the URL instead of opening a browser.
+        #[arg(long)]
+        no_browser: bool,
+    },
+    /// Show who the stored (or ROOTVAULT_TOKEN) token speaks for.
+    Whoami {
+        #[command(flatten)]
+        server: client::ServerArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// End the stored sign-in on the server and forget its token.
+    Logout {
+        #[command(flatten)]
+        server: client::ServerArgs,
+    },
     Bench(bench::BenchArgs),
     /// Print a token signed by an org's dev issuer (dev data directories only).
     Token {
@@ -170,6 +197,9 @@ pub fn main() -> ExitCode {
         Command::Audit { command } => audit::run(command),
         Command::Link { server, json, command } => link::run(&server, command, json),
         Command::Bench(args) => bench::run(&args),
+        Command::Login { server, org, no_browser } => login::login(&server, org.as_deref(), no_browser),
+        Command::Whoami { server, json } => login::whoami(&server, json),
+        Command::Logout { server } => login::logout(&server),
         Command::Backup { server, to } => backup::backup(&server, &to),
         Command::Restore { from, data_dir, public_key, trusted_checkpoint, danger_force_rollback } => {
             backup::restore(&backup::RestoreArgs {

@@ -116,7 +116,7 @@ fn print(value: &Value, as_json: bool, readable: impl FnOnce(&Value) -> String) 
 }
 
 pub fn run(server: &ServerArgs, command: RequestCommand, as_json: bool) -> anyhow::Result<()> {
-    let token = token()?;
+    let token = token(server)?;
     let step = |id: &str, verb: &str, comment: Option<String>| {
         post(server, &format!("/v1/requests/{id}/{verb}"), Some(&token), &json!({ "comment": comment }))
     };

@@ -17,7 +17,7 @@ pub enum RevealCommand {
 }
 
 pub fn run(server: &ServerArgs, command: RevealCommand, as_json: bool) -> anyhow::Result<()> {
-    let token = token()?;
+    let token = token(server)?;
     let (path, field) = match &command {
         RevealCommand::Password { request_id } => (format!("/v1/requests/{request_id}/password"), "password"),
         RevealCommand::MfaCode { request_id } => (format!("/v1/requests/{request_id}/mfa-code"), "code"),

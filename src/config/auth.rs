@@ -217,10 +217,7 @@ pub(super) fn parse_oidc(
             let mut out = BTreeMap::new();
             for (value, role) in map {
                 let role = role.parse::<Role>().map_err(|_| {
-                    ConfigError::new(
-                        &field("role_map"),
-                        format!("{role:?} is not admin, staff, approver or auditor"),
-                    )
+                    ConfigError::new(&field("role_map"), format!("{role:?} is not admin, staff, approver or auditor"))
                 })?;
                 out.insert(value, role);
             }

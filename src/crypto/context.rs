@@ -13,7 +13,11 @@ pub struct EncryptionContext {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Subject {
-    Half { account_id: AccountId, half: Half, version: u32 },
+    Half {
+        account_id: AccountId,
+        half: Half,
+        version: u32,
+    },
     AuditLogKey,
     /// One of the service's own keys, by name (e.g. `token-signing`).
     ServiceKey(&'static str),

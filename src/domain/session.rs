@@ -89,7 +89,9 @@ pub enum CliStartError {
     Challenge,
     #[error("state must be 16 to 128 URL-safe characters")]
     State,
-    #[error("the callback must be http://127.0.0.1:PORT/callback on this machine; anything else could hand the sign-in to another host")]
+    #[error(
+        "the callback must be http://127.0.0.1:PORT/callback on this machine; anything else could hand the sign-in to another host"
+    )]
     Callback,
 }
 

@@ -53,7 +53,12 @@ fn roles_json(roles: &[Role]) -> String {
     serde_json::Value::from(roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()).to_string()
 }
 
-fn identity_of(principal: String, roles: String, display: Option<String>, auth_time: i64) -> Result<Identity, StoreError> {
+fn identity_of(
+    principal: String,
+    roles: String,
+    display: Option<String>,
+    auth_time: i64,
+) -> Result<Identity, StoreError> {
     let principal = principal.parse().map_err(|_| StoreError::Corrupt("a session's principal".into()))?;
     let names: Vec<String> =
         serde_json::from_str(&roles).map_err(|_| StoreError::Corrupt("a session's roles".into()))?;
@@ -157,9 +162,12 @@ pub struct CliContinuation {
 
 pub fn insert_pending(tx: &Transaction, state_hash: &str, pending: &PendingSignin) -> Result<(), StoreError> {
     tx.execute("DELETE FROM signin_pending WHERE created_at < ?1", [pending.created_at - PENDING_TTL_SECONDS])?;
-    let cli = pending.cli.as_ref().map(|c| serde_json::to_string(c)).transpose().map_err(|e| {
-        StoreError::Corrupt(format!("a CLI continuation did not serialise: {e}"))
-    })?;
+    let cli = pending
+        .cli
+        .as_ref()
+        .map(|c| serde_json::to_string(c))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("a CLI continuation did not serialise: {e}")))?;
     tx.execute(
         "INSERT INTO signin_pending (state_hash, browser_hash, org, nonce, return_to, max_age, cli, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

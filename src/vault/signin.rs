@@ -23,8 +23,8 @@ use crate::crypto::{EncryptionContext, WrappedKey};
 use crate::domain::ids::{OrgName, Role};
 use crate::domain::session::{CliStartError, SessionState, check_cli_start, cli_callback, safe_return_to};
 use crate::error::Error;
-use crate::store::sessions::{self, CliCode, CliContinuation, Identity, PendingSignin, SessionKind};
 use crate::store::StoreError;
+use crate::store::sessions::{self, CliCode, CliContinuation, Identity, PendingSignin, SessionKind};
 
 /// A CLI code works for this long after the browser is sent back.
 const CLI_CODE_TTL_SECONDS: i64 = 60;
@@ -91,12 +91,7 @@ fn refused(message: impl Into<String>) -> Error {
 
 impl Vault {
     /// Turn on people's sign-in with these providers and limits.
-    pub fn with_signin(
-        mut self,
-        rp: RelyingParty,
-        settings: crate::config::AuthSettings,
-        audience: String,
-    ) -> Self {
+    pub fn with_signin(mut self, rp: RelyingParty, settings: crate::config::AuthSettings, audience: String) -> Self {
         self.signin = Some(Arc::new(rp));
         self.auth_settings = settings;
         self.audience = audience;
@@ -176,14 +171,13 @@ impl Vault {
             Ok(port) => port,
             Err(e) => {
                 let code = if e == CliStartError::Callback { "invalid_callback" } else { "invalid_request" };
-                return Err(self.refuse(draft.detail("problem", e.to_string()), Error::malformed(code, e.to_string())).await);
+                return Err(self
+                    .refuse(draft.detail("problem", e.to_string()), Error::malformed(code, e.to_string()))
+                    .await);
             }
         };
-        let cli = CliContinuation {
-            port,
-            state: start.state.to_owned(),
-            code_challenge: start.code_challenge.to_owned(),
-        };
+        let cli =
+            CliContinuation { port, state: start.state.to_owned(), code_challenge: start.code_challenge.to_owned() };
         self.begin_signin(start.org, None, None, Some(cli)).await
     }
 
@@ -215,24 +209,28 @@ impl Vault {
         if now - pending.created_at > sessions::PENDING_TTL_SECONDS {
             return Err(self.refuse(draft.detail("problem", "the sign-in took too long"), refused(unknown)).await);
         }
-        let same_browser = browser
-            .as_ref()
-            .is_some_and(|b| bool::from(b.hash().as_bytes().ct_eq(pending.browser_hash.as_bytes())));
+        let same_browser =
+            browser.as_ref().is_some_and(|b| bool::from(b.hash().as_bytes().ct_eq(pending.browser_hash.as_bytes())));
         let Some(browser) = browser.filter(|_| same_browser) else {
             let message = "This sign-in was started in another browser (or its cookie is gone): start again here.";
-            return Err(self.refuse(draft.detail("problem", "the sign-in cookie does not match"), refused(message)).await);
+            return Err(self
+                .refuse(draft.detail("problem", "the sign-in cookie does not match"), refused(message))
+                .await);
         };
         if let Some(error) = provider_error {
             // The provider's error code is from a short fixed vocabulary;
             // keep it bounded and printable all the same.
             let error: String = error.chars().filter(char::is_ascii_graphic).take(64).collect();
             let message = format!("Your identity provider did not sign you in ({error}).");
-            return Err(self.refuse(draft.detail("problem", format!("provider error {error}")), refused(message)).await);
+            return Err(self
+                .refuse(draft.detail("problem", format!("provider error {error}")), refused(message))
+                .await);
         }
         let Some(code) = code.filter(|c| !c.is_empty()) else {
             return Err(self.refuse(draft.detail("problem", "no code"), refused(unknown)).await);
         };
-        let org: OrgName = pending.org.parse().map_err(|_| Error::Internal("a pending sign-in names a bad org".into()))?;
+        let org: OrgName =
+            pending.org.parse().map_err(|_| Error::Internal("a pending sign-in names a bad org".into()))?;
         let public_url = self.public_url();
         let verifier = browser.pkce_verifier(state);
         let redeemed = self
@@ -407,11 +405,8 @@ impl Vault {
             let _ = self.store.write(move |b| sessions::touch(b.tx(), &hash, now)).await;
         }
         let who = stored.identity;
-        let caller = Caller {
-            principal: who.principal,
-            roles: who.roles.into_iter().collect(),
-            auth_time: Some(who.auth_time),
-        };
+        let caller =
+            Caller { principal: who.principal, roles: who.roles.into_iter().collect(), auth_time: Some(who.auth_time) };
         Ok((caller, who.display))
     }
 
@@ -456,9 +451,7 @@ impl Vault {
                 let (key, wrapped) = self.keys.generate_data_key(None, &ctx).await?;
                 let now = super::now_rfc3339();
                 self.store
-                    .write(move |b| {
-                        sessions::store_service_key(b.tx(), KEY_NAME, &wrapped.blob, &wrapped.key_id, &now)
-                    })
+                    .write(move |b| sessions::store_service_key(b.tx(), KEY_NAME, &wrapped.blob, &wrapped.key_id, &now))
                     .await?;
                 key
             }
