@@ -8,27 +8,17 @@
 //
 // Run from the repository root: `node --test tests/browser/`. Screenshots go
 // to target/browser-screenshots/. ROOTVAULT_BIN and CHROMIUM override the
-// binaries' paths.
+// binaries' paths (see support.mjs).
 
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, createWriteStream } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = process.env.ROOTVAULT_BIN || join(ROOT, 'target', 'debug', 'rootvault');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SHOTS = join(ROOT, 'target', 'browser-screenshots');
-const SERVER_LOG = join(ROOT, 'target', 'browser-tests-server.log');
-
-const STARTUP_TIMEOUT_MS = 60_000;
-const HTTP_TIMEOUT_MS = 15_000;
-const UI_TIMEOUT_MS = 15_000;
-const TEST_TIMEOUT_MS = 90_000;
+import {
+  HTTP_TIMEOUT_MS, STARTUP_TIMEOUT_MS, TEST_TIMEOUT_MS, UI_TIMEOUT_MS,
+  api as call, launchBrowser, openPage as openLoopbackPage, shot, startDev, stopServer, text,
+} from './support.mjs';
 
 const ACCOUNT = '100000000002';
 const RECIPIENT = { name: 'Jane Doe', email: 'jane@globex.example' };
@@ -39,84 +29,13 @@ const STATUS_USED = 'This link was already used.';
 const STATUS_REVEALED = 'Revealed. This link is now used.';
 const STATUS_RECEIVED = 'Received and stored. This link is now used.';
 
-// ---------------------------------------------------------------- the server
-
-/** Start `rootvault dev`; resolve with its base URL and the demo tokens. */
-function startServer(dataDir) {
-  const child = spawn(BIN, ['dev', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
-  });
-  const log = createWriteStream(SERVER_LOG);
-  child.stderr.pipe(log);
-  let stderrTail = '';
-  child.stderr.on('data', (d) => { stderrTail = (stderrTail + d).slice(-4000); });
-
-  const ready = new Promise((resolvePromise, reject) => {
-    let out = '';
-    let base = null;
-    const tokens = {};
-    const timer = setTimeout(() => {
-      reject(new Error(`rootvault dev did not print its banner within ${STARTUP_TIMEOUT_MS / 1000} s; stderr:\n${stderrTail}`));
-    }, STARTUP_TIMEOUT_MS);
-    const onExit = (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`rootvault dev exited early (code ${code}, signal ${signal}); stderr:\n${stderrTail}`));
-    };
-    child.once('exit', onExit);
-    child.once('error', (e) => { clearTimeout(timer); reject(e); });
-    child.stdout.on('data', (d) => {
-      out += d;
-      let nl;
-      while ((nl = out.indexOf('\n')) >= 0) {
-        const line = out.slice(0, nl);
-        out = out.slice(nl + 1);
-        const listening = line.match(/^listening on (http:\/\/127\.0\.0\.1:\d+)\s*$/);
-        if (listening) base = listening[1];
-        const exported = line.match(/^\s+export ([A-Z_]+)=(\S+)\s*$/);
-        if (exported) tokens[exported[1]] = exported[2];
-        // The walkthrough follows the exports: once it starts, all are in.
-        if (base && line.startsWith('Walkthrough')) {
-          clearTimeout(timer);
-          child.off('exit', onExit);
-          child.stdout.resume();
-          resolvePromise({ base, tokens });
-        }
-      }
-    });
-  });
-  return { child, ready };
-}
-
-/** SIGTERM, then SIGKILL if it has not exited after 5 s. */
-async function stopServer(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 // ------------------------------------------------------------------ the API
 
 let server; // { child, base, tokens, dataDir }
 
 async function api(method, path, token, body) {
-  const headers = { accept: 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const r = await fetch(server.base + path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
-  });
-  const text = await r.text();
-  let data;
-  try { data = JSON.parse(text); } catch { data = text; }
-  return { status: r.status, data };
+  const { status, data } = await call(server.base, method, path, { token, body });
+  return { status, data };
 }
 
 async function apiOk(method, path, token, body, expected = 200) {
@@ -185,39 +104,8 @@ async function passwordHalf() {
 
 let browser;
 
-/**
- * A fresh context and page that may reach only the server under test. Every
- * uncaught page error, console error and off-loopback request is recorded;
- * `done()` asserts there were none and closes the context.
- */
-async function openPage(t) {
-  const context = await browser.newContext({ viewport: { width: 900, height: 700 } });
-  context.setDefaultTimeout(UI_TIMEOUT_MS);
-  context.setDefaultNavigationTimeout(UI_TIMEOUT_MS);
-  const problems = [];
-  await context.route('**/*', (route) => {
-    const url = new URL(route.request().url());
-    if (url.hostname === '127.0.0.1') return route.continue();
-    problems.push(`request off loopback: ${url.href}`);
-    return route.abort('blockedbyclient');
-  });
-  const page = await context.newPage();
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-  });
-  const done = async () => {
-    await context.close();
-    assert.deepEqual(problems, [], `the page misbehaved in "${t.name}"`);
-  };
-  return { context, page, done };
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true, timeout: UI_TIMEOUT_MS });
-}
-
-const text = (page, selector) => page.locator(selector).textContent({ timeout: UI_TIMEOUT_MS });
+/** A fresh context and page that may reach only the server under test. */
+const openPage = (t) => openLoopbackPage(browser, t);
 
 async function waitForStatus(page, expected) {
   try {
@@ -236,27 +124,11 @@ async function waitForStatus(page, expected) {
 
 describe('one-time link page', () => {
   before(async () => {
-    mkdirSync(SHOTS, { recursive: true });
     const dataDir = mkdtempSync(join(tmpdir(), 'rootvault-browser-'));
-    const { child, ready } = startServer(dataDir);
+    const { child, ready } = startDev(dataDir);
     server = { child, dataDir };
-    // Kill the server even if the runner is torn down without `after`.
-    process.once('exit', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
     Object.assign(server, await ready);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 60_000,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchBrowser();
   }, { timeout: 2 * STARTUP_TIMEOUT_MS });
 
   after(async () => {
