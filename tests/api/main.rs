@@ -10,6 +10,7 @@ mod audit_log;
 mod auth;
 mod backup;
 mod bad_input;
+mod browser;
 mod cli;
 mod custodians;
 mod dev_errors;
