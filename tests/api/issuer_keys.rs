@@ -15,7 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-use rootvault::config::JwksSource;
+use rootvault::config::{BearerIssuer, JwksSource};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app_configured};
@@ -120,8 +120,7 @@ async fn spawn_app_trusting(provider: &Provider) -> TestApp {
     let url = provider.url.clone();
     spawn_app_configured(|config| {
         let globex = config.orgs.iter_mut().find(|o| o.name.as_str() == "globex").unwrap();
-        globex.issuer = ISSUER.into();
-        globex.jwks = JwksSource::Url(url);
+        globex.bearer = Some(BearerIssuer { issuer: ISSUER.into(), jwks: JwksSource::Url(url) });
     })
     .await
 }
