@@ -57,8 +57,7 @@ impl Browser {
     async fn send(&self, request: reqwest::RequestBuilder, url: &str) -> Response {
         let mut request = request;
         if url.starts_with(&self.base) {
-            let header: Vec<String> =
-                self.cookies.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let header: Vec<String> = self.cookies.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect();
             if !header.is_empty() {
                 request = request.header(COOKIE, header.join("; "));
             }

@@ -31,6 +31,7 @@ mod reverse;
 mod rotation;
 mod seal;
 mod secrets;
+mod signin;
 mod slow_and_failing_clients;
 mod tampered_guard;
 mod wall;
