@@ -686,7 +686,7 @@ mod tests {
         for url in ["http://127.0.0.1:8080/jwks", "http://[::1]/jwks"] {
             let config = parse(&GOOD.replace("https://idp.acme.example/jwks.json", url)).unwrap();
             let acme = config.orgs.iter().find(|o| o.name.as_str() == "acme").unwrap();
-            assert_eq!(acme.jwks, JwksSource::Url(url.to_owned()));
+            assert_eq!(acme.bearer.as_ref().unwrap().jwks, JwksSource::Url(url.to_owned()));
         }
     }
 
@@ -767,5 +767,89 @@ mod tests {
             "provider = \"aws-kms\"\n[keys.aws_kms]\nregion = \"eu-west-1\"\npassword_key_id = \"k\"\nmfa_key_id = \"k\"",
         );
         assert_eq!(parse(&text).unwrap_err().key, "keys.aws_kms.mfa_key_id");
+    }
+
+    const OIDC: &str = r#"
+        [orgs.oidc]
+        issuer = "https://login.globex.example/"
+        client_id = "rootvault"
+        client_secret_file = "globex-secret"
+        scopes = "openid email groups"
+        roles_claim = "groups"
+        role_map = { "rootvault-admins" = "admin", "oncall" = "staff" }
+    "#;
+
+    /// GOOD with globex's provider (globex is the first org listed).
+    fn with_oidc(extra: &str) -> String {
+        GOOD.replacen("jwks_file = \"globex.jwks.json\"", &format!("jwks_file = \"globex.jwks.json\"\n{extra}"), 1)
+    }
+
+    #[test]
+    fn an_org_provider_takes_its_secret_from_the_environment_before_the_file() {
+        let env = FakeEnv([("ROOTVAULT_OIDC_CLIENT_SECRET_GLOBEX", " s3cret\n")].into());
+        let config = Config::parse(&with_oidc(OIDC), Path::new("/nonexistent"), &env).unwrap();
+        let oidc = config.orgs[1].oidc.as_ref().unwrap();
+        assert_eq!(oidc.issuer, OidcIssuer::Url("https://login.globex.example".into()));
+        assert_eq!(oidc.client_secret.expose(), "s3cret");
+        assert_eq!(oidc.scopes, ["openid", "email", "groups"]);
+        assert_eq!(oidc.roles_of(&["oncall".into(), "admin".into()]), [crate::domain::ids::Role::Staff]);
+        assert_eq!((oidc.subject_claim.as_str(), oidc.display_claim.as_str()), ("sub", "email"));
+        assert!(!format!("{config:?}").contains("s3cret"), "the secret never reaches Debug output");
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("globex-secret"), "from-file\n").unwrap();
+        let config = Config::parse(&with_oidc(OIDC), dir.path(), &FakeEnv(HashMap::new())).unwrap();
+        assert_eq!(config.orgs[1].oidc.as_ref().unwrap().client_secret.expose(), "from-file");
+    }
+
+    #[test]
+    fn provider_mistakes_name_their_key() {
+        let env = FakeEnv([("ROOTVAULT_OIDC_CLIENT_SECRET_GLOBEX", "s")].into());
+        let cases = [
+            (OIDC.replace("https://login.globex.example/", "http://login.globex.example"), "orgs[0].oidc.issuer"),
+            (OIDC.replace("openid email groups", "email"), "orgs[0].oidc.scopes"),
+            (OIDC.replace("\"oncall\" = \"staff\"", "\"oncall\" = \"root\""), "orgs[0].oidc.role_map"),
+            (OIDC.replace("roles_claim = \"groups\"", "roles_claim = \"\""), "orgs[0].oidc.roles_claim"),
+            (format!("{OIDC}\nprompt = \"login\""), "prompt"),
+        ];
+        for (section, key) in cases {
+            let err = Config::parse(&with_oidc(&section), Path::new("/"), &env).unwrap_err();
+            assert_eq!(err.key, key, "{err}");
+        }
+        let missing = Config::parse(&with_oidc(OIDC), Path::new("/nonexistent"), &FakeEnv(HashMap::new()));
+        assert_eq!(missing.unwrap_err().key, "orgs[0].oidc.client_secret_file");
+    }
+
+    #[test]
+    fn an_org_may_sign_in_people_only_but_needs_one_way_in() {
+        let env = FakeEnv([("ROOTVAULT_OIDC_CLIENT_SECRET_GLOBEX", "s")].into());
+        let people_only = with_oidc(OIDC)
+            .replace("issuer = \"https://idp.globex.example\"\n", "")
+            .replace("jwks_file = \"globex.jwks.json\"\n", "");
+        let config = Config::parse(&people_only, Path::new("/"), &env).unwrap();
+        assert!(config.orgs[1].bearer.is_none() && config.orgs[1].oidc.is_some());
+        let neither = GOOD
+            .replace("issuer = \"https://idp.globex.example\"\n", "")
+            .replace("jwks_file = \"globex.jwks.json\"\n", "");
+        assert_eq!(parse(&neither).unwrap_err().key, "orgs[0].issuer");
+    }
+
+    #[test]
+    fn session_and_step_up_limits_are_durations() {
+        let text = format!(
+            "{GOOD}\n[auth]\nrelease_max_auth_age = \"5m\"\nsession_idle_timeout = \"900s\"\nsession_absolute_timeout = \"8h\"\n"
+        );
+        let auth = parse(&text).unwrap().auth;
+        assert_eq!(auth.release_max_auth_age, Duration::from_secs(300));
+        assert_eq!(auth.session_idle_timeout, Duration::from_secs(900));
+        assert_eq!(auth.session_absolute_timeout, Duration::from_secs(8 * 3600));
+        let bad = format!("{GOOD}\n[auth]\nsession_idle_timeout = \"13h\"\n");
+        assert_eq!(parse(&bad).unwrap_err().key, "auth.session_idle_timeout");
+        let dev = Config::dev(PathBuf::from("/tmp/x"), DEFAULT_LISTEN.parse().unwrap());
+        assert_eq!(
+            dev.auth.release_max_auth_age,
+            Duration::from_secs(12 * 3600),
+            "dev keeps the walkthrough working all day"
+        );
     }
 }

@@ -24,14 +24,11 @@ use openidconnect::{
 };
 use serde_json::Value;
 
+use super::refresh::{REFRESH_INTERVAL, UNKNOWN_KID_MIN_INTERVAL};
 use crate::config::{OidcIssuer, OidcSettings, OrgConfig};
 use crate::domain::ids::{OrgName, Principal, Subject};
 use crate::store::sessions::Identity;
 
-/// Metadata and keys older than this are fetched again on next use.
-const REFRESH_INTERVAL: Duration = Duration::from_secs(3600);
-/// An unknown `kid` refetches the keys at most this often.
-const UNKNOWN_KID_MIN_INTERVAL: Duration = Duration::from_secs(60);
 /// Calls to a provider give up after this long.
 const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Asymmetric algorithms only: an HMAC ID token would be keyed by the

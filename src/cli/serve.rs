@@ -116,6 +116,12 @@ fn print_banner(config: &Config, addr: SocketAddr, log_key: &str) -> anyhow::Res
     println!("rootvault dev: data in {} (local keys, auto-unsealed; NOT for production)", config.data_dir.display());
     println!("listening on {base}");
     println!();
+    println!("Open the console in a browser: {base}/");
+    println!(
+        "  choose an org (acme, globex, initech), then pick a person at its dev identity provider, e.g. acme -> sam."
+    );
+    println!("  The command line signs in the same way: rootvault login --addr {base} --org acme");
+    println!();
     println!(
         "Demo people (tokens valid 12 h; `rootvault token --data-dir {} --org ORG --sub SUB --roles ROLES` mints more):",
         config.data_dir.display()

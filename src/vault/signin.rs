@@ -81,8 +81,12 @@ pub struct SigninStart {
     pub browser: Secret,
 }
 
-fn signin_draft(http: &HttpInfo, org: &str, method: &str) -> EventDraft {
-    EventDraft::new(None, Action::AuthSignin, Target::default(), http).detail("org", org).detail("method", method)
+fn signin_draft(http: &HttpInfo, org: Option<&str>, method: &str) -> EventDraft {
+    let draft = EventDraft::new(None, Action::AuthSignin, Target::default(), http).detail("method", method);
+    match org {
+        Some(org) => draft.detail("org", org),
+        None => draft,
+    }
 }
 
 fn refused(message: impl Into<String>) -> Error {
@@ -165,7 +169,7 @@ impl Vault {
     /// callback can only be its own loopback listener), then as
     /// [`Vault::begin_signin`]. A refusal is an `auth.signin` event.
     pub async fn begin_cli_signin(&self, http: &HttpInfo, start: CliStart<'_>) -> Result<SigninStart, Error> {
-        let draft = signin_draft(http, start.org, "cli");
+        let draft = signin_draft(http, Some(start.org), "cli");
         let checked = check_cli_start(start.port, start.code_challenge, start.state, start.redirect_uri);
         let port = match checked {
             Ok(port) => port,
@@ -194,7 +198,7 @@ impl Vault {
         previous: Option<Secret>,
     ) -> Result<SigninDone, Error> {
         let unknown = "This sign-in link is not valid (anymore): start again from the sign-in page.";
-        let draft = signin_draft(http, "", "oidc");
+        let draft = signin_draft(http, None, "oidc");
         let Some(state) = state.filter(|s| !s.is_empty() && s.len() <= 128) else {
             return Err(self.refuse(draft.detail("problem", "no state"), refused(unknown)).await);
         };
@@ -204,7 +208,7 @@ impl Vault {
             return Err(self.refuse(draft.detail("problem", "unknown or already used state"), refused(unknown)).await);
         };
         let method = if pending.cli.is_some() { "cli" } else { "oidc" };
-        let draft = signin_draft(http, &pending.org, method);
+        let draft = signin_draft(http, Some(&pending.org), method);
         let now = self.now_unix();
         if now - pending.created_at > sessions::PENDING_TTL_SECONDS {
             return Err(self.refuse(draft.detail("problem", "the sign-in took too long"), refused(unknown)).await);
@@ -309,7 +313,7 @@ impl Vault {
 
     /// Exchange a CLI code and its PKCE verifier for a service token.
     pub async fn cli_token(&self, http: &HttpInfo, code: &str, verifier: &str) -> Result<CliToken, Error> {
-        let draft = signin_draft(http, "", "cli");
+        let draft = signin_draft(http, None, "cli");
         let invalid =
             || Error::malformed("invalid_grant", "the code is unknown, used, expired or not for this verifier");
         let key = match self.token_key() {
@@ -322,7 +326,7 @@ impl Vault {
         let Some(taken) = taken.filter(|c| c.expires_at > now) else {
             return Err(self.refuse(draft.detail("problem", "unknown, used or expired code"), invalid()).await);
         };
-        let draft = signin_draft(http, taken.identity.principal.org.as_str(), "cli");
+        let draft = signin_draft(http, Some(taken.identity.principal.org.as_str()), "cli");
         if !pkce_matches(verifier, &taken.code_challenge) {
             return Err(self.refuse(draft.detail("problem", "the PKCE verifier does not match"), invalid()).await);
         }

@@ -12,6 +12,7 @@ mod backup;
 mod bad_input;
 mod browser;
 mod cli;
+mod cli_login;
 mod custodians;
 mod dev_errors;
 mod dev_idp;
