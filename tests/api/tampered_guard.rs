@@ -146,6 +146,23 @@ async fn on_a_tampered_log_no_route_and_no_worker_changes_anything_or_releases_a
             true,
         ),
         anyone(Method::GET, "/l/{id}", format!("/l/{deliver}"), None, true),
+        // Signing in stays possible: auditors investigate a tampered log.
+        anyone(
+            Method::GET,
+            "/v1/auth/cli/start",
+            "/v1/auth/cli/start?org=acme&port=49152&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&state=0123456789abcdef".into(),
+            None,
+            true,
+        ),
+        anyone(
+            Method::POST,
+            "/v1/auth/cli/token",
+            "/v1/auth/cli/token".into(),
+            Some(json!({"code": "unknown", "code_verifier": "unknown"})),
+            true,
+        ),
+        Call { allowed: true, ..call(Method::GET, "/v1/auth/whoami", "/v1/auth/whoami".into(), &ada, None) },
+        Call { allowed: true, ..call(Method::POST, "/v1/auth/logout", "/v1/auth/logout".into(), &ada, Some(json!({}))) },
         anyone(
             Method::POST,
             "/v1/public/links/{id}/open",
