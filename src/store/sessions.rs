@@ -165,7 +165,7 @@ pub fn insert_pending(tx: &Transaction, state_hash: &str, pending: &PendingSigni
     let cli = pending
         .cli
         .as_ref()
-        .map(|c| serde_json::to_string(c))
+        .map(serde_json::to_string)
         .transpose()
         .map_err(|e| StoreError::Corrupt(format!("a CLI continuation did not serialise: {e}")))?;
     tx.execute(

@@ -87,10 +87,6 @@ impl Browser {
         self.cookies.lock().unwrap().insert(name.to_owned(), value.to_owned());
     }
 
-    pub fn forget_cookie(&self, name: &str) {
-        self.cookies.lock().unwrap().remove(name);
-    }
-
     /// On the dev provider's picker at `authorize_url`, pick `sub`; returns
     /// where the provider sends the browser back to.
     pub async fn pick(&self, authorize_url: &str, sub: &str) -> String {
