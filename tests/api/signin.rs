@@ -230,3 +230,13 @@ async fn the_dev_walkthrough_keeps_working_all_day_without_a_new_sign_in() {
     let code = app.post(&format!("/v1/requests/{id}/mfa-code"), &bob, json!({})).await;
     assert_eq!(code.status, StatusCode::OK, "{}", code.body);
 }
+
+#[tokio::test]
+async fn nobody_signs_in_while_the_vault_is_sealed() {
+    let (app, _shares) = crate::helpers::spawn_sealed_app(2, 2).await;
+    let browser = Browser::new(&app);
+    let start = browser.get("/auth/oidc/acme/start").await;
+    assert_eq!(start.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(start.text().await.unwrap().contains("sealed"));
+    assert_eq!(browser.cookie("rv_login"), None);
+}
