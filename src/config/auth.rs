@@ -243,6 +243,9 @@ pub(super) fn parse_oidc(
     })
 }
 
+/// No session or sign-in age is meant to outlast a year.
+const MAX_DURATION_SECONDS: u64 = 366 * 86_400;
+
 /// `15m`, `900s`, `12h`.
 fn parse_duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
     let text = text.trim();
@@ -258,6 +261,9 @@ fn parse_duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
     };
     if seconds == 0 {
         return Err(ConfigError::new(key, "must be longer than zero"));
+    }
+    if seconds > MAX_DURATION_SECONDS {
+        return Err(ConfigError::new(key, "must be at most 366 days"));
     }
     Ok(Duration::from_secs(seconds))
 }
@@ -300,7 +306,7 @@ mod tests {
         assert_eq!(parse_duration("k", "900s").unwrap(), Duration::from_secs(900));
         assert_eq!(parse_duration("k", "15m").unwrap(), Duration::from_secs(900));
         assert_eq!(parse_duration("k", "12h").unwrap(), Duration::from_secs(43_200));
-        for bad in ["", "m", "15", "15d", "-1m", "0s", "1.5h"] {
+        for bad in ["", "m", "15", "15d", "-1m", "0s", "1.5h", "8785h", "99999999999999999h"] {
             assert_eq!(parse_duration("k", bad).unwrap_err().key, "k", "{bad}");
         }
     }

@@ -42,12 +42,21 @@ pub struct CliStart<'a> {
 }
 
 /// What the browser does after the provider sent it back.
-#[derive(Debug)]
 pub enum SigninDone {
     /// A console session was opened: set its cookie, go to `return_to`.
     Console { session: Secret, return_to: String },
     /// `rootvault login` is waiting: send the browser to its listener.
     Cli { redirect: String },
+}
+
+impl std::fmt::Debug for SigninDone {
+    /// The CLI redirect carries a one-time code: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SigninDone::Console { return_to, .. } => f.debug_struct("Console").field("return_to", return_to).finish(),
+            SigninDone::Cli { .. } => f.write_str("Cli(…)"),
+        }
+    }
 }
 
 /// A signed-in console visitor.
