@@ -209,7 +209,9 @@ pub async fn open_configured(config: Config) -> Result<DevVault, DevError> {
         }
         let idp = DevIdp::new(&data_dir, dev_orgs.iter().cloned())?;
         let secret = ClientSecret::new(idp.client_secret().clone());
-        for org in config.orgs.iter_mut().filter(|o| dev_orgs.contains(&o.name)) {
+        // An org whose provider the configuration already names keeps it
+        // (tests point a dev org at a provider of their own).
+        for org in config.orgs.iter_mut().filter(|o| dev_orgs.contains(&o.name) && o.oidc.is_none()) {
             org.oidc = Some(OidcSettings::dev(idp.client_id(), secret.clone()));
         }
         Some(Arc::new(idp))

@@ -264,7 +264,7 @@ impl RelyingParty {
             .request_async(&self.http)
             .await
             .map_err(|e| match e {
-                RequestTokenError::ServerResponse(e) => SigninError::ProviderRefused(e.error().to_string()),
+                RequestTokenError::ServerResponse(e) => SigninError::ProviderRefused(error_code(e.error().as_ref())),
                 RequestTokenError::Request(_) => {
                     SigninError::ProviderRefused("its token endpoint is unreachable".into())
                 }
@@ -334,6 +334,13 @@ impl RelyingParty {
 }
 
 const NO_MATCHING_KEY: &str = "it is signed by a key the provider does not publish";
+
+/// A provider's `error` code as the page and the audit log may show it:
+/// the standard codes are short and printable, but the provider chooses the
+/// text, so it is kept bounded and printable whatever it sent.
+fn error_code(raw: &str) -> String {
+    raw.chars().filter(char::is_ascii_graphic).take(64).collect()
+}
 
 /// A claim as a list of strings (a single string counts as one).
 fn strings(value: Option<&Value>) -> Vec<String> {

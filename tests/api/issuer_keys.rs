@@ -11,18 +11,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ed25519_dalek::pkcs8::EncodePrivateKey;
-use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use rootvault::config::{BearerIssuer, JwksSource};
 use serde_json::{Value, json};
 
+use crate::fake_idp::Key;
 use crate::helpers::{TestApp, spawn_app_configured};
 
 const ISSUER: &str = "https://idp.globex.example";
-const FIXTURE_JWKS: &str = include_str!("../fixtures/test-issuer.jwks.json");
-const ES256_KEY: &[u8] = include_bytes!("../fixtures/es256-test-only.pem");
 
 /// What the provider answers at its JWKS address: a document, or 503.
 #[derive(Default)]
@@ -46,7 +41,7 @@ struct Provider {
 }
 
 impl Provider {
-    async fn start(keys: &[&SigningKey]) -> Self {
+    async fn start(keys: &[&Key]) -> Self {
         let published = Arc::new(Published::default());
         let app = axum::Router::new().route("/jwks", axum::routing::get(serve_jwks)).with_state(Arc::clone(&published));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -57,7 +52,7 @@ impl Provider {
         provider
     }
 
-    fn publish(&self, keys: &[&SigningKey]) {
+    fn publish(&self, keys: &[&Key]) {
         self.answer(Some(json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()})));
     }
 
@@ -74,40 +69,19 @@ impl Provider {
     }
 }
 
-/// A signing key of the provider and its public half as a JWK.
-struct SigningKey {
-    kid: String,
-    alg: Algorithm,
-    key: EncodingKey,
-    jwk: Value,
+/// Bearer tokens of globex's admin gina, signed by a provider key.
+trait GinaTokens {
+    /// A token signed by this key, its header naming `kid`.
+    fn token_as(&self, kid: &str, audience: &str) -> String;
+    fn token(&self, app: &TestApp) -> String;
 }
 
-impl SigningKey {
-    /// The P-256 test fixture, `kid` `es-test`.
-    fn es256() -> Self {
-        let set: Value = serde_json::from_str(FIXTURE_JWKS).unwrap();
-        let jwk = set["keys"].as_array().unwrap().iter().find(|k| k["kid"] == "es-test").unwrap().clone();
-        let key = EncodingKey::from_ec_pem(ES256_KEY).unwrap();
-        Self { kid: "es-test".into(), alg: Algorithm::ES256, key, jwk }
-    }
-
-    /// A fresh Ed25519 key.
-    fn ed25519(kid: &str) -> Self {
-        let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-        let x = URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
-        let jwk = json!({"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kid, "x": x});
-        let der = key.to_pkcs8_der().unwrap();
-        Self { kid: kid.into(), alg: Algorithm::EdDSA, key: EncodingKey::from_ed_der(der.as_bytes()), jwk }
-    }
-
-    /// A token of globex's admin gina, signed by this key under `kid`.
+impl GinaTokens for Key {
     fn token_as(&self, kid: &str, audience: &str) -> String {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
         let claims =
             json!({"iss": ISSUER, "aud": audience, "sub": "gina", "roles": ["admin"], "iat": now, "exp": now + 300});
-        let mut header = Header::new(self.alg);
-        header.kid = Some(kid.to_owned());
-        encode(&header, &claims, &self.key).unwrap()
+        self.sign_as(kid, &claims)
     }
 
     fn token(&self, app: &TestApp) -> String {
@@ -138,7 +112,7 @@ async fn refresh_when_due(app: &TestApp) {
 
 #[tokio::test]
 async fn a_rotated_provider_key_is_trusted_without_a_restart_and_the_dropped_one_stops_working() {
-    let (old, new) = (SigningKey::es256(), SigningKey::ed25519("ed-2026"));
+    let (old, new) = (Key::es256(), Key::ed25519("ed-2026"));
     let provider = Provider::start(&[&old]).await;
     let app = spawn_app_trusting(&provider).await;
     assert_eq!(provider.fetches(), 1, "the keys are fetched at start");
@@ -166,7 +140,7 @@ async fn a_rotated_provider_key_is_trusted_without_a_restart_and_the_dropped_one
 
 #[tokio::test]
 async fn a_burst_of_tokens_naming_unknown_keys_fetches_the_keys_once_a_minute() {
-    let key = SigningKey::es256();
+    let key = Key::es256();
     let provider = Provider::start(&[&key]).await;
     let app = spawn_app_trusting(&provider).await;
     let tokens: Vec<String> = (0..10).map(|i| key.token_as(&format!("made-up-{i}"), &app.config.audience)).collect();
@@ -182,7 +156,7 @@ async fn a_burst_of_tokens_naming_unknown_keys_fetches_the_keys_once_a_minute() 
 
 #[tokio::test]
 async fn a_provider_that_is_down_at_refresh_time_leaves_the_old_keys_working() {
-    let (old, new) = (SigningKey::es256(), SigningKey::ed25519("ed-2026"));
+    let (old, new) = (Key::es256(), Key::ed25519("ed-2026"));
     let provider = Provider::start(&[&old]).await;
     let app = spawn_app_trusting(&provider).await;
 
