@@ -179,7 +179,7 @@ impl RelyingParty {
                     tracing::warn!(%org, error = %e, "identity provider metadata refresh failed; keeping the cached copy");
                     Ok(cached.metadata.clone())
                 }
-                None => Err(SigninError::Discovery(e.to_string())),
+                None => Err(SigninError::Discovery(printable(&e.to_string()))),
             },
         }
     }
@@ -338,8 +338,14 @@ const NO_MATCHING_KEY: &str = "it is signed by a key the provider does not publi
 /// A provider's `error` code as the page and the audit log may show it:
 /// the standard codes are short and printable, but the provider chooses the
 /// text, so it is kept bounded and printable whatever it sent.
-fn error_code(raw: &str) -> String {
+pub fn error_code(raw: &str) -> String {
     raw.chars().filter(char::is_ascii_graphic).take(64).collect()
+}
+
+/// Text a provider may have chosen (an error from discovery), as the page
+/// and the audit log may show it: one line, printable, bounded.
+fn printable(raw: &str) -> String {
+    raw.chars().map(|c| if c.is_control() { ' ' } else { c }).take(200).collect()
 }
 
 /// A claim as a list of strings (a single string counts as one).

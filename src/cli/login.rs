@@ -62,7 +62,7 @@ async fn callback(
     }
     let answer = match (query.get("code"), query.get("error")) {
         (Some(code), _) => Ok(code.clone()),
-        (None, Some(error)) => Err(error.chars().filter(char::is_ascii_graphic).take(64).collect()),
+        (None, Some(error)) => Err(crate::auth::oidc::error_code(error)),
         (None, None) => Err("no code".to_owned()),
     };
     let ok = answer.is_ok();

@@ -231,9 +231,7 @@ impl Vault {
                 .await);
         };
         if let Some(error) = provider_error {
-            // The provider's error code is from a short fixed vocabulary;
-            // keep it bounded and printable all the same.
-            let error: String = error.chars().filter(char::is_ascii_graphic).take(64).collect();
+            let error = crate::auth::oidc::error_code(error);
             let message = format!("Your identity provider did not sign you in ({error}).");
             return Err(self
                 .refuse(draft.detail("problem", format!("provider error {error}")), refused(message))
