@@ -29,6 +29,8 @@ pub enum StartError {
     ProviderMismatch { stored: String, configured: &'static str },
     #[error("the issuer keys of org {org} are unusable: {message}")]
     Issuer { org: String, message: String },
+    #[error("cannot prepare sign-in through identity providers: {0}")]
+    Signin(String),
     #[error("cannot open the audit log: {0}")]
     AuditLog(String),
     #[error("{0}")]
@@ -112,8 +114,7 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     if config.witness.file.is_none() && config.witness.s3.is_none() {
         tracing::warn!("no [audit.witness] is configured: a log cut after its last checkpoint would go unnoticed");
     }
-    let rp = crate::auth::oidc::RelyingParty::new(&config.orgs)
-        .map_err(|message| StartError::Issuer { org: "(identity providers)".into(), message })?;
+    let rp = crate::auth::oidc::RelyingParty::new(&config.orgs).map_err(StartError::Signin)?;
     let mut vault = Vault::new(store, keys, orgs, config.break_glass)
         .with_signin(rp, config.auth, config.audience.clone())
         .with_private_webhook_targets(config.notify.allow_private_targets)

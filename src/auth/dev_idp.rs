@@ -18,9 +18,7 @@ use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use rand::RngCore;
-use rand::rngs::OsRng;
+use base64::engine::general_purpose::STANDARD;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -29,6 +27,7 @@ use url::Url;
 use url::form_urlencoded;
 
 use super::dev::{DevIssuer, DevIssuerError};
+use super::secret::{Secret, pkce_matches};
 use crate::dev::{DemoPerson, PEOPLE};
 use crate::domain::ids::OrgName;
 
@@ -47,9 +46,7 @@ const MAX_OPAQUE_LEN: usize = 1024;
 
 /// 256 random bits, base64url without padding (43 characters).
 fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    Secret::random().expose().to_owned()
 }
 
 fn sha256(text: &str) -> [u8; 32] {
@@ -320,12 +317,6 @@ pub struct OrgIdp<'a> {
     idp: &'a DevIdp,
     org: &'a OrgName,
     issuer: &'a DevIssuer,
-}
-
-/// `BASE64URL(SHA256(verifier)) == challenge`, for a well-formed verifier.
-fn pkce_matches(verifier: &str, challenge: &str) -> bool {
-    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
 }
 
 /// RFC 7636 §4.1: 43 to 128 characters of `[A-Za-z0-9-._~]`.
