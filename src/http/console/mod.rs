@@ -6,8 +6,11 @@
 mod cookies;
 mod home;
 mod page;
+mod signed;
 mod signin;
 mod visitor;
+
+pub use signed::{CsrfForm, SignedIn};
 
 pub use page::{headers as page_headers, page, problem};
 pub use signin::{redirect, refusal_page, secure, signin_path, to_provider};
@@ -36,10 +39,19 @@ pub fn routes() -> Router<App> {
         .layer(middleware::from_fn(page::headers))
 }
 
-/// The signed-in part of every page's header: who, and a sign-out button.
+/// The signed-in part of every page's header: where to go, who, and a
+/// sign-out button.
 pub fn signed_in(session: &ConsoleSession) -> Markup {
+    let auditor = session.caller.has_role(crate::domain::ids::Role::Auditor);
     html! {
-        span {
+        nav aria-label="Console" {
+            a href="/" { "My work" }
+            a href="/requests/new" { "New request" }
+            a href="/accounts" { "Accounts" }
+            a href="/links" { "Links" }
+            @if auditor { a href="/audit" { "Audit" } }
+        }
+        span.who {
             span.mono data-field="principal" { (session.caller.principal) }
             " "
             form.inline method="post" action="/signout" {
