@@ -239,6 +239,46 @@ pub fn check_recipient(
     }
 }
 
+/// The people a request already names: who asked, who would receive,
+/// and who decided. Enough to tell whether someone else may decide.
+#[derive(Debug, Clone, Copy)]
+pub struct Parties<'a> {
+    pub requester: &'a Principal,
+    pub password_to: Option<&'a Principal>,
+    pub mfa_to: Option<&'a Principal>,
+    pub decided: &'a [&'a Principal],
+}
+
+impl Parties<'_> {
+    /// Who may decide: an approver who is neither the requester nor a
+    /// recipient, has not decided yet, and (when the provider holds both
+    /// halves) belongs to the provider.
+    pub fn check_decider(
+        &self,
+        approver: &Principal,
+        roles: &[Role],
+        party: Party,
+        shared: bool,
+    ) -> Result<(), RequestError> {
+        if !roles.contains(&Role::Approver) {
+            return Err(RequestError::NotApprover);
+        }
+        if !shared && party == Party::Customer {
+            return Err(RequestError::ProviderDecides);
+        }
+        if approver == self.requester {
+            return Err(RequestError::SelfApproval);
+        }
+        if self.password_to == Some(approver) || self.mfa_to == Some(approver) {
+            return Err(RequestError::RecipientApproval);
+        }
+        if self.decided.contains(&approver) {
+            return Err(RequestError::AlreadyDecided);
+        }
+        Ok(())
+    }
+}
+
 impl Request {
     /// Open a request, checking the ask against the account's custody.
     #[expect(clippy::too_many_arguments, reason = "each input is a distinct fact the rule needs")]
@@ -309,10 +349,6 @@ impl Request {
             self.ended_at = Some(now);
         }
         due
-    }
-
-    fn is_recipient(&self, who: &Principal) -> bool {
-        self.password_to.as_ref() == Some(who) || self.mfa_to.as_ref() == Some(who)
     }
 
     fn ensure_pending(&mut self, now: i64) -> Result<(), RequestError> {
@@ -389,9 +425,6 @@ impl Request {
         Ok(())
     }
 
-    /// Who may decide: an approver who is neither the requester nor a
-    /// recipient, has not decided yet, and (when the provider holds both
-    /// halves) belongs to the provider.
     fn check_decider(
         &self,
         approver: &Principal,
@@ -399,22 +432,9 @@ impl Request {
         party: Party,
         shared: bool,
     ) -> Result<(), RequestError> {
-        if !roles.contains(&Role::Approver) {
-            return Err(RequestError::NotApprover);
-        }
-        if !shared && party == Party::Customer {
-            return Err(RequestError::ProviderDecides);
-        }
-        if *approver == self.requester {
-            return Err(RequestError::SelfApproval);
-        }
-        if self.is_recipient(approver) {
-            return Err(RequestError::RecipientApproval);
-        }
-        if self.decisions.iter().any(|d| d.approver == *approver) {
-            return Err(RequestError::AlreadyDecided);
-        }
-        Ok(())
+        let decided: Vec<&Principal> = self.decisions.iter().map(|d| &d.approver).collect();
+        let parties = Parties { requester: &self.requester, password_to: self.password_to.as_ref(), mfa_to: self.mfa_to.as_ref(), decided: &decided };
+        parties.check_decider(approver, roles, party, shared)
     }
 
     /// The requester withdraws: a pending request is cancelled, an approved

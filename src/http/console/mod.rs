@@ -1,11 +1,15 @@
 //! The console for people (DESIGN §13 and §14): server-rendered pages over
 //! the same vault use cases as the API. This part holds the sign-in pages,
 //! the session and CSRF checks every page shares, and the signed-in start
-//! page.
+//! page with my work, and the break-glass request pages.
 
 mod cookies;
 mod home;
 mod page;
+mod releases;
+mod request_new;
+mod request_page;
+mod script;
 mod signed;
 mod signin;
 mod visitor;
@@ -36,7 +40,22 @@ pub fn routes() -> Router<App> {
         .route("/auth/callback", get(signin::callback))
         .route("/auth/reauth", get(signin::reauth))
         .route(page::STYLESHEET_PATH, get(page::stylesheet))
+        .merge(requests_routes())
         .layer(middleware::from_fn(page::headers))
+}
+
+/// Break-glass pages: my work's requests, asking, deciding, releases.
+fn requests_routes() -> Router<App> {
+    Router::new()
+        .route("/requests/new", get(request_new::new))
+        .route("/requests", post(request_new::create))
+        .route("/requests/{id}", get(request_page::show))
+        .route("/requests/{id}/approve", post(request_page::approve))
+        .route("/requests/{id}/deny", post(request_page::deny))
+        .route("/requests/{id}/cancel", post(request_page::cancel))
+        .route("/requests/{id}/password", post(releases::password))
+        .route("/requests/{id}/mfa-code", post(releases::mfa_code))
+        .route(script::SCRIPT_PATH, get(script::script))
 }
 
 /// The signed-in part of every page's header: where to go, who, and a
