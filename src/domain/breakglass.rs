@@ -433,7 +433,12 @@ impl Request {
         shared: bool,
     ) -> Result<(), RequestError> {
         let decided: Vec<&Principal> = self.decisions.iter().map(|d| &d.approver).collect();
-        let parties = Parties { requester: &self.requester, password_to: self.password_to.as_ref(), mfa_to: self.mfa_to.as_ref(), decided: &decided };
+        let parties = Parties {
+            requester: &self.requester,
+            password_to: self.password_to.as_ref(),
+            mfa_to: self.mfa_to.as_ref(),
+            decided: &decided,
+        };
         parties.check_decider(approver, roles, party, shared)
     }
 

@@ -35,8 +35,8 @@ pub use backup::BackupFile;
 pub use halves::{Deposited, MfaInput, PasswordInput};
 pub use links::{CreatedLink, LinkSecret, LinkView, NewLink, PageInfo, log_hash};
 pub use requests::{
-    CodeRelease, DecisionView, LIST_LIMIT as REQUEST_LIST_LIMIT, PasswordRelease, RequestFilter, RequestPage, RequestView,
-    Step as RequestStep,
+    CodeRelease, DecisionView, LIST_LIMIT as REQUEST_LIST_LIMIT, PasswordRelease, RequestFilter, RequestPage,
+    RequestView, Step as RequestStep,
 };
 pub use reverse::{ReverseStep, ReverseView};
 pub use rotation::RotationCandidate;

@@ -13,6 +13,7 @@ mod bad_input;
 mod browser;
 mod cli;
 mod cli_login;
+mod console_requests;
 mod custodians;
 mod dev_errors;
 mod dev_idp;

@@ -97,11 +97,9 @@ fn ask(form: &CsrfForm) -> Result<(AccountId, Ask), Error> {
     let account: AccountId =
         form.field("account_id").ok_or_else(|| Error::invalid("invalid_request", "choose an account"))?.parse()?;
     let principal = |name: &str| form.field(name).map(str::parse::<Principal>).transpose();
-    let window_minutes = form
-        .field("window_minutes")
-        .map(|w| w.parse::<u32>())
-        .transpose()
-        .map_err(|_| Error::invalid("invalid_request", format!("window_minutes must be between 1 and {MAX_WINDOW_MINUTES}")))?;
+    let window_minutes = form.field("window_minutes").map(|w| w.parse::<u32>()).transpose().map_err(|_| {
+        Error::invalid("invalid_request", format!("window_minutes must be between 1 and {MAX_WINDOW_MINUTES}"))
+    })?;
     let ask = Ask {
         reason: form.field("reason").unwrap_or_default().to_owned(),
         ticket: form.field("ticket").map(str::to_owned),

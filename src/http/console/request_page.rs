@@ -10,8 +10,8 @@ use maud::{Markup, html};
 
 use super::page::page;
 use super::signed::{CsrfForm, SignedIn};
-use super::signin::redirect;
 use super::signed_in;
+use super::signin::redirect;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::domain::account::Account;
@@ -141,13 +141,7 @@ fn actions(who: &SignedIn, v: &RequestView, decide: bool, comment: Option<&str>)
 }
 
 /// The page of `v` for `who`, with an optional refusal and kept comment.
-fn render(
-    who: &SignedIn,
-    v: &RequestView,
-    decide: bool,
-    error: Option<&Error>,
-    comment: Option<&str>,
-) -> Html<String> {
+fn render(who: &SignedIn, v: &RequestView, decide: bool, error: Option<&Error>, comment: Option<&str>) -> Html<String> {
     let opt = |o: &Option<Principal>| o.as_ref().map_or_else(|| "nobody".to_owned(), ToString::to_string);
     let body = html! {
         h1 { "Request for account " (v.account_id) }
