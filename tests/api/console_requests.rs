@@ -292,6 +292,16 @@ async fn each_refusal_of_a_request_step_is_shown_in_the_vaults_words_and_changes
     refused(&app, &carol, &approve, &[], "the request is denied, not pending", &id).await;
     refused(&app, &sam, &format!("/requests/{id}/cancel"), &[], "the request is denied, not pending", &id).await;
 
+    // Strangers and made-up ids see no request.
+    let ian = Browser::sign_in(&app, "initech", "ian").await;
+    for url in [format!("/requests/{id}"), "/requests/req_nope".to_owned()] {
+        let (status, html) = page(&ian, &url).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{url}");
+        assert_eq!(field(&html, "error").as_deref(), Some("request not found"));
+    }
+    let (status, _, html) = post(&ian, &approve, &[]).await;
+    assert_eq!((status, field(&html, "error").as_deref()), (StatusCode::NOT_FOUND, Some("request not found")));
+
     // Self-approval and recipient approval: carol asks (with a staff token
     // from the API) and is a custodian of another account.
     app.provider_split_account("210987654321").await;

@@ -22,6 +22,7 @@
   var error = document.querySelector('[data-field="error"]');
   if (!code || !seconds || !form) return;
   var left = parseInt(seconds.dataset.seconds, 10) || 0;
+  var busy = false;
 
   function stop(message) {
     clearInterval(timer);
@@ -32,6 +33,7 @@
   }
 
   function renew() {
+    busy = true;
     fetch(form.action, {
       method: "POST",
       headers: { Accept: "application/json" },
@@ -40,6 +42,7 @@
     })
       .then(function (response) {
         return response.json().then(function (body) {
+          busy = false;
           if (response.ok) {
             code.textContent = body.code;
             left = body.valid_for_seconds;
@@ -58,13 +61,9 @@
   }
 
   var timer = setInterval(function () {
+    if (busy) return;
     left -= 1;
-    if (left <= 0) {
-      seconds.textContent = 0;
-      left = 1000;
-      renew();
-    } else {
-      seconds.textContent = left;
-    }
+    seconds.textContent = Math.max(left, 0);
+    if (left <= 0) renew();
   }, 1000);
 })();
