@@ -167,12 +167,19 @@ export function launchBrowser() {
  * page error, console error and off-loopback request is recorded; `done()`
  * asserts there were none and closes the context.
  *
+ * `expectedConsoleErrors` lists patterns of console errors a test provokes
+ * on purpose (the browser logs a refused page's 4xx status as one).
+ *
  * `emptyStylesFrom` names hosts whose stylesheet requests (e.g. a third-party
  * login page's web fonts) are answered here with an empty stylesheet instead
  * of being counted as problems: they still never leave the machine.
  */
-export async function openPage(browser, t, { emptyStylesFrom = [] } = {}) {
-  const context = await browser.newContext({ viewport: { width: 900, height: 700 } });
+export async function openPage(
+  browser,
+  t,
+  { emptyStylesFrom = [], viewport = { width: 900, height: 700 }, expectedConsoleErrors = [] } = {},
+) {
+  const context = await browser.newContext({ viewport });
   context.setDefaultTimeout(UI_TIMEOUT_MS);
   context.setDefaultNavigationTimeout(UI_TIMEOUT_MS);
   const problems = [];
@@ -189,7 +196,9 @@ export async function openPage(browser, t, { emptyStylesFrom = [] } = {}) {
   const page = await context.newPage();
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+    if (m.type() === 'error' && !expectedConsoleErrors.some((re) => re.test(m.text()))) {
+      problems.push(`console error: ${m.text()}`);
+    }
   });
   const done = async () => {
     await context.close();
