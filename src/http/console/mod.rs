@@ -3,8 +3,10 @@
 //! the session and CSRF checks every page shares, and the signed-in start
 //! page.
 
+mod audit;
 mod cookies;
 mod home;
+mod links;
 mod page;
 mod signed;
 mod signin;
@@ -36,6 +38,8 @@ pub fn routes() -> Router<App> {
         .route("/auth/callback", get(signin::callback))
         .route("/auth/reauth", get(signin::reauth))
         .route(page::STYLESHEET_PATH, get(page::stylesheet))
+        .merge(audit::routes())
+        .merge(links::routes())
         .layer(middleware::from_fn(page::headers))
 }
 
