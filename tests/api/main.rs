@@ -13,6 +13,8 @@ mod bad_input;
 mod browser;
 mod cli;
 mod cli_login;
+mod console_audit;
+mod console_links;
 mod custodians;
 mod dev_errors;
 mod dev_idp;
