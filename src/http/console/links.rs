@@ -96,7 +96,13 @@ fn new_link(form: &CsrfForm) -> Result<NewLink, Error> {
         recipient_name: form.field("recipient_name").unwrap_or_default().to_owned(),
         recipient_email,
         ttl_minutes,
-        passphrase: form.field("passphrase").map(|p| SecretString::from(p.to_owned())),
+        // Taken as typed: spaces at either end are part of a passphrase.
+        passphrase: form
+            .fields
+            .get("passphrase")
+            .and_then(|v| v.first())
+            .filter(|p| !p.is_empty())
+            .map(|p| SecretString::from(p.clone())),
         request_id: form.field("request_id").map(str::to_owned),
     })
 }
@@ -212,8 +218,8 @@ fn step_up() -> Response {
     redirect("/auth/reauth?return_to=%2Flinks", &[])
 }
 
-/// The page that shows a new link's URL, once. Not cached anywhere: a
-/// deliver link's URL carries its key.
+/// The page that shows a new link's URL, once. `no-store` is set here too,
+/// not only by the API's headers: a deliver link's URL carries its key.
 fn created_page(session: &ConsoleSession, purpose: Purpose, link: &CreatedLink) -> Response {
     let body = html! {
         h1 { "Link created" }
@@ -229,7 +235,7 @@ fn created_page(session: &ConsoleSession, purpose: Purpose, link: &CreatedLink) 
         }
         p { a.button href=(HERE) { "Back to my links" } }
     };
-    let mut response = page("Link created", Some(super::signed_in(session)), body).into_response();
+    let mut response = page("Link created", Some(signed_in(session)), body).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
