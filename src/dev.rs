@@ -75,6 +75,12 @@ pub const PEOPLE: &[DemoPerson] = &[
         about: "globex staff, MFA custodian of the shared payer",
     },
     DemoPerson { org: "globex", sub: "grace", roles: &[Role::Approver], about: "globex approver" },
+    DemoPerson {
+        org: "globex",
+        sub: "gloria",
+        roles: &[Role::Auditor],
+        about: "globex auditor: sees the events of globex's accounts",
+    },
     DemoPerson { org: "initech", sub: "ian", roles: &[Role::Admin], about: "initech admin" },
     DemoPerson {
         org: "initech",

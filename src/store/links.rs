@@ -65,38 +65,42 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("links.{what}"))
 }
 
-pub fn load(conn: &Connection, id_hash: &str) -> Result<Option<StoredLink>, StoreError> {
-    let row = conn
-        .query_row(
-            "SELECT id_hash, purpose, account_id, half, created_by, created_at, expires_at, recipient_name,
-                    recipient_email, request_id, handoff, ciphertext, passphrase_hash, attempts, state, used_at, revoked_at,
-                    base_version, made_as_admin
-               FROM links WHERE id_hash = ?1",
-            [id_hash],
-            |r| {
-                Ok((
-                    (r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?),
-                    (r.get::<_, String>(4)?, r.get::<_, String>(5)?, r.get::<_, i64>(6)?, r.get::<_, String>(7)?),
-                    (r.get::<_, String>(8)?, r.get::<_, Option<String>>(9)?, r.get::<_, bool>(10)?),
-                    (r.get::<_, Option<Vec<u8>>>(11)?, r.get::<_, Option<String>>(12)?, r.get::<_, u32>(13)?),
-                    (r.get::<_, String>(14)?, r.get::<_, Option<String>>(15)?, r.get::<_, Option<String>>(16)?),
-                    (r.get::<_, Option<u32>>(17)?, r.get::<_, bool>(18)?),
-                ))
-            },
-        )
-        .optional()?;
-    let Some((
+/// The columns [`from_row`] reads, in its order.
+const COLUMNS: &str = "id_hash, purpose, account_id, half, created_by, created_at, expires_at, recipient_name,
+                       recipient_email, request_id, handoff, ciphertext, passphrase_hash, attempts, state, used_at,
+                       revoked_at, base_version, made_as_admin";
+
+/// A row as read, before its text is checked.
+type Raw = (
+    (String, String, String, String),
+    (String, String, i64, String),
+    (String, Option<String>, bool),
+    (Option<Vec<u8>>, Option<String>, u32),
+    (String, Option<String>, Option<String>),
+    (Option<u32>, bool),
+);
+
+fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Raw> {
+    Ok((
+        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
+        (r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?),
+        (r.get(8)?, r.get(9)?, r.get(10)?),
+        (r.get(11)?, r.get(12)?, r.get(13)?),
+        (r.get(14)?, r.get(15)?, r.get(16)?),
+        (r.get(17)?, r.get(18)?),
+    ))
+}
+
+fn checked(raw: Raw) -> Result<StoredLink, StoreError> {
+    let (
         (id_hash, purpose, account, half),
         (created_by, created_at, expires_at, recipient_name),
         (recipient_email, request_id, handoff),
         (ciphertext, passphrase_hash, attempts),
         (state, used_at, revoked_at),
         (base_version, made_as_admin),
-    )) = row
-    else {
-        return Ok(None);
-    };
-    Ok(Some(StoredLink {
+    ) = raw;
+    Ok(StoredLink {
         id_hash,
         purpose: match purpose.as_str() {
             "deliver" => Purpose::Deliver,
@@ -121,7 +125,21 @@ pub fn load(conn: &Connection, id_hash: &str) -> Result<Option<StoredLink>, Stor
         // 0 is stored for "nothing deposited yet" (and NULL for deliver links).
         base_version: base_version.filter(|v| *v > 0),
         made_as_admin,
-    }))
+    })
+}
+
+pub fn load(conn: &Connection, id_hash: &str) -> Result<Option<StoredLink>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM links WHERE id_hash = ?1");
+    conn.query_row(&sql, [id_hash], from_row).optional()?.map(checked).transpose()
+}
+
+/// The links `created_by` made, newest first, at most `limit`.
+pub fn by_creator(conn: &Connection, created_by: &str, limit: u32) -> Result<Vec<StoredLink>, StoreError> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM links WHERE created_by = ?1 ORDER BY created_at DESC, rowid DESC LIMIT ?2");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![created_by, limit], from_row)?.collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().map(checked).collect()
 }
 
 /// Mark a pending link used and drop its ciphertext; false if it was not pending.

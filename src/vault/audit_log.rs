@@ -45,6 +45,12 @@ pub struct AuditQuery {
     pub account_id: Option<AccountId>,
     pub since: Option<String>,
     pub until: Option<String>,
+    /// Only events of this action (`link.create`, `half.release`, …).
+    pub action: Option<String>,
+    /// Only events of this outcome: `ok`, `denied` or `error`.
+    pub outcome: Option<String>,
+    /// Only events by this actor (`org/sub`).
+    pub actor: Option<String>,
     pub after_seq: Option<u64>,
     pub limit: Option<u64>,
     pub format: Option<EventFormat>,
@@ -88,6 +94,9 @@ struct Selection {
     account_id: Option<AccountId>,
     since: Option<String>,
     until: Option<String>,
+    action: Option<String>,
+    outcome: Option<String>,
+    actor: Option<String>,
     after: Option<u64>,
     below: u64,
     limit: u64,
@@ -99,11 +108,17 @@ impl Selection {
         if q.after_seq.is_some_and(|a| i64::try_from(a).is_err()) {
             return Err(Error::malformed("invalid_query", "after_seq is out of range"));
         }
+        if q.outcome.as_deref().is_some_and(|o| !matches!(o, "ok" | "denied" | "error")) {
+            return Err(Error::malformed("invalid_query", "outcome must be ok, denied or error"));
+        }
         Ok(Self {
             scope,
             account_id: q.account_id.clone(),
             since: normalise_time("since", &q.since)?,
             until: normalise_time("until", &q.until)?,
+            action: q.action.clone(),
+            outcome: q.outcome.clone(),
+            actor: q.actor.clone(),
             after: q.after_seq,
             below,
             limit,
@@ -117,7 +132,8 @@ impl Selection {
 /// the index cannot show one tenant's event to another.
 fn page(conn: &Connection, sel: &Selection) -> Result<Vec<(u64, String)>, StoreError> {
     const FILTERS: &str =
-        "(?4 IS NULL OR e.account_id = ?4) AND (?5 IS NULL OR e.time >= ?5) AND (?6 IS NULL OR e.time < ?6)";
+        "(?4 IS NULL OR e.account_id = ?4) AND (?5 IS NULL OR e.time >= ?5) AND (?6 IS NULL OR e.time < ?6)
+         AND (?8 IS NULL OR e.action = ?8) AND (?9 IS NULL OR e.outcome = ?9) AND (?10 IS NULL OR e.actor = ?10)";
     let sql = if sel.scope.provider {
         format!(
             "SELECT e.seq, e.event_json FROM audit_events e
@@ -143,7 +159,10 @@ fn page(conn: &Connection, sel: &Selection) -> Result<Vec<(u64, String)>, StoreE
             sel.account_id.as_ref().map(AccountId::as_str),
             sel.since,
             sel.until,
-            sel.limit as i64
+            sel.limit as i64,
+            sel.action,
+            sel.outcome,
+            sel.actor
         ],
         |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)),
     )?;
@@ -153,11 +172,18 @@ fn page(conn: &Connection, sel: &Selection) -> Result<Vec<(u64, String)>, StoreE
 /// The filters that narrow a selection below "all of the org's events",
 /// which counters then cannot prove complete.
 fn filters_of(sel: &Selection) -> Vec<String> {
-    [("account_id", sel.account_id.is_some()), ("since", sel.since.is_some()), ("until", sel.until.is_some())]
-        .into_iter()
-        .filter(|(_, on)| *on)
-        .map(|(name, _)| name.to_owned())
-        .collect()
+    [
+        ("account_id", sel.account_id.is_some()),
+        ("since", sel.since.is_some()),
+        ("until", sel.until.is_some()),
+        ("action", sel.action.is_some()),
+        ("outcome", sel.outcome.is_some()),
+        ("actor", sel.actor.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, on)| *on)
+    .map(|(name, _)| name.to_owned())
+    .collect()
 }
 
 /// CSV cell: quoted when needed, and never read as a formula by a spreadsheet.

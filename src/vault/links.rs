@@ -98,6 +98,34 @@ impl LinkView {
     }
 }
 
+/// How a creator's list names one of their links: the SHA-256 of its id,
+/// under which the store keeps it. It opens nothing (the public endpoints
+/// take the id itself), so it may sit in the console's URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRef(String);
+
+impl LinkRef {
+    /// A reference as the list shows it: 64 lowercase hex digits.
+    pub fn parse(text: &str) -> Option<Self> {
+        (text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One of the caller's links in their list: how to name it, and its receipt.
+#[derive(Debug, Clone)]
+pub struct MyLink {
+    pub reference: LinkRef,
+    pub view: LinkView,
+}
+
+/// Most links the creator's list shows.
+pub const MY_LINKS_LIMIT: u32 = 200;
+
 /// What the public page may show about a link (no secret, no creator detail
 /// beyond the org).
 #[derive(Debug, Clone, Serialize)]
@@ -340,8 +368,15 @@ impl Vault {
 
     /// Load a link its caller created; anyone else gets 404.
     fn own_link(conn: &rusqlite::Connection, caller: &Caller, id: &str) -> Result<StoredLink, Error> {
-        let link = valid_id(id).then(|| store::links::load(conn, &id_hash(id))).transpose()?.flatten();
-        match link {
+        match valid_id(id).then(|| id_hash(id)) {
+            Some(hash) => Self::own_stored(conn, caller, &hash),
+            None => Err(Error::NotFound("link")),
+        }
+    }
+
+    /// Load, by the hash of its id, a link its caller created.
+    fn own_stored(conn: &rusqlite::Connection, caller: &Caller, hash: &str) -> Result<StoredLink, Error> {
+        match store::links::load(conn, hash)? {
             Some(link) if link.created_by == caller.principal.to_string() => Ok(link),
             _ => Err(Error::NotFound("link")),
         }
@@ -359,12 +394,41 @@ impl Vault {
         .await
     }
 
+    /// The caller's links, newest first (at most [`MY_LINKS_LIMIT`]):
+    /// receipts and references, never ids or keys.
+    pub async fn my_links(&self, caller: &Caller, http: &HttpInfo) -> Result<Vec<MyLink>, Error> {
+        let draft = EventDraft::new(Some(&caller.principal), Action::LinkRead, Target::default(), http)
+            .detail("what", "my links");
+        let creator = caller.principal.to_string();
+        self.audited(draft, move |tx, _, _| {
+            let now = unix_now();
+            let links = store::links::by_creator(tx, &creator, MY_LINKS_LIMIT)?;
+            Ok(links
+                .iter()
+                .map(|l| MyLink { reference: LinkRef(l.id_hash.clone()), view: LinkView::of(l, now) })
+                .collect())
+        })
+        .await
+    }
+
     /// Revoke a pending link (creator only).
     pub async fn revoke_link(&self, caller: &Caller, http: &HttpInfo, id: String) -> Result<LinkView, Error> {
         let draft = EventDraft::new(Some(&caller.principal), Action::LinkRevoke, link_target(None, None, &id), http);
+        let hash = valid_id(&id).then(|| id_hash(&id));
+        self.revoke_stored(caller, draft, hash).await
+    }
+
+    /// Revoke a pending link named by its reference in the creator's list.
+    pub async fn revoke_my_link(&self, caller: &Caller, http: &HttpInfo, link: &LinkRef) -> Result<LinkView, Error> {
+        let target = Target { link_id_hash: Some(link.0[..16].to_owned()), ..Target::default() };
+        let draft = EventDraft::new(Some(&caller.principal), Action::LinkRevoke, target, http);
+        self.revoke_stored(caller, draft, Some(link.0.clone())).await
+    }
+
+    async fn revoke_stored(&self, caller: &Caller, draft: EventDraft, hash: Option<String>) -> Result<LinkView, Error> {
         let caller = caller.clone();
         self.audited(draft, move |tx, draft, now| {
-            let link = Self::own_link(tx, &caller, &id)?;
+            let link = Self::own_stored(tx, &caller, hash.as_deref().ok_or(Error::NotFound("link"))?)?;
             draft.target.account_id = Some(link.account_id.to_string());
             check_usable(effective_state(link.state, link.expires_at, unix_now())).map_err(link_error)?;
             store::links::revoke(tx, &link.id_hash, now)?;

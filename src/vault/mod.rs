@@ -33,7 +33,7 @@ pub use accounts::{AccountView, CustodiansView};
 pub use audit_log::{AuditQuery, CheckpointView, EventFormat};
 pub use backup::BackupFile;
 pub use halves::{Deposited, MfaInput, PasswordInput};
-pub use links::{CreatedLink, LinkSecret, LinkView, NewLink, PageInfo, log_hash};
+pub use links::{CreatedLink, LinkRef, LinkSecret, LinkView, MyLink, NewLink, PageInfo, log_hash};
 pub use requests::{
     CodeRelease, DecisionView, LIST_LIMIT as REQUEST_LIST_LIMIT, PasswordRelease, RequestFilter, RequestPage,
     RequestView, Step as RequestStep,

@@ -13,6 +13,8 @@ mod bad_input;
 mod browser;
 mod cli;
 mod cli_login;
+mod console_audit;
+mod console_links;
 mod console_requests;
 mod custodians;
 mod dev_errors;

@@ -3,8 +3,10 @@
 //! the session and CSRF checks every page shares, and the signed-in start
 //! page with my work, and the break-glass request pages.
 
+mod audit;
 mod cookies;
 mod home;
+mod links;
 mod page;
 mod releases;
 mod request_new;
@@ -41,6 +43,8 @@ pub fn routes() -> Router<App> {
         .route("/auth/reauth", get(signin::reauth))
         .route(page::STYLESHEET_PATH, get(page::stylesheet))
         .merge(requests_routes())
+        .merge(audit::routes())
+        .merge(links::routes())
         .layer(middleware::from_fn(page::headers))
 }
 

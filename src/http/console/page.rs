@@ -64,6 +64,17 @@ pub fn problem(status: StatusCode, title: &str, message: &str) -> Response {
     (status, page(title, None, body)).into_response()
 }
 
+/// A refusal shown to a signed-in person (`header` from
+/// `console::signed_in`): the vault's message in plain words, and a way home.
+pub fn refused(header: Markup, status: StatusCode, title: &str, message: &str) -> Response {
+    let body = html! {
+        h1 { (title) }
+        p.box.error data-field="error" role="alert" { (message) }
+        p { a.button.secondary href="/" { "Back to my work" } }
+    };
+    (status, page(title, Some(header), body)).into_response()
+}
+
 pub async fn stylesheet() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLESHEET).into_response()
 }
