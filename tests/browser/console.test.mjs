@@ -9,12 +9,13 @@
 // Run from the repository root after `cargo build`:
 // `node --test tests/browser/console.test.mjs`.
 
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { TEST_TIMEOUT_MS, launchBrowser, openPage, shot, startDev, stopServer, text } from './support.mjs';
+import { BIN, TEST_TIMEOUT_MS, launchBrowser, openPage, shot, startDev, stopServer, text } from './support.mjs';
 
 const PHONE = { width: 360, height: 740 };
 const PROVIDER_SPLIT = '100000000002';
@@ -145,6 +146,29 @@ describe('the console at 3 a.m.', () => {
     assert.match((await text(gus.page, '[data-field="mfa-code"]')).trim(), /^\d{6}$/);
     await shot(gus.page, 'console-shared-6-gus-code');
     for (const p of [sam, carol, dave, grace, gus]) await p.done();
+  });
+
+  test('an auditor downloads a bundle that rootvault audit verify accepts', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const audrey = await person(t, 'acme', 'audrey');
+    const { page } = audrey;
+    await page.goto(`${server.base}/audit`);
+    await shot(page, 'console-audit-1-events');
+    const save = async (locator, name) => {
+      const [download] = await Promise.all([page.waitForEvent('download'), locator.click()]);
+      const path = join(dataDir, name);
+      await download.saveAs(path);
+      return path;
+    };
+    const checkpoint = await save(page.locator('a[data-action="audit-download"][href^="/audit/checkpoint.txt"]'), 'trusted-checkpoint.txt');
+    const bundle = await save(page.locator('button[data-action="audit-download"]'), 'bundle.json');
+    const key = (await text(page, '[data-field="public-key"]')).trim();
+    const command = (await text(page, '[data-field="verify-command"]')).trim();
+    assert.ok(command.includes(`--public-key '${key}'`), command);
+    const out = execFileSync(BIN, ['audit', 'verify', bundle, '--public-key', key, '--trusted-checkpoint', checkpoint], {
+      encoding: 'utf8',
+    });
+    assert.match(out, /OK|verified/i, out);
+    await audrey.done();
   });
 
   test('an approver approves with the keyboard alone', { timeout: TEST_TIMEOUT_MS * 2 }, async (t) => {
