@@ -83,7 +83,9 @@ describe('the console at 3 a.m.', () => {
     const sam = await person(t, 'acme', 'sam');
     const carol = await person(t, 'acme', 'carol');
     const dave = await person(t, 'acme', 'dave', { viewport: PHONE });
-    const alice = await person(t, 'acme', 'alice');
+    // Going back to the password page asks the server again, which has no
+    // view left to give (410): that refusal is logged by the browser.
+    const alice = await person(t, 'acme', 'alice', { expectedConsoleErrors: [/status of 410/] });
     const bob = await person(t, 'acme', 'bob');
 
     const url = await samAsks(sam, PROVIDER_SPLIT, 'acme/alice', 'acme/bob', 'console-story');
@@ -97,6 +99,8 @@ describe('the console at 3 a.m.', () => {
     assert.ok(width <= PHONE.width, `the request page fits a 360 px screen (${width} px wide)`);
 
     // alice: nothing secret before the click, the password after it.
+    const sent = [];
+    alice.page.on('request', (r) => sent.push({ url: r.url(), referer: r.headers().referer || '' }));
     await alice.page.goto(url);
     const before = await alice.page.content();
     await alice.page.locator('[data-action="reveal-password"]').click();
@@ -106,6 +110,15 @@ describe('the console at 3 a.m.', () => {
     assert.ok(!alice.page.url().includes(password), 'the password is not in a URL');
     assert.equal((await text(alice.page, '[data-field="views-left"]')).trim(), '0');
     await shot(alice.page, 'console-story-5-alice-password');
+    // Nothing the browser sends afterwards carries it (no Referer at all),
+    // and going back in the history does not show it again (no-store).
+    await alice.page.goto(`${server.base}/`);
+    for (const r of sent) {
+      assert.ok(!r.url.includes(password) && !r.referer.includes(password), `${r.url} carried the password`);
+      assert.equal(r.referer, '', `${r.url} was sent with a Referer`);
+    }
+    await alice.page.goBack().catch(() => {});
+    assert.ok(!(await alice.page.content()).includes(password), 'the history does not show the password again');
 
     // bob: a six-digit code, with seconds left.
     await bob.page.goto(url);
