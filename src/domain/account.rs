@@ -16,6 +16,15 @@ pub enum AccountKind {
     Member,
 }
 
+impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Payer => "payer",
+            AccountKind::Member => "member",
+        }
+    }
+}
+
 /// Who owns root of the account under the reseller agreement: `spam` (the
 /// provider) or `ecam` (the customer, for member accounts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +32,15 @@ pub enum AccountKind {
 pub enum AccountModel {
     Spam,
     Ecam,
+}
+
+impl AccountModel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountModel::Spam => "spam",
+            AccountModel::Ecam => "ecam",
+        }
+    }
 }
 
 /// How the two halves of an account's root credential are held (DESIGN §2).

@@ -32,6 +32,16 @@ pub struct AccountView {
     #[serde(flatten)]
     pub account: Account,
     pub custodians: CustodiansView,
+    /// Whether a released password waits for its rotation (invariant 7).
+    pub rotation_due: bool,
+}
+
+/// An account's view as stored now.
+fn view_of(tx: &rusqlite::Connection, account: Account) -> Result<AccountView, Error> {
+    let id = account.account_id.clone();
+    let custodians = store::custodians::load(tx, &id)?.into();
+    let rotation_due = store::halves::status(tx, &id)?.iter().any(|h| h.rotation_due);
+    Ok(AccountView { account, custodians, rotation_due })
 }
 
 impl Vault {
@@ -69,7 +79,7 @@ impl Vault {
             }
             store::accounts::insert(tx, &account, &by, now)?;
             draft.details.insert("custody".into(), account.custody.as_str().into());
-            Ok(AccountView { account, custodians: CustodiansView::from(CustodianSets::default()) })
+            Ok(AccountView { account, custodians: CustodiansView::from(CustodianSets::default()), rotation_due: false })
         })
         .await
     }
@@ -83,8 +93,7 @@ impl Vault {
         let (orgs, caller) = (Arc::clone(&self.orgs), caller.clone());
         self.audited(draft, move |tx, _, _| {
             let (account, _) = visible(&orgs, tx, &caller, &id)?;
-            let custodians = store::custodians::load(tx, &id)?.into();
-            Ok(AccountView { account, custodians })
+            view_of(tx, account)
         })
         .await
     }
@@ -100,8 +109,7 @@ impl Vault {
             let mut out = Vec::new();
             for account in store::accounts::list(tx)? {
                 if orgs.party_of(&account, &caller.principal.org).is_some() {
-                    let custodians = store::custodians::load(tx, &account.account_id)?.into();
-                    out.push(AccountView { account, custodians });
+                    out.push(view_of(tx, account)?);
                 }
             }
             draft.details.insert("count".into(), out.len().into());

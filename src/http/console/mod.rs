@@ -3,6 +3,8 @@
 //! the session and CSRF checks every page shares, and the signed-in start
 //! page with my work, and the break-glass request pages.
 
+mod account_actions;
+mod accounts;
 mod audit;
 mod cookies;
 mod home;
@@ -43,6 +45,7 @@ pub fn routes() -> Router<App> {
         .route("/auth/reauth", get(signin::reauth))
         .route(page::STYLESHEET_PATH, get(page::stylesheet))
         .merge(requests_routes())
+        .merge(accounts::routes())
         .merge(audit::routes())
         .merge(links::routes())
         .layer(middleware::from_fn(page::headers))

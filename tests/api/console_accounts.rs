@@ -1,0 +1,134 @@
+//! The accounts pages of the console: what each person sees, custodians,
+//! deposits and the rotation flow, all through console forms, with the
+//! vault's refusals shown in plain words and no secret in any page that
+//! was not the answer to a deliberate POST.
+
+use reqwest::StatusCode;
+
+use crate::browser::Browser;
+use crate::helpers::{PASSWORD, SEED, TestApp, spawn_dev_app};
+
+const ACCOUNT: &str = "123456789012";
+
+async fn page(browser: &Browser, path: &str) -> (StatusCode, String) {
+    let r = browser.get(path).await;
+    (r.status(), r.text().await.unwrap())
+}
+
+async fn post(browser: &Browser, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+    let token = browser.csrf_token().await;
+    let mut form = vec![("csrf_token", token.as_str())];
+    form.extend_from_slice(fields);
+    let r = browser.post_form(path, &form).await;
+    (r.status(), r.text().await.unwrap())
+}
+
+async fn two_accounts(app: &TestApp) {
+    app.stocked_account(ACCOUNT).await;
+    assert_eq!(app.register("210987654321", "shared_payer", Some("initech")).await.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn people_see_only_their_orgs_accounts_and_can_filter_them() {
+    let app = spawn_dev_app().await;
+    two_accounts(&app).await;
+    let ada = Browser::sign_in(&app, "acme", "ada").await;
+    let (_, all) = page(&ada, "/accounts").await;
+    assert!(all.contains(ACCOUNT) && all.contains("210987654321"));
+    let (_, globex) = page(&ada, "/accounts?customer_org=globex").await;
+    assert!(globex.contains(ACCOUNT) && !globex.contains("210987654321"));
+    let (_, shared) = page(&ada, "/accounts?custody=shared_payer").await;
+    assert!(!shared.contains(&format!("data-account=\"{ACCOUNT}\"")) && shared.contains("210987654321"));
+    let (_, due) = page(&ada, "/accounts?rotation_due=on").await;
+    assert!(due.contains("No account matches"), "nothing is due yet");
+
+    let gina = Browser::sign_in(&app, "globex", "gina").await;
+    let (_, mine) = page(&gina, "/accounts").await;
+    assert!(mine.contains(ACCOUNT) && !mine.contains("210987654321"));
+    let (status, other) = page(&gina, "/accounts/210987654321").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(other.contains("data-field=\"error\""));
+
+    let (status, detail) = page(&gina, &format!("/accounts/{ACCOUNT}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(detail.contains("acme/alice") && detail.contains("acme/bob") && detail.contains("provider_split"));
+    assert!(!detail.contains(PASSWORD) && !detail.contains(SEED), "no secret on the account page");
+}
+
+#[tokio::test]
+async fn admins_name_custodians_and_a_four_eyes_violation_is_shown_and_changes_nothing() {
+    let app = spawn_dev_app().await;
+    app.provider_split_account(ACCOUNT).await;
+    let ada = Browser::sign_in(&app, "acme", "ada").await;
+    let path = format!("/accounts/{ACCOUNT}/custodians/mfa");
+    let (status, refused) = post(&ada, &path, &[("principals", "acme/bob\nacme/alice")]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(refused.contains("data-field=\"error\"") && refused.contains("acme/bob\nacme/alice"), "kept: {refused}");
+    let api = app.get(&format!("/v1/accounts/{ACCOUNT}"), &app.token("acme/ada", &["admin"])).await;
+    assert_eq!(api.body["custodians"]["mfa"], serde_json::json!(["acme/bob"]));
+
+    let (status, saved) = post(&ada, &path, &[("principals", "acme/bob\nacme/dave")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(saved.contains("Custodians of the mfa half saved."));
+    let api = app.get(&format!("/v1/accounts/{ACCOUNT}"), &app.token("acme/ada", &["admin"])).await;
+    assert_eq!(api.body["custodians"]["mfa"], serde_json::json!(["acme/bob", "acme/dave"]));
+
+    let sam = Browser::sign_in(&app, "acme", "sam").await;
+    let (_, detail) = page(&sam, &format!("/accounts/{ACCOUNT}")).await;
+    assert!(!detail.contains("data-action=\"custodians-save\""), "only admins get the form");
+    let unforged = sam.post_form(&path, &[("principals", "acme/sam")]).await;
+    assert_eq!(unforged.status(), StatusCode::FORBIDDEN, "no CSRF token, no change");
+}
+
+#[tokio::test]
+async fn custodians_deposit_through_the_console_and_never_see_what_they_typed_again() {
+    let app = spawn_dev_app().await;
+    app.provider_split_account(ACCOUNT).await;
+    let alice = Browser::sign_in(&app, "acme", "alice").await;
+    let base = format!("/accounts/{ACCOUNT}/halves");
+
+    let (status, weak) = post(&alice, &format!("{base}/password"), &[("password", "short")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(weak.contains("data-field=\"error\"") && !weak.contains("value=\"short\""));
+
+    let (status, stored) = post(&alice, &format!("{base}/password"), &[("password", PASSWORD)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(stored.contains("Password stored as version 1.") && !stored.contains(PASSWORD));
+
+    let (_, generated) = post(&alice, &format!("{base}/password"), &[("generate", "true")]).await;
+    assert!(generated.contains("Generated password, version 2"));
+    assert!(generated.contains("data-field=\"password\""), "the generated password is shown once, as the answer");
+    let (_, later) = page(&alice, &format!("/accounts/{ACCOUNT}")).await;
+    assert!(!later.contains("data-field=\"password\""));
+
+    let bob = Browser::sign_in(&app, "acme", "bob").await;
+    let (status, by_alice) = post(&alice, &format!("{base}/mfa"), &[("secret_base32", SEED)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "alice holds no MFA custody: {by_alice}");
+    let (status, seeded) = post(&bob, &format!("{base}/mfa"), &[("secret_base32", SEED)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(seeded.contains("MFA seed stored as version 1.") && !seeded.contains(SEED));
+    let uri = format!("otpauth://totp/AWS:root?secret={SEED}&issuer=AWS");
+    let (_, by_uri) = post(&bob, &format!("{base}/mfa"), &[("otpauth_uri", &uri)]).await;
+    assert!(by_uri.contains("MFA seed stored as version 2."));
+
+    let halves = app.get(&format!("/v1/accounts/{ACCOUNT}/halves"), &app.token("acme/ada", &["admin"])).await;
+    let current: Vec<_> =
+        halves.body["halves"].as_array().unwrap().iter().map(|h| h["current_version"].clone()).collect();
+    assert_eq!(current, [serde_json::json!(2), serde_json::json!(2)]);
+}
+
+#[tokio::test]
+async fn a_password_custodian_rotates_and_confirms_in_the_console() {
+    let app = spawn_dev_app().await;
+    app.stocked_account(ACCOUNT).await;
+    let alice = Browser::sign_in(&app, "acme", "alice").await;
+    let base = format!("/accounts/{ACCOUNT}/halves/password/rotate");
+    let (status, candidate) = post(&alice, &base, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(candidate.contains("Rotation candidate") && candidate.contains("data-field=\"password\""));
+    let (status, confirmed) = post(&alice, &format!("{base}/confirm"), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(confirmed.contains("Rotation confirmed: version 2 is current."), "{confirmed}");
+    let (status, again) = post(&alice, &format!("{base}/confirm"), &[]).await;
+    assert!(status.is_client_error() && again.contains("data-field=\"error\""));
+}
