@@ -16,7 +16,7 @@ pub mod html;
 mod links;
 pub mod ratelimit;
 mod requests;
-mod reverse;
+pub mod reverse;
 pub mod server;
 mod subscribers;
 pub mod sys;

@@ -15,7 +15,7 @@ use crate::domain::reverse::{ChecklistItem, HandoffKind, ItemStatus, Signatory};
 use crate::error::Error;
 use crate::vault::{ReverseStep, ReverseView};
 
-fn date(field: &str, text: &str) -> Result<time::Date, Error> {
+pub fn date(field: &str, text: &str) -> Result<time::Date, Error> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(text, format)
         .map_err(|_| Error::invalid("invalid_body", format!("{field} must be a date like 2026-11-20")))

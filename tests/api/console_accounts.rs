@@ -132,3 +132,49 @@ async fn a_password_custodian_rotates_and_confirms_in_the_console() {
     let (status, again) = post(&alice, &format!("{base}/confirm"), &[]).await;
     assert!(status.is_client_error() && again.contains("data-field=\"error\""));
 }
+
+/// The next weekday after the 15th of a month, at least two days ahead.
+fn handback_day() -> time::Date {
+    use time::{Duration, OffsetDateTime, Weekday};
+    let mut d = OffsetDateTime::now_utc().date() + Duration::days(2);
+    while d.day() <= 15 || matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday) {
+        d += Duration::days(1);
+    }
+    d
+}
+
+#[tokio::test]
+async fn the_reverse_assumption_runs_through_the_console_with_each_side_seeing_its_own_steps() {
+    let app = spawn_dev_app().await;
+    app.stocked_account(ACCOUNT).await;
+    let gina = Browser::sign_in(&app, "globex", "gina").await;
+    let ada = Browser::sign_in(&app, "acme", "ada").await;
+    let base = format!("/accounts/{ACCOUNT}/reverse-assumption");
+    let day = handback_day().to_string();
+
+    let (_, provider_page) = page(&ada, &format!("/accounts/{ACCOUNT}")).await;
+    assert!(!provider_page.contains("data-action=\"reverse-request\""), "the provider does not ask");
+    let ask = [
+        ("new_root_email", "root@globex.example"),
+        ("signatory_name", "Gina Globex"),
+        ("signatory_email", "gina@globex.example"),
+        ("requested_date", day.as_str()),
+    ];
+    let (status, asked) = post(&gina, &base, &ask).await;
+    assert_eq!(status, StatusCode::OK, "{asked}");
+    assert!(asked.contains("data-field=\"reverse-state\">requested<"));
+    assert!(!asked.contains("data-action=\"reverse-request\""), "the form is gone once asked");
+    let (status, twice) = post(&gina, &base, &ask).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(twice.contains("already under way"));
+
+    let (status, bad_date) = post(&ada, &format!("{base}/schedule"), &[("date", "not-a-date")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad_date.contains("data-field=\"error\""));
+    let (_, scheduled) = post(&ada, &format!("{base}/schedule"), &[("date", day.as_str())]).await;
+    assert!(scheduled.contains("data-field=\"reverse-state\">scheduled<"), "{scheduled}");
+    let (_, customer_view) = page(&gina, &format!("/accounts/{ACCOUNT}")).await;
+    assert!(!customer_view.contains("reverse-schedule") && customer_view.contains("data-action=\"reverse-cancel\""));
+    let (_, cancelled) = post(&gina, &format!("{base}/cancel"), &[]).await;
+    assert!(cancelled.contains("data-field=\"reverse-state\">cancelled<"), "{cancelled}");
+}

@@ -70,7 +70,9 @@ async fn every_console_route_sends_the_console_headers_and_every_post_needs_its_
             .replace("{org}", "acme")
             .replace("{account_id}", "123456789012")
             .replace("{half}", "password")
-            .replace("{reference}", &"0".repeat(64));
+            .replace("{reference}", &"0".repeat(64))
+            .replace("{step}", "cancel")
+            .replace("{item}", "update_contacts");
         let response = if method == "GET" { audrey.get(&path).await } else { audrey.post_form(&path, &[]).await };
         assert_console_headers(&response, &format!("{method} {path}"));
         if method == "POST" {

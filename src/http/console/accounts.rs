@@ -12,17 +12,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
 
-use super::account_actions;
 use super::page::page;
 use super::request_page::refusal_box;
 use super::signed::SignedIn;
 use super::signed_in;
+use super::{account_actions, account_reverse};
 use crate::app::App;
 use crate::domain::ids::{AccountId, Half, Role};
 use crate::error::Error;
 use crate::http::error::status_of;
 use crate::store::halves::HalfStatus;
-use crate::vault::{AccountView, ReverseView};
+use crate::vault::AccountView;
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -33,6 +33,9 @@ pub fn routes() -> Router<App> {
         .route("/accounts/{account_id}/halves/mfa", post(account_actions::deposit_mfa))
         .route("/accounts/{account_id}/halves/password/rotate", post(account_actions::rotate))
         .route("/accounts/{account_id}/halves/password/rotate/confirm", post(account_actions::confirm_rotation))
+        .route("/accounts/{account_id}/reverse-assumption", post(account_reverse::request))
+        .route("/accounts/{account_id}/reverse-assumption/{step}", post(account_reverse::step))
+        .route("/accounts/{account_id}/reverse-assumption/checklist/{item}", post(account_reverse::checklist))
 }
 
 pub fn account_href(id: &AccountId) -> String {
@@ -237,32 +240,6 @@ fn half_section(
     }
 }
 
-fn reverse_section(reverse: Option<&ReverseView>) -> Markup {
-    html! {
-        h2 { "Reverse assumption" }
-        @match reverse {
-            None => p.muted { "The customer has not asked for this account back." },
-            Some(r) => {
-                dl.box {
-                    dt { "State" } dd { strong data-field="reverse-state" { (r.state.as_str()) } }
-                    dt { "Asked by" } dd.mono { (r.requested_by) }
-                    dt { "Date asked for" } dd { (r.requested_date) }
-                    @if let Some(d) = &r.scheduled_date { dt { "Scheduled for" } dd { (d) } }
-                    @if let Some(d) = &r.balance_confirmed_at { dt { "Balance confirmed" } dd { (d) } }
-                    @if !r.missing_items.is_empty() {
-                        dt { "Checklist left" } dd { (r.missing_items.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(", ")) }
-                    }
-                    @if let Some(d) = &r.handed_off_at { dt { "Handed off" } dd { (d) } }
-                }
-                @if let Some(url) = &r.link_url {
-                    p { "The hand-off link for your signatory (only your org's admins see it):" }
-                    p.box.mono data-field="handoff-link" { (url) }
-                }
-            }
-        }
-    }
-}
-
 /// Render the account page for `who`, with what the last form produced.
 pub async fn render(app: &App, who: &SignedIn, id: AccountId, outcome: Outcome) -> Response {
     let view = match app.vault.account(who.caller(), &who.http, id.clone()).await {
@@ -296,7 +273,7 @@ pub async fn render(app: &App, who: &SignedIn, id: AccountId, outcome: Outcome) 
         p.muted { "Versions and who made them; never the secrets." }
         (half_section(who, &view, status(Half::Password), Half::Password, &outcome))
         (half_section(who, &view, status(Half::Mfa), Half::Mfa, &outcome))
-        (reverse_section(reverse.as_ref()))
+        (super::account_reverse::section(who, app, &view.account.account_id, reverse.as_ref(), &outcome))
     };
     (code, page(&format!("Account {}", a.account_id), Some(signed_in(&who.session)), body)).into_response()
 }

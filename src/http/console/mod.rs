@@ -4,6 +4,7 @@
 //! page with my work, and the break-glass request pages.
 
 mod account_actions;
+mod account_reverse;
 mod accounts;
 mod audit;
 mod cookies;
