@@ -79,6 +79,19 @@ impl Browser {
         self.send(self.http.post(&url).form(form), &url).await
     }
 
+    /// POST a multipart form: text `fields` and one file part.
+    pub async fn post_file(&self, url: &str, fields: &[(&str, &str)], file: (&str, Vec<u8>, &str)) -> Response {
+        let url = self.absolute(url);
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        let (name, bytes, mime) = file;
+        let part = reqwest::multipart::Part::bytes(bytes).file_name("upload").mime_str(mime).unwrap();
+        form = form.part(name.to_owned(), part);
+        self.send(self.http.post(&url).multipart(form), &url).await
+    }
+
     pub fn cookie(&self, name: &str) -> Option<String> {
         self.cookies.lock().unwrap().get(name).cloned()
     }

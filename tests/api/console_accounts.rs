@@ -178,3 +178,43 @@ async fn the_reverse_assumption_runs_through_the_console_with_each_side_seeing_i
     let (_, cancelled) = post(&gina, &format!("{base}/cancel"), &[]).await;
     assert!(cancelled.contains("data-field=\"reverse-state\">cancelled<"), "{cancelled}");
 }
+
+/// A PNG of the QR code of `text`.
+fn qr_png(text: &str) -> Vec<u8> {
+    let picture = qrcode::QrCode::new(text.as_bytes()).unwrap().render::<image::Luma<u8>>().build();
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageLuma8(picture).write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[tokio::test]
+async fn an_mfa_custodian_deposits_a_seed_from_a_picture_of_its_qr_code() {
+    let app = spawn_dev_app().await;
+    app.provider_split_account(ACCOUNT).await;
+    let bob = Browser::sign_in(&app, "acme", "bob").await;
+    let token = bob.csrf_token().await;
+    let path = format!("/accounts/{ACCOUNT}/halves/mfa/qr");
+    let uri = format!("otpauth://totp/Amazon%20Web%20Services:root?secret={SEED}&issuer=Amazon%20Web%20Services");
+
+    let no_token = bob.post_file(&path, &[], ("qr", qr_png(&uri), "image/png")).await;
+    assert_eq!(no_token.status(), StatusCode::FORBIDDEN);
+
+    let stored = bob.post_file(&path, &[("csrf_token", &token)], ("qr", qr_png(&uri), "image/png")).await;
+    assert_eq!(stored.status(), StatusCode::OK);
+    let html = stored.text().await.unwrap();
+    assert!(html.contains("MFA seed stored as version 1.") && !html.contains(SEED), "{html}");
+
+    for (bytes, why) in [
+        (qr_png("https://example.com/not-a-seed"), "no otpauth URI"),
+        (b"GIF89a not a picture at all".to_vec(), "not PNG or JPEG"),
+        (vec![0x89, b'P', b'N', b'G'], "a broken PNG"),
+    ] {
+        let refused = bob.post_file(&path, &[("csrf_token", &token)], ("qr", bytes, "image/png")).await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "{why}");
+        assert!(refused.text().await.unwrap().contains("data-field=\"error\""), "{why}");
+    }
+    let too_big = bob.post_file(&path, &[("csrf_token", &token)], ("qr", vec![0; 600 * 1024], "image/png")).await;
+    assert!(too_big.status().is_client_error(), "{}", too_big.status());
+    let halves = app.get(&format!("/v1/accounts/{ACCOUNT}/halves"), &app.token("acme/ada", &["admin"])).await;
+    assert_eq!(halves.body["halves"][1]["current_version"], 1, "only the good picture made a version");
+}

@@ -36,7 +36,9 @@ fn console_routes() -> BTreeSet<(String, String)> {
                     constants.iter().find(|(name, _)| *name == path).unwrap_or_else(|| panic!("{path}")).1.to_owned()
                 }
             };
-            let handler = rest.split(".route(").next().unwrap().lines().next().unwrap();
+            // The handler is on the route's line, or the next one when the
+            // path stands on a line of its own.
+            let handler = rest.split(".route(").next().unwrap().lines().map(str::trim).find(|l| !l.is_empty()).unwrap();
             for method in ["get", "post"] {
                 if handler.contains(&format!("{method}(")) {
                     routes.insert((method.to_uppercase(), path.clone()));

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -16,7 +17,7 @@ use super::page::page;
 use super::request_page::refusal_box;
 use super::signed::SignedIn;
 use super::signed_in;
-use super::{account_actions, account_reverse};
+use super::{account_actions, account_reverse, qr_upload};
 use crate::app::App;
 use crate::domain::ids::{AccountId, Half, Role};
 use crate::error::Error;
@@ -31,6 +32,10 @@ pub fn routes() -> Router<App> {
         .route("/accounts/{account_id}/custodians/{half}", post(account_actions::custodians))
         .route("/accounts/{account_id}/halves/password", post(account_actions::deposit_password))
         .route("/accounts/{account_id}/halves/mfa", post(account_actions::deposit_mfa))
+        .route(
+            "/accounts/{account_id}/halves/mfa/qr",
+            post(qr_upload::deposit).layer(DefaultBodyLimit::max(qr_upload::MAX_UPLOAD_BYTES)),
+        )
         .route("/accounts/{account_id}/halves/password/rotate", post(account_actions::rotate))
         .route("/accounts/{account_id}/halves/password/rotate/confirm", post(account_actions::confirm_rotation))
         .route("/accounts/{account_id}/reverse-assumption", post(account_reverse::request))
@@ -233,6 +238,12 @@ fn half_section(
                         label for="secret_base32" { "or its secret in base32" }
                         input #secret_base32 type="password" name="secret_base32" autocomplete="off";
                         div.row { button type="submit" data-action="deposit" { "Deposit this seed" } }
+                    }
+                    form.stack method="post" action=(format!("{base}/halves/mfa/qr")) enctype="multipart/form-data" {
+                        (csrf(who))
+                        label for="qr" { "or a picture of its QR code (PNG or JPEG)" }
+                        input #qr type="file" name="qr" accept="image/png,image/jpeg";
+                        div.row { button type="submit" data-action="deposit" { "Deposit from the QR code" } }
                     }
                 }
             }

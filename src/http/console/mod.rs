@@ -11,6 +11,7 @@ mod cookies;
 mod home;
 mod links;
 mod page;
+mod qr_upload;
 mod releases;
 mod request_new;
 mod request_page;
