@@ -125,6 +125,13 @@ describe('the console at 3 a.m.', () => {
     await bob.page.locator('[data-action="mfa-code"]').click();
     const code = (await text(bob.page, '[data-field="mfa-code"]')).trim();
     assert.match(code, /^\d{6}$/);
+    // The page counts the seconds down by itself (self-hosted script, CSP intact).
+    const first = Number((await text(bob.page, '[data-field="seconds-left"]')).trim());
+    await bob.page.waitForFunction(
+      (start) => Number(document.querySelector('[data-field="seconds-left"]').textContent) !== start,
+      first,
+      { timeout: 5_000 },
+    );
     await shot(bob.page, 'console-story-6-bob-code');
 
     // alice is offered no code, and asking anyway is refused in plain words.
