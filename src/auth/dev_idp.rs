@@ -30,6 +30,7 @@ use super::dev::{DevIssuer, DevIssuerError};
 use super::secret::{Secret, pkce_matches};
 use crate::dev::{DemoPerson, PEOPLE};
 use crate::domain::ids::OrgName;
+use crate::domain::session::is_s256_challenge;
 
 /// The one client registered with every dev provider: the dev service.
 pub const CLIENT_ID: &str = "rootvault-dev";
@@ -325,11 +326,6 @@ fn well_formed_verifier(verifier: &str) -> bool {
         && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
-/// An S256 challenge is the base64url of 32 bytes: 43 characters.
-fn well_formed_challenge(challenge: &str) -> bool {
-    challenge.len() == 43 && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
-}
-
 /// The client's id and secret from HTTP Basic (RFC 6749 §2.3.1: each part
 /// form-urlencoded, then joined by `:` and base64-encoded).
 fn basic_credentials(header: &str) -> Option<(String, String)> {
@@ -442,7 +438,7 @@ impl OrgIdp<'_> {
         if params.get("code_challenge_method") != Some("S256") {
             return Err(refuse("invalid_request", "code_challenge_method must be S256"));
         }
-        if !well_formed_challenge(code_challenge) {
+        if !is_s256_challenge(code_challenge) {
             return Err(refuse("invalid_request", "code_challenge is not an S256 challenge"));
         }
         let nonce = params.get("nonce");

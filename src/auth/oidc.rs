@@ -71,6 +71,17 @@ struct Provider {
     cache: tokio::sync::Mutex<Option<Cached>>,
 }
 
+/// A client built from a provider's discovered metadata: its authorization
+/// endpoint is known, its token and user-info endpoints are as discovered.
+type ProviderClient = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
 /// The relying party for every org that has a provider.
 pub struct RelyingParty {
     providers: HashMap<OrgName, Provider>,
@@ -209,17 +220,7 @@ impl RelyingParty {
         metadata: CoreProviderMetadata,
         settings: &OidcSettings,
         public_url: &str,
-    ) -> Result<
-        CoreClient<
-            openidconnect::EndpointSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointMaybeSet,
-            openidconnect::EndpointMaybeSet,
-        >,
-        SigninError,
-    > {
+    ) -> Result<ProviderClient, SigninError> {
         let redirect = RedirectUrl::new(redirect_uri(public_url))
             .map_err(|_| SigninError::Discovery("the service's public URL is not a URL".into()))?;
         let secret = openidconnect::ClientSecret::new(settings.client_secret.expose().to_owned());
@@ -284,22 +285,12 @@ impl RelyingParty {
     }
 
     /// Verify the ID token and return its (now trusted) claims as JSON.
-    fn verify<T>(
+    fn verify(
         &self,
-        client: &CoreClient<
-            openidconnect::EndpointSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            T,
-            openidconnect::EndpointMaybeSet,
-        >,
+        client: &ProviderClient,
         id_token: &CoreIdToken,
         r: &Redemption<'_>,
-    ) -> Result<Value, SigninError>
-    where
-        T: openidconnect::EndpointState,
-    {
+    ) -> Result<Value, SigninError> {
         let max_age = r.max_age;
         let now = r.now;
         let verifier = client.id_token_verifier().set_allowed_algs(ALGORITHMS).set_auth_time_verifier_fn(

@@ -80,6 +80,12 @@ pub fn cli_callback(port: u16) -> String {
     format!("http://127.0.0.1:{port}/callback")
 }
 
+/// Whether `challenge` is an S256 PKCE challenge: the base64url of 32
+/// bytes, 43 characters (RFC 7636 §4.2).
+pub fn is_s256_challenge(challenge: &str) -> bool {
+    challenge.len() == 43 && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Why a CLI sign-in's parameters were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CliStartError {
@@ -104,7 +110,7 @@ pub fn check_cli_start(
 ) -> Result<u16, CliStartError> {
     let port = u16::try_from(port).ok().filter(|p| *p >= 1024).ok_or(CliStartError::Port)?;
     let url_safe = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if challenge.len() != 43 || !url_safe(challenge) {
+    if !is_s256_challenge(challenge) {
         return Err(CliStartError::Challenge);
     }
     if !(16..=128).contains(&state.len()) || !url_safe(state) {

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use secrecy::{ExposeSecret, SecretString};
@@ -15,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::console::{page, problem, refusal_page, to_provider};
-use super::extract::{Meta, RawJson, parse_body};
+use super::extract::{Meta, RawJson, bearer_token, parse_body};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::Error;
@@ -112,12 +111,7 @@ pub async fn logout(
     caller: Caller,
     headers: HeaderMap,
 ) -> Result<Json<Value>, Error> {
-    let token = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .unwrap_or("");
+    let token = bearer_token(&headers).unwrap_or("");
     if !app.vault.is_service_token(token) {
         return Err(Error::conflict(
             "not_a_session",

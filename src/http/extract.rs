@@ -46,13 +46,7 @@ impl FromRequestParts<App> for Caller {
     /// with the precise reason; the caller only sees 401.
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Error> {
         let Meta(http) = Meta::from_request_parts(parts, app).await?;
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim);
-        let (reason, org) = match token {
+        let (reason, org) = match bearer_token(&parts.headers) {
             None => ("missing bearer token", None),
             // Tokens `rootvault login` received: the session decides.
             Some(token) if app.vault.is_service_token(token) => match app.vault.service_token_caller(token).await {
@@ -66,6 +60,15 @@ impl FromRequestParts<App> for Caller {
         };
         Err(auth_failed(app, parts, &http, reason, org).await)
     }
+}
+
+/// The bearer token of a request's `Authorization` header, if any.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
 }
 
 /// Count a failed authentication per address and record it as `auth.fail`

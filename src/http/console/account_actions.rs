@@ -7,8 +7,8 @@ use axum::response::Response;
 use maud::html;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::accounts::{Outcome, account_href, render, reveal_box};
-use super::request_page::step_up;
+use super::accounts::{Outcome, account_href, after_form, bad_account, reveal_box};
+use super::csrf_field;
 use super::signed::CsrfForm;
 use crate::app::App;
 use crate::crypto::totp::MfaSeed;
@@ -20,16 +20,8 @@ fn refused(form: &'static str, e: Error) -> Outcome {
     Outcome { form: Some(form), error: Some(e), ..Outcome::default() }
 }
 
-/// Render the page after a form, or go through step-up first.
 async fn answer(app: &App, form: &CsrfForm, id: AccountId, outcome: Outcome) -> Response {
-    if matches!(outcome.error, Some(Error::ReauthenticationRequired)) {
-        return step_up(&account_href(&id));
-    }
-    render(app, &form.who, id, outcome).await
-}
-
-fn bad_account() -> Response {
-    super::page::problem(axum::http::StatusCode::BAD_REQUEST, "Unknown account", "an account id is 12 digits")
+    after_form(app, &form.who, id, outcome).await
 }
 
 /// `POST /accounts/{id}/custodians/{half}` with `principals`, one per line.
@@ -117,7 +109,7 @@ pub async fn rotate(State(app): State<App>, Path(raw): Path<String>, form: CsrfF
         Ok(c) => {
             let confirm = html! {
                 form.stack method="post" action=(format!("{}/halves/password/rotate/confirm", account_href(&id))) {
-                    input type="hidden" name="csrf_token" value=(form.who.session.csrf_token());
+                    (csrf_field(&form.who.session))
                     p { "Set it as the root password in AWS, then confirm: it becomes version " (c.version) "." }
                     button type="submit" data-action="rotate" { "Confirm the rotation" }
                 }

@@ -9,8 +9,9 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use maud::{Markup, html};
 
-use super::accounts::{Outcome, account_href, render};
-use super::request_page::{refusal_box, step_up};
+use super::accounts::{Outcome, account_href, after_form, bad_account};
+use super::csrf_field;
+use super::request_page::refusal_box;
 use super::signed::{CsrfForm, SignedIn};
 use crate::app::App;
 use crate::domain::account::Email;
@@ -19,10 +20,6 @@ use crate::domain::reverse::{ChecklistItem, HandoffKind, ItemStatus, RaState, Si
 use crate::error::Error;
 use crate::http::reverse::date;
 use crate::vault::{ReverseStep, ReverseView};
-
-fn csrf(who: &SignedIn) -> Markup {
-    html! { input type="hidden" name="csrf_token" value=(who.session.csrf_token()); }
-}
 
 /// The reverse-assumption part of the account page.
 pub fn section(who: &SignedIn, app: &App, id: &AccountId, reverse: Option<&ReverseView>, outcome: &Outcome) -> Markup {
@@ -55,7 +52,7 @@ pub fn section(who: &SignedIn, app: &App, id: &AccountId, reverse: Option<&Rever
         }
         @if admin && !provider && open.is_none() {
             form.stack method="post" action=(base) {
-                (csrf(who))
+                (csrf_field(&who.session))
                 h3 { "Ask for the account back" }
                 label for="new_root_email" { "New root e-mail" }
                 input #new_root_email type="email" name="new_root_email" required;
@@ -72,7 +69,7 @@ pub fn section(who: &SignedIn, app: &App, id: &AccountId, reverse: Option<&Rever
             @if provider {
                 @if r.state == RaState::Requested {
                     form.stack method="post" action=(format!("{base}/schedule")) {
-                        (csrf(who))
+                        (csrf_field(&who.session))
                         label for="date" { "Schedule the hand-off on (a weekday)" }
                         input #date type="date" name="date" required;
                         div.row { button type="submit" data-action="reverse-schedule" { "Schedule" } }
@@ -80,7 +77,7 @@ pub fn section(who: &SignedIn, app: &App, id: &AccountId, reverse: Option<&Rever
                 }
                 @if r.state == RaState::Scheduled {
                     form.inline method="post" action=(format!("{base}/confirm-balance")) {
-                        (csrf(who)) button type="submit" data-action="reverse-confirm-balance" { "Confirm the balance is settled" }
+                        (csrf_field(&who.session)) button type="submit" data-action="reverse-confirm-balance" { "Confirm the balance is settled" }
                     }
                 }
                 @if !r.missing_items.is_empty() {
@@ -88,7 +85,7 @@ pub fn section(who: &SignedIn, app: &App, id: &AccountId, reverse: Option<&Rever
                     ul.items { @for item in &r.missing_items { li {
                         (item.as_str()) " "
                         form.inline method="post" action=(format!("{base}/checklist/{}", item.as_str())) {
-                            (csrf(who))
+                            (csrf_field(&who.session))
                             button.secondary type="submit" name="status" value="done" data-action="reverse-checklist" { "Done" }
                             " "
                             button.secondary type="submit" name="status" value="not_applicable" data-action="reverse-checklist" { "Not applicable" }
@@ -97,7 +94,7 @@ pub fn section(who: &SignedIn, app: &App, id: &AccountId, reverse: Option<&Rever
                 }
                 @if r.state == RaState::BalanceConfirmed && r.missing_items.is_empty() {
                     form.stack method="post" action=(format!("{base}/handoff")) {
-                        (csrf(who))
+                        (csrf_field(&who.session))
                         label for="kind" { "Hand-off" }
                         select #kind name="kind" {
                             option value="deliver" { "deliver the credentials to the signatory" }
@@ -108,7 +105,7 @@ pub fn section(who: &SignedIn, app: &App, id: &AccountId, reverse: Option<&Rever
                 }
             }
             form.inline method="post" action=(format!("{base}/cancel")) {
-                (csrf(who)) button.secondary type="submit" data-action="reverse-cancel" { "Cancel the reverse assumption" }
+                (csrf_field(&who.session)) button.secondary type="submit" data-action="reverse-cancel" { "Cancel the reverse assumption" }
             }
         } }
     }
@@ -119,14 +116,9 @@ async fn answer(app: &App, form: &CsrfForm, id: AccountId, result: Result<Revers
         Ok(view) => {
             Outcome { notice: Some(format!("Reverse assumption: {}.", view.state.as_str())), ..Outcome::default() }
         }
-        Err(Error::ReauthenticationRequired) => return step_up(&account_href(&id)),
         Err(e) => Outcome { form: Some("reverse"), error: Some(e), ..Outcome::default() },
     };
-    render(app, &form.who, id, outcome).await
-}
-
-fn bad_account() -> Response {
-    super::page::problem(axum::http::StatusCode::BAD_REQUEST, "Unknown account", "an account id is 12 digits")
+    after_form(app, &form.who, id, outcome).await
 }
 
 /// `POST /accounts/{id}/reverse-assumption`: the customer's admin asks.

@@ -13,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
 
+use super::csrf_field;
 use super::page::page;
-use super::request_page::refusal_box;
+use super::request_page::{refusal_box, step_up};
 use super::signed::SignedIn;
 use super::signed_in;
 use super::{account_actions, account_reverse, qr_upload};
@@ -145,10 +146,6 @@ pub struct Outcome {
     pub reveal: Option<Markup>,
 }
 
-fn csrf(who: &SignedIn) -> Markup {
-    html! { input type="hidden" name="csrf_token" value=(who.session.csrf_token()); }
-}
-
 fn error_for(outcome: &Outcome, form: &str) -> Markup {
     html! { @if outcome.form == Some(form) { @if let Some(e) = &outcome.error { (refusal_box(e)) } } }
 }
@@ -174,7 +171,7 @@ fn custodians_section(who: &SignedIn, view: &AccountView, half: Half, outcome: &
         @if who.caller().has_role(Role::Admin) {
             (error_for(outcome, form))
             form.stack method="post" action=(format!("{}/custodians/{half}", account_href(&id))) {
-                (csrf(who))
+                (csrf_field(&who.session))
                 label for=(field) { "Custodians of the " (half) " half, one org/sub per line" }
                 textarea id=(field) name="principals" rows="3" { (text) }
                 div.row { button type="submit" data-action="custodians-save" { "Save custodians" } }
@@ -214,7 +211,7 @@ fn half_section(
                 Half::Password => {
                     (error_for(outcome, "deposit-password"))
                     form.stack method="post" action=(format!("{base}/halves/password")) {
-                        (csrf(who))
+                        (csrf_field(&who.session))
                         label for="password" { "New password (12+ characters, upper, lower, digit, symbol)" }
                         input #password type="password" name="password" autocomplete="new-password";
                         div.row {
@@ -224,7 +221,7 @@ fn half_section(
                     }
                     (error_for(outcome, "rotate"))
                     form.stack method="post" action=(format!("{base}/halves/password/rotate")) {
-                        (csrf(who))
+                        (csrf_field(&who.session))
                         p { "Rotate: get a generated candidate, set it as the root password in AWS, then confirm it here." }
                         div.row { button.secondary type="submit" data-action="rotate" { "Start a rotation" } }
                     }
@@ -232,7 +229,7 @@ fn half_section(
                 Half::Mfa => {
                     (error_for(outcome, "deposit-mfa"))
                     form.stack method="post" action=(format!("{base}/halves/mfa")) {
-                        (csrf(who))
+                        (csrf_field(&who.session))
                         label for="otpauth_uri" { "otpauth:// URI of the virtual MFA device" }
                         input #otpauth_uri type="password" name="otpauth_uri" autocomplete="off";
                         label for="secret_base32" { "or its secret in base32" }
@@ -240,7 +237,7 @@ fn half_section(
                         div.row { button type="submit" data-action="deposit" { "Deposit this seed" } }
                     }
                     form.stack method="post" action=(format!("{base}/halves/mfa/qr")) enctype="multipart/form-data" {
-                        (csrf(who))
+                        (csrf_field(&who.session))
                         label for="qr" { "or a picture of its QR code (PNG or JPEG)" }
                         input #qr type="file" name="qr" accept="image/png,image/jpeg";
                         div.row { button type="submit" data-action="deposit" { "Deposit from the QR code" } }
@@ -287,6 +284,20 @@ pub async fn render(app: &App, who: &SignedIn, id: AccountId, outcome: Outcome) 
         (super::account_reverse::section(who, app, &view.account.account_id, reverse.as_ref(), &outcome))
     };
     (code, page(&format!("Account {}", a.account_id), Some(signed_in(&who.session)), body)).into_response()
+}
+
+/// The account page after one of its forms; a form the vault refused for
+/// want of a recent sign-in goes through step-up first.
+pub async fn after_form(app: &App, who: &SignedIn, id: AccountId, outcome: Outcome) -> Response {
+    if matches!(outcome.error, Some(Error::ReauthenticationRequired)) {
+        return step_up(&account_href(&id));
+    }
+    render(app, who, id, outcome).await
+}
+
+/// The answer to a path whose account id is not one.
+pub fn bad_account() -> Response {
+    super::page::problem(StatusCode::BAD_REQUEST, "Unknown account", "an account id is 12 digits")
 }
 
 /// `GET /accounts/{account_id}`

@@ -13,8 +13,9 @@ use maud::{Markup, html};
 use secrecy::SecretString;
 
 use super::page::page;
+use super::request_page::step_up;
 use super::signin::redirect;
-use super::{CsrfForm, SignedIn, signed_in};
+use super::{CsrfForm, SignedIn, csrf_field, signed_in};
 use crate::app::App;
 use crate::audit::{Action, EventDraft, Target};
 use crate::domain::ids::{AccountId, Half};
@@ -129,7 +130,7 @@ fn create_forms(session: &ConsoleSession, kept: &Kept) -> Markup {
         h2 { "Collect a secret" }
         p.muted { "Someone outside the vault types the password or MFA secret into the link's page once; it becomes the half's new version. For custodians of the half and admins of the org that holds it." }
         form.box.fields method="post" action=(HERE) {
-            input type="hidden" name="csrf_token" value=(session.csrf_token());
+            (csrf_field(session))
             input type="hidden" name="purpose" value="collect";
             div { label for="collect-account_id" { "Account" }
                   input #collect-account_id name="account_id" inputmode="numeric" placeholder="12 digits" required value=[collect.map(|k| &k.account_id)]; }
@@ -144,7 +145,7 @@ fn create_forms(session: &ConsoleSession, kept: &Kept) -> Markup {
         h2 { "Deliver a released password" }
         p.muted { "Send the password of an approved request you are the named recipient of to someone by a link they open once; it counts as one of the request's views." }
         form.box.fields method="post" action=(HERE) {
-            input type="hidden" name="csrf_token" value=(session.csrf_token());
+            (csrf_field(session))
             input type="hidden" name="purpose" value="deliver";
             input type="hidden" name="half" value="password";
             div { label for="deliver-request_id" { "Request" }
@@ -178,7 +179,7 @@ fn list(session: &ConsoleSession, links: &[MyLink]) -> Markup {
                                 td {
                                     @if v.state == crate::domain::links::LinkState::Pending {
                                         form.inline method="post" action=(format!("/links/{}/revoke", link.reference.as_str())) {
-                                            input type="hidden" name="csrf_token" value=(session.csrf_token());
+                                            (csrf_field(session))
                                             button.secondary type="submit" data-action="link-revoke" { "Revoke" }
                                         }
                                     }
@@ -212,10 +213,6 @@ async fn render(app: &App, who: &SignedIn, error: Option<&Error>, kept: &Kept) -
 /// `GET /links`
 pub async fn links_page(State(app): State<App>, who: SignedIn) -> Response {
     render(&app, &who, None, &Kept::default()).await
-}
-
-fn step_up() -> Response {
-    redirect("/auth/reauth?return_to=%2Flinks", &[])
 }
 
 /// The page that shows a new link's URL, once. `no-store` is set here too,
@@ -256,7 +253,7 @@ pub async fn create(State(app): State<App>, form: CsrfForm) -> Response {
     };
     match created {
         Ok((purpose, link)) => created_page(&who.session, purpose, &link),
-        Err(Error::ReauthenticationRequired) => step_up(),
+        Err(Error::ReauthenticationRequired) => step_up(HERE),
         Err(e) => render(&app, who, Some(&e), &Kept::of(&form)).await,
     }
 }
@@ -270,7 +267,7 @@ pub async fn revoke(State(app): State<App>, Path(reference): Path<String>, form:
     };
     match revoked {
         Ok(()) => redirect(HERE, &[]),
-        Err(Error::ReauthenticationRequired) => step_up(),
+        Err(Error::ReauthenticationRequired) => step_up(HERE),
         Err(e) => render(&app, who, Some(&e), &Kept::default()).await,
     }
 }

@@ -67,6 +67,11 @@ fn requests_routes() -> Router<App> {
         .route(script::SCRIPT_PATH, get(script::script))
 }
 
+/// The hidden field every state-changing form of `session` carries.
+pub fn csrf_field(session: &ConsoleSession) -> Markup {
+    html! { input type="hidden" name="csrf_token" value=(session.csrf_token()); }
+}
+
 /// The signed-in part of every page's header: where to go, who, and a
 /// sign-out button.
 pub fn signed_in(session: &ConsoleSession) -> Markup {
@@ -83,7 +88,7 @@ pub fn signed_in(session: &ConsoleSession) -> Markup {
             span.mono data-field="principal" { (session.caller.principal) }
             " "
             form.inline method="post" action="/signout" {
-                input type="hidden" name="csrf_token" value=(session.csrf_token());
+                (csrf_field(session))
                 button.secondary type="submit" data-action="sign-out" { "Sign out" }
             }
         }

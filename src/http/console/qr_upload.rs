@@ -12,8 +12,7 @@ use axum::extract::{Multipart, Path, State};
 use axum::response::Response;
 use zeroize::Zeroizing;
 
-use super::accounts::{Outcome, account_href, render};
-use super::request_page::step_up;
+use super::accounts::{Outcome, after_form, bad_account};
 use super::signed::SignedIn;
 use crate::app::App;
 use crate::crypto::totp::MfaSeed;
@@ -62,13 +61,7 @@ pub async fn deposit(
     Path(raw): Path<String>,
     parts: Result<Multipart, MultipartRejection>,
 ) -> Response {
-    let Ok(id) = raw.parse::<AccountId>() else {
-        return super::page::problem(
-            axum::http::StatusCode::BAD_REQUEST,
-            "Unknown account",
-            "an account id is 12 digits",
-        );
-    };
+    let Ok(id) = raw.parse::<AccountId>() else { return bad_account() };
     let (mut token, mut picture) = (None, None);
     // Anything but a multipart form carries no token: refused below.
     if let Ok(mut parts) = parts {
@@ -99,8 +92,7 @@ pub async fn deposit(
         Ok(done) => {
             Outcome { notice: Some(format!("MFA seed stored as version {}.", done.version)), ..Outcome::default() }
         }
-        Err(Error::ReauthenticationRequired) => return step_up(&account_href(&id)),
         Err(e) => Outcome { form: Some("deposit-mfa"), error: Some(e), ..Outcome::default() },
     };
-    render(&app, &who, id, outcome).await
+    after_form(&app, &who, id, outcome).await
 }

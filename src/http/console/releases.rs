@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use secrecy::ExposeSecret;
 
+use super::csrf_field;
 use super::page::page;
 use super::request_page::{refused, request_href};
 use super::script::SCRIPT_PATH;
@@ -77,7 +78,7 @@ pub async fn mfa_code(State(app): State<App>, Path(id): Path<String>, headers: H
         p { span data-field="seconds-left" data-seconds=(code.valid_for_seconds) { (code.valid_for_seconds) } " seconds left." }
         p.box.error data-field="error" role="alert" hidden {}
         form.stack method="post" action=(format!("{href}/mfa-code")) data-refresh="mfa-code" {
-            input type="hidden" name="csrf_token" value=(who.session.csrf_token());
+            (csrf_field(&who.session))
             button type="submit" data-action="mfa-code" { "Get the next code" }
         }
         p.muted { "Each code is a release recorded in the audit log. With JavaScript the code renews itself while the window lasts." }

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 
+use super::csrf_field;
 use super::page::page;
 use super::request_page::{refusal_box, request_href};
 use super::signed::{CsrfForm, SignedIn};
@@ -54,7 +55,7 @@ fn form_page(who: &SignedIn, accounts: &[AccountView], v: &Values, error: Option
             p.box { "You can see no account. An administrator of your organisation registers accounts and names custodians." }
         } @else {
             form.stack method="post" action="/requests" {
-                input type="hidden" name="csrf_token" value=(who.session.csrf_token());
+                (csrf_field(&who.session))
                 label for="account_id" { "Account" }
                 select #account_id name="account_id" required {
                     @for a in accounts {

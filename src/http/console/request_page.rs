@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
 
+use super::csrf_field;
 use super::page::page;
 use super::signed::{CsrfForm, SignedIn};
 use super::signed_in;
@@ -57,10 +58,6 @@ pub fn refusal_box(e: &Error) -> Markup {
     html! { p.box.error data-field="error" role="alert" { (e) } }
 }
 
-fn csrf(who: &SignedIn) -> Markup {
-    html! { input type="hidden" name="csrf_token" value=(who.session.csrf_token()); }
-}
-
 fn party(p: PartyName) -> &'static str {
     match p {
         PartyName::Provider => "provider",
@@ -107,7 +104,7 @@ fn actions(who: &SignedIn, v: &RequestView, decide: bool, comment: Option<&str>)
         @if decide {
             h2 { "Your decision" }
             form.stack method="post" action=(format!("{href}/approve")) {
-                (csrf(who))
+                (csrf_field(&who.session))
                 label for="comment" { "Comment (optional)" }
                 textarea #comment name="comment" rows="3" { (comment.unwrap_or_default()) }
                 div.row {
@@ -118,7 +115,7 @@ fn actions(who: &SignedIn, v: &RequestView, decide: bool, comment: Option<&str>)
         }
         @if approved && v.password_to.as_ref() == Some(me) && v.password_views_left > 0 {
             form.stack method="post" action=(format!("{href}/password")) {
-                (csrf(who))
+                (csrf_field(&who.session))
                 p { "The password is shown once per reveal; "
                     span data-field="views-left" { (v.password_views_left) } " view(s) left. Revealing it marks it for rotation." }
                 button type="submit" data-action="reveal-password" { "Reveal password" }
@@ -126,14 +123,14 @@ fn actions(who: &SignedIn, v: &RequestView, decide: bool, comment: Option<&str>)
         }
         @if approved && v.mfa_to.as_ref() == Some(me) {
             form.stack method="post" action=(format!("{href}/mfa-code")) {
-                (csrf(who))
+                (csrf_field(&who.session))
                 p { "Each code you get is a release, recorded in the audit log." }
                 button type="submit" data-action="mfa-code" { "MFA code" }
             }
         }
         @if v.state == RequestState::Pending && v.requester == *me {
             form.stack method="post" action=(format!("{href}/cancel")) {
-                (csrf(who))
+                (csrf_field(&who.session))
                 button.secondary type="submit" data-action="cancel" { "Cancel this request" }
             }
         }
@@ -164,12 +161,7 @@ fn render(who: &SignedIn, v: &RequestView, decide: bool, error: Option<&Error>, 
 
 /// A page saying the request cannot be shown.
 fn unknown(who: &SignedIn, e: &Error) -> Response {
-    let body = html! {
-        h1 { "Request not shown" }
-        (refusal_box(e))
-        p { a href="/" { "Back to my work" } }
-    };
-    (status_of(e), page("Request not shown", Some(signed_in(&who.session)), body)).into_response()
+    super::page::refused(signed_in(&who.session), status_of(e), "Request not shown", &e.to_string())
 }
 
 /// Load request `id` and render it for `who`, with a refusal if any.
