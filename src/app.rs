@@ -6,15 +6,17 @@ use crate::auth::dev::DevIssuer;
 use crate::auth::issuer_keys::IssuerKeys;
 use crate::auth::jwt::Authenticator;
 use crate::auth::key_source::KeySource;
+use crate::config::PeopleChannels;
 use crate::config::{Config, JwksSource, KeysConfig};
 use crate::crypto::KeyProvider;
 use crate::crypto::kms::KmsKeyProvider;
 use crate::crypto::local::LocalKeyProvider;
 use crate::domain::orgs::OrgDirectory;
 use crate::notify::NotifySettings;
+use crate::notify::worker::Deliverer;
 use crate::store::keyring::{self, KeyringRecord};
 use crate::store::{Store, StoreError};
-use crate::vault::{Vault, now_rfc3339};
+use crate::vault::{PeopleRouting, Vault, now_rfc3339};
 
 /// Why the service could not start. Each is one sentence for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +35,8 @@ pub enum StartError {
     Signin(String),
     #[error("cannot open the audit log: {0}")]
     AuditLog(String),
+    #[error("cannot prepare notifications: {0}")]
+    Notify(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -52,6 +56,8 @@ pub struct App {
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// The dev identity provider at `/dev/idp/{org}`: `rootvault dev` only.
     pub dev_idp: Option<Arc<crate::auth::dev_idp::DevIdp>>,
+    /// The SMTP relay and chat channels deliveries go through.
+    pub people: PeopleChannels,
 }
 
 /// Load the trusted issuers named by the configuration.
@@ -118,6 +124,10 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     let mut vault = Vault::new(store, keys, orgs, config.break_glass)
         .with_signin(rp, config.auth, config.audience.clone())
         .with_private_webhook_targets(config.notify.allow_private_targets)
+        .with_people_routing(PeopleRouting {
+            orgs: crate::config::routing_of(&config.orgs),
+            email: config.people.email.is_some(),
+        })
         .with_witnesses(crate::vault::Witnesses::connect(&config.witness).await);
     if let crate::config::StorageConfig::SecretsManager(settings) = &config.storage {
         vault = vault
@@ -134,6 +144,11 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
         server: config.server,
         draining: Arc::default(),
         dev_idp: None,
+        people: {
+            // Refuse to start on a relay that can never work (an unreadable CA file).
+            Deliverer::new(config.notify, &config.people).map_err(StartError::Notify)?;
+            config.people.clone()
+        },
     })
 }
 
@@ -160,8 +175,9 @@ impl App {
     /// Start the webhook delivery worker, the request-expiry sweeper, the
     /// checkpointer, the authentication-failure summariser and the
     /// refresher of issuers' keys.
-    pub fn start_background(&self, notify: NotifySettings) -> Background {
-        let worker = tokio::spawn(crate::notify::worker::run(self.vault.store().clone(), notify));
+    pub fn start_background(&self, notify: NotifySettings) -> Result<Background, StartError> {
+        let deliverer = Deliverer::new(notify, &self.people).map_err(StartError::Notify)?;
+        let worker = tokio::spawn(crate::notify::worker::run(self.vault.clone(), deliverer));
         let vault = self.vault.clone();
         let sweeper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(EXPIRY_SWEEP);
@@ -206,6 +222,6 @@ impl App {
                 auth.refresh_due(std::time::Instant::now()).await;
             }
         });
-        Background(vec![worker, sweeper, checkpointer, summariser, key_refresher])
+        Ok(Background(vec![worker, sweeper, checkpointer, summariser, key_refresher]))
     }
 }

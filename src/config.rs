@@ -11,7 +11,12 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod auth;
+mod notify;
 pub use auth::{AuthSettings, ClientSecret, OidcIssuer, OidcSettings, client_secret_env};
+pub use notify::{
+    ChatChannel, ChatFormat, ChatUrl, EmailSettings, OrgRouting, PeopleChannels, SMTP_PASSWORD_ENV, SmtpPassword,
+    SmtpTls, chat_url_env, routing_of,
+};
 
 use crate::audit::witness::{OnUnavailable, S3WitnessSettings, WitnessConfig};
 use crate::crypto::kms::KmsSettings;
@@ -63,6 +68,8 @@ pub struct OrgConfig {
     pub name: OrgName,
     pub bearer: Option<BearerIssuer>,
     pub oidc: Option<OidcSettings>,
+    /// Where the org hears about its accounts (`[orgs.notify]`).
+    pub notify: OrgRouting,
 }
 
 /// Which key provider protects the halves.
@@ -102,8 +109,10 @@ pub struct Config {
     pub keys: KeysConfig,
     /// How break-glass requests are approved and released.
     pub break_glass: Policy,
-    /// How webhook notifications are delivered.
+    /// How notifications are delivered (webhooks, e-mail, chat).
     pub notify: NotifySettings,
+    /// The SMTP relay and chat channels people are reached through.
+    pub people: PeopleChannels,
     /// Where the encrypted halves are kept.
     pub storage: StorageConfig,
     /// The address recipients reach link pages at, e.g. `https://vault.example`;
@@ -228,6 +237,9 @@ struct FileNotify {
     max_attempts: Option<u32>,
     timeout_seconds: Option<u64>,
     danger_allow_private_targets: Option<bool>,
+    email: Option<notify::FileEmail>,
+    #[serde(default)]
+    chat: Vec<notify::FileChat>,
 }
 
 #[derive(Deserialize)]
@@ -238,6 +250,7 @@ struct FileOrg {
     jwks_file: Option<PathBuf>,
     jwks_url: Option<String>,
     oidc: Option<auth::FileOidc>,
+    notify: Option<notify::FileOrgNotify>,
 }
 
 #[derive(Deserialize)]
@@ -269,6 +282,31 @@ impl Env for ProcessEnv {
     fn var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
+}
+
+/// A secret from the environment variable `env_name`, else from `file`
+/// (relative to the configuration's directory), trimmed; `None` when
+/// neither is set. An empty secret is refused under `field`.
+fn secret_from(
+    env: &dyn Env,
+    env_name: &str,
+    file: Option<PathBuf>,
+    base_dir: &Path,
+    field: &str,
+) -> Result<Option<String>, ConfigError> {
+    let secret = match (env.var(env_name), file) {
+        (Some(secret), _) => secret,
+        (None, Some(path)) => {
+            let path = if path.is_relative() { base_dir.join(path) } else { path };
+            std::fs::read_to_string(&path).map_err(|e| ConfigError::new(field, format!("cannot read it: {e}")))?
+        }
+        (None, None) => return Ok(None),
+    };
+    let secret = secret.trim().to_owned();
+    if secret.is_empty() {
+        return Err(ConfigError::new(field, "the secret is empty"));
+    }
+    Ok(Some(secret))
 }
 
 /// The dev witness file: `<data-dir>-witness/checkpoints`, beside (not
@@ -346,7 +384,7 @@ impl Config {
 
     /// Validate TOML text; relative paths are taken from `base_dir`.
     pub fn parse(text: &str, base_dir: &Path, env: &dyn Env) -> Result<Self, ConfigError> {
-        let file: FileConfig = toml::from_str(text).map_err(|e| {
+        let mut file: FileConfig = toml::from_str(text).map_err(|e| {
             let message = e.message().to_owned();
             let key = message
                 .split('`')
@@ -370,6 +408,11 @@ impl Config {
         }
         let provider_raw = file.provider_org.ok_or_else(|| ConfigError::new("provider_org", "is required"))?;
         let provider_org = parse_org("provider_org", &provider_raw)?;
+
+        let allow_private = file.notify.danger_allow_private_targets.unwrap_or(false);
+        let chat = notify::parse_chat(std::mem::take(&mut file.notify.chat), allow_private, base_dir, env)?;
+        let email = file.notify.email.take().map(|e| notify::parse_email(e, base_dir, env)).transpose()?;
+        let people = PeopleChannels { email, chat };
 
         let mut orgs = Vec::new();
         for (i, org) in file.orgs.into_iter().enumerate() {
@@ -426,7 +469,8 @@ impl Config {
                     "an org needs a bearer issuer, an [orgs.oidc] provider, or both",
                 ));
             }
-            orgs.push(OrgConfig { name, bearer, oidc });
+            let notify = notify::parse_routing(&key("notify"), org.notify, &people.chat)?;
+            orgs.push(OrgConfig { name, bearer, oidc, notify });
         }
         let Some(position) = orgs.iter().position(|o| o.name == provider_org) else {
             return Err(ConfigError::new("provider_org", format!("org {provider_org} is not listed under [[orgs]]")));
@@ -494,7 +538,7 @@ impl Config {
                 None => defaults.max_attempts,
             },
             poll_interval: defaults.poll_interval,
-            allow_private_targets: file.notify.danger_allow_private_targets.unwrap_or(false),
+            allow_private_targets: allow_private,
         };
         let server_defaults = ServerSettings::default();
         let server = ServerSettings {
@@ -566,6 +610,7 @@ impl Config {
             keys,
             break_glass,
             notify,
+            people,
             storage,
             public_url,
             server,
@@ -584,7 +629,7 @@ impl Config {
             // The OpenID provider is the dev one, wired once it exists
             // (`crate::dev::open_configured`): its client secret lives
             // only in that process.
-            OrgConfig { name, bearer: Some(bearer), oidc: None }
+            OrgConfig { name, bearer: Some(bearer), oidc: None, notify: OrgRouting::default() }
         };
         let witness_file = dev_witness_file(&data_dir);
         Self {
@@ -597,6 +642,7 @@ impl Config {
             break_glass: Policy::default(),
             // Dev receivers run on this machine, over plain http.
             notify: NotifySettings { allow_private_targets: true, ..NotifySettings::default() },
+            people: PeopleChannels::default(),
             storage: StorageConfig::Sqlite,
             public_url: None,
             server: ServerSettings::default(),

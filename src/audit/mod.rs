@@ -90,10 +90,12 @@ pub enum Action {
     SysBackup,
     /// A backup was restored (written by the offline restore; no MAC).
     SysRestore,
+    /// A provider admin listed notification deliveries.
+    SysNotifications,
 }
 
 impl Action {
-    pub const ALL: [Action; 41] = [
+    pub const ALL: [Action; 42] = [
         Action::AuthFail,
         Action::AuthSignin,
         Action::AuthSignout,
@@ -135,6 +137,7 @@ impl Action {
         Action::AccountClose,
         Action::SysBackup,
         Action::SysRestore,
+        Action::SysNotifications,
     ];
 
     /// Whether an `ok` event of this action records a change or a release
@@ -159,6 +162,7 @@ impl Action {
                 | Action::ReverseRead
                 | Action::SysBackup
                 | Action::SysRestore
+                | Action::SysNotifications
         )
     }
 
@@ -222,6 +226,7 @@ impl Action {
             Action::AccountClose => "account.close",
             Action::SysBackup => "sys.backup",
             Action::SysRestore => "sys.restore",
+            Action::SysNotifications => "sys.notifications",
         }
     }
 }

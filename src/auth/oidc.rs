@@ -26,6 +26,7 @@ use serde_json::Value;
 
 use super::refresh::{REFRESH_INTERVAL, UNKNOWN_KID_MIN_INTERVAL};
 use crate::config::{OidcIssuer, OidcSettings, OrgConfig};
+use crate::domain::account::Email;
 use crate::domain::ids::{OrgName, Principal, Subject};
 use crate::store::sessions::Identity;
 
@@ -254,7 +255,7 @@ impl RelyingParty {
     }
 
     /// Redeem a code at the provider and verify the ID token it returns.
-    pub async fn redeem(&self, r: Redemption<'_>) -> Result<Identity, SigninError> {
+    pub async fn redeem(&self, r: Redemption<'_>) -> Result<SignedIn, SigninError> {
         let provider = self.provider(r.org)?;
         let metadata = self.metadata(provider, r.public_url, r.org).await?;
         let client = Self::client(metadata, &provider.settings, r.public_url)?;
@@ -281,7 +282,7 @@ impl RelyingParty {
             },
             other => other?,
         };
-        identity(r.org, &provider.settings, &claims)
+        Ok(SignedIn { identity: identity(r.org, &provider.settings, &claims)?, email: verified_email(&claims) })
     }
 
     /// Verify the ID token and return its (now trusted) claims as JSON.
@@ -346,6 +347,23 @@ fn strings(value: Option<&Value>) -> Vec<String> {
         Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
         _ => Vec::new(),
     }
+}
+
+/// Who a verified ID token names, and the address it vouches for.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub identity: Identity,
+    /// The `email` claim, unless the provider says it is not verified.
+    pub email: Option<Email>,
+}
+
+/// The `email` claim, unless `email_verified` is `false`: notifications
+/// about a person's own requests go there.
+fn verified_email(claims: &Value) -> Option<Email> {
+    if claims.get("email_verified").and_then(Value::as_bool) == Some(false) {
+        return None;
+    }
+    claims.get("email").and_then(Value::as_str).and_then(|e| e.parse().ok())
 }
 
 /// Map verified claims to the person they name.

@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::{ConfigError, Env};
+use super::{ConfigError, Env, secret_from};
 use crate::domain::ids::{OrgName, Role};
 
 /// Where an org's OpenID provider is.
@@ -186,24 +186,9 @@ pub(super) fn parse_oidc(
     if file.client_id.trim().is_empty() {
         return Err(ConfigError::new(&field("client_id"), "must not be empty"));
     }
-    let secret = match (env.var(&client_secret_env(org)), file.client_secret_file) {
-        (Some(secret), _) => secret,
-        (None, Some(path)) => {
-            let path = if path.is_relative() { base_dir.join(path) } else { path };
-            std::fs::read_to_string(&path)
-                .map_err(|e| ConfigError::new(&field("client_secret_file"), format!("cannot read it: {e}")))?
-        }
-        (None, None) => {
-            return Err(ConfigError::new(
-                &field("client_secret_file"),
-                format!("is required (or set {})", client_secret_env(org)),
-            ));
-        }
-    };
-    let secret = secret.trim().to_owned();
-    if secret.is_empty() {
-        return Err(ConfigError::new(&field("client_secret_file"), "the client secret is empty"));
-    }
+    let field_name = field("client_secret_file");
+    let secret = secret_from(env, &client_secret_env(org), file.client_secret_file, base_dir, &field_name)?
+        .ok_or_else(|| ConfigError::new(&field_name, format!("is required (or set {})", client_secret_env(org))))?;
     let scopes = match file.scopes {
         None => default_scopes(),
         Some(s) => s.split_whitespace().map(str::to_owned).collect(),

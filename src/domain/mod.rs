@@ -11,6 +11,7 @@ pub mod breakglass;
 pub mod custody;
 pub mod ids;
 pub mod links;
+pub mod notices;
 pub mod orgs;
 pub mod password_policy;
 pub mod reverse;

@@ -14,6 +14,7 @@ pub mod failures;
 mod halves;
 pub mod html;
 mod links;
+mod notifications;
 pub mod ratelimit;
 mod requests;
 pub mod reverse;
@@ -149,6 +150,7 @@ pub fn router(app: App) -> Router {
         .route("/v1/sys/seal-status", get(sys::seal_status))
         .route("/v1/sys/unseal", post(sys::unseal))
         .route("/v1/sys/backup", get(sys::backup))
+        .route("/v1/sys/notifications", get(notifications::list))
         .route("/v1/accounts", post(accounts::create).get(accounts::list))
         .route("/v1/accounts/{account_id}", get(accounts::show))
         .route("/v1/accounts/{account_id}/custodians/{half}", put(accounts::set_custodians))

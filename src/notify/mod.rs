@@ -1,14 +1,21 @@
-//! Signed webhooks with a durable outbox and retries.
+//! Notifications: signed webhooks, e-mail and chat, through a durable
+//! outbox with retries.
 //!
-//! Each account can have subscribers (the customer's SOC team, the
+//! Each account can have webhook subscribers (the customer's SOC team, the
 //! provider's account team, seed 004). When a break-glass request is
-//! created, approved, denied, released, expired or cancelled, or a half is
-//! rotated, one delivery per subscriber is queued in the `outbox` table in
-//! the same transaction as the audit event. A background worker sends them,
-//! signed with the subscriber's secret, and retries with exponential backoff
-//! until the receiver answers 2xx, so a receiver that is down gets them later.
-//! Payloads carry ids, principals and states, never a secret.
+//! created, approved, denied, released, expired or cancelled, a half is
+//! rotated, custody ends or a root sign-in needs attention, one delivery
+//! per subscriber is queued in the `outbox` table in the same transaction
+//! as the audit event, and the event is announced for people; the worker
+//! routes announcements to e-mail addresses and chat channels (DESIGN §15,
+//! docs/notifications.md), sends every delivery, and retries with
+//! exponential backoff until the receiver takes it, so a receiver or relay
+//! that is down gets them later. Nothing sent carries a secret.
 
+pub mod chat;
+pub mod compose;
+pub mod email;
+pub mod message;
 pub mod sign;
 pub mod target;
 pub mod worker;
@@ -31,10 +38,13 @@ pub enum Event {
     HalfRotated,
     /// The account was handed back or closed; its keys are destroyed.
     CustodyEnded,
+    /// A root sign-in, or a root password or e-mail change, that no
+    /// break-glass window or rotation explains, or that failed.
+    RootSigninAlert,
 }
 
 impl Event {
-    pub const ALL: [Event; 8] = [
+    pub const ALL: [Event; 9] = [
         Event::RequestCreated,
         Event::RequestApproved,
         Event::RequestDenied,
@@ -43,6 +53,7 @@ impl Event {
         Event::RequestExpired,
         Event::HalfRotated,
         Event::CustodyEnded,
+        Event::RootSigninAlert,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +66,7 @@ impl Event {
             Event::RequestExpired => "request.expired",
             Event::HalfRotated => "half.rotated",
             Event::CustodyEnded => "custody.ended",
+            Event::RootSigninAlert => "root_signin.alert",
         }
     }
 

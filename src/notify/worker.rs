@@ -1,12 +1,22 @@
-//! The delivery worker: sends due outbox entries and schedules retries.
+//! The delivery worker: routes new events to people, sends due outbox
+//! entries (webhooks, e-mail, chat) and schedules retries.
+//!
+//! It runs beside the request flow, never in it: a relay or receiver that
+//! is down delays its deliveries, never a request, and loses none.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::NotifySettings;
+use super::chat;
+use super::email::Mailer;
+use super::message::Message;
 use super::sign::{DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
 use super::target::{self, TargetError};
-use crate::store::{Store, StoreError, outbox};
-use crate::vault::now_rfc3339;
+use crate::config::{ChatChannel, PeopleChannels};
+use crate::store::outbox::{self, Destination, Due};
+use crate::store::{Store, StoreError};
+use crate::vault::{Vault, now_rfc3339};
 
 const BATCH: u32 = 50;
 
@@ -14,58 +24,113 @@ fn now_ms() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp_nanos().div_euclid(1_000_000) as i64
 }
 
+/// How one attempt went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Delivered,
+    /// Failed; worth trying again later.
+    Retry(String),
+    /// Failed for good (a permanent refusal, a channel no longer configured).
+    GiveUp(String),
+}
+
+/// Everything needed to send: the HTTP client, the relay, the chat channels.
+#[derive(Debug, Clone)]
+pub struct Deliverer {
+    settings: NotifySettings,
+    http: reqwest::Client,
+    mailer: Option<Mailer>,
+    chat: Arc<[ChatChannel]>,
+}
+
+impl Deliverer {
+    pub fn new(settings: NotifySettings, people: &PeopleChannels) -> Result<Self, String> {
+        let http = builder(&settings).build().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let mailer = people.email.as_ref().map(|e| Mailer::new(e, settings.timeout)).transpose()?;
+        Ok(Self { settings, http, mailer, chat: people.chat.clone().into() })
+    }
+
+    async fn attempt(&self, item: &Due) -> Attempt {
+        match &item.destination {
+            Destination::Webhook { url, secret } => {
+                let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+                self.post(url, item.payload.clone(), |request| {
+                    request
+                        .header(SIGNATURE_HEADER, signature(secret, timestamp, &item.payload))
+                        .header(TIMESTAMP_HEADER, timestamp.to_string())
+                        .header(DELIVERY_HEADER, &item.id)
+                        .header(EVENT_HEADER, &item.event)
+                })
+                .await
+            }
+            Destination::Email { to } => {
+                let Some(mailer) = &self.mailer else {
+                    return Attempt::GiveUp("no [notify.email] relay is configured".into());
+                };
+                match serde_json::from_str::<Message>(&item.payload) {
+                    Ok(message) => mailer.send(to, &message).await,
+                    Err(_) => Attempt::GiveUp("the stored message is unreadable".into()),
+                }
+            }
+            Destination::Chat { channel } => {
+                let Some(chat) = self.chat.iter().find(|c| c.name == *channel) else {
+                    return Attempt::GiveUp(format!("chat channel {channel} is no longer configured"));
+                };
+                let Ok(message) = serde_json::from_str::<Message>(&item.payload) else {
+                    return Attempt::GiveUp("the stored message is unreadable".into());
+                };
+                let body = chat::body(chat.format, &item.event, &message).to_string();
+                self.post(chat.url.expose(), body, |request| request).await
+            }
+        }
+    }
+
+    /// POST a JSON body to a webhook or chat URL, to checked addresses only.
+    async fn post(
+        &self,
+        url: &str,
+        body: String,
+        headers: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Attempt {
+        let pinned = match checked_client(url, &self.settings).await {
+            Ok(pinned) => pinned,
+            Err(refused) => return Attempt::Retry(refused.to_string()),
+        };
+        let request = pinned.as_ref().unwrap_or(&self.http).post(url).header("content-type", "application/json");
+        match headers(request).body(body).send().await {
+            Ok(response) if response.status().is_success() => Attempt::Delivered,
+            Ok(response) => Attempt::Retry(format!("receiver answered {}", response.status().as_u16())),
+            Err(e) if e.is_timeout() => Attempt::Retry("receiver timed out".to_owned()),
+            Err(_) => Attempt::Retry("receiver unreachable".to_owned()),
+        }
+    }
+}
+
 /// Send every due delivery once. Returns how many were delivered.
-pub async fn deliver_due(
-    store: &Store,
-    client: &reqwest::Client,
-    settings: &NotifySettings,
-) -> Result<usize, StoreError> {
+pub async fn deliver_due(store: &Store, deliverer: &Deliverer) -> Result<usize, StoreError> {
     let due = store.read(move |c| outbox::due(c, now_ms(), BATCH)).await?;
     let mut delivered = 0;
     for item in due {
-        let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
-        let pinned = match checked_client(&item.url, settings).await {
-            Ok(pinned) => pinned,
-            Err(refused) => {
-                let (id, attempts) = (item.id.clone(), item.attempts + 1);
-                let give_up = attempts >= settings.max_attempts;
-                let next = now_ms() + i64::try_from(settings.backoff(attempts).as_millis()).unwrap_or(i64::MAX / 2);
-                tracing::warn!(delivery = %item.id, attempts, give_up, error = %refused, "webhook target refused");
-                let error = refused.to_string();
-                store.write(move |b| outbox::mark_failed(b.tx(), &id, &error, next, give_up)).await?;
-                continue;
-            }
-        };
-        let sent = pinned
-            .as_ref()
-            .unwrap_or(client)
-            .post(&item.url)
-            .header("content-type", "application/json")
-            .header(SIGNATURE_HEADER, signature(&item.secret, timestamp, &item.payload))
-            .header(TIMESTAMP_HEADER, timestamp.to_string())
-            .header(DELIVERY_HEADER, &item.id)
-            .header(EVENT_HEADER, &item.event)
-            .body(item.payload.clone())
-            .send()
-            .await;
-        let outcome = match sent {
-            Ok(response) if response.status().is_success() => Ok(()),
-            Ok(response) => Err(format!("receiver answered {}", response.status().as_u16())),
-            Err(e) if e.is_timeout() => Err("receiver timed out".to_owned()),
-            Err(_) => Err("receiver unreachable".to_owned()),
-        };
-        let attempts = item.attempts + 1;
-        let id = item.id.clone();
-        match outcome {
-            Ok(()) => {
+        let attempt = deliverer.attempt(&item).await;
+        let (id, attempts) = (item.id.clone(), item.attempts + 1);
+        let channel = item.destination.channel().as_str();
+        match attempt {
+            Attempt::Delivered => {
                 store.write(move |b| outbox::mark_delivered(b.tx(), &id, &now_rfc3339())).await?;
                 delivered += 1;
             }
-            Err(error) => {
-                let give_up = attempts >= settings.max_attempts;
-                let next = now_ms() + i64::try_from(settings.backoff(attempts).as_millis()).unwrap_or(i64::MAX / 2);
-                tracing::warn!(delivery = %item.id, attempts, give_up, %error, "webhook delivery failed");
-                store.write(move |b| outbox::mark_failed(b.tx(), &id, &error, next, give_up)).await?;
+            Attempt::Retry(error) | Attempt::GiveUp(error) if attempts >= deliverer.settings.max_attempts => {
+                tracing::warn!(delivery = %item.id, channel, attempts, %error, "delivery failed; giving up");
+                store.write(move |b| outbox::mark_failed(b.tx(), &id, &error, now_ms(), true)).await?;
+            }
+            Attempt::Retry(error) => {
+                let wait = i64::try_from(deliverer.settings.backoff(attempts).as_millis()).unwrap_or(i64::MAX / 2);
+                tracing::warn!(delivery = %item.id, channel, attempts, %error, "delivery failed; will retry");
+                store.write(move |b| outbox::mark_failed(b.tx(), &id, &error, now_ms() + wait, false)).await?;
+            }
+            Attempt::GiveUp(error) => {
+                tracing::warn!(delivery = %item.id, channel, attempts, %error, "delivery failed for good");
+                store.write(move |b| outbox::mark_failed(b.tx(), &id, &error, now_ms(), true)).await?;
             }
         }
     }
@@ -92,20 +157,16 @@ fn builder(settings: &NotifySettings) -> reqwest::ClientBuilder {
     reqwest::Client::builder().timeout(settings.timeout).redirect(reqwest::redirect::Policy::none())
 }
 
-/// Deliver forever, every `poll_interval`.
-pub async fn run(store: Store, settings: NotifySettings) {
-    let client = match builder(&settings).build() {
-        Ok(client) => client,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot build the webhook client; notifications are not delivered");
-            return;
-        }
-    };
-    let mut tick = tokio::time::interval(settings.poll_interval.max(Duration::from_millis(10)));
+/// Route and deliver forever, every `poll_interval`.
+pub async fn run(vault: Vault, deliverer: Deliverer) {
+    let mut tick = tokio::time::interval(deliverer.settings.poll_interval.max(Duration::from_millis(10)));
     loop {
         tick.tick().await;
-        if let Err(e) = deliver_due(&store, &client, &settings).await {
-            tracing::error!(error = %e, "webhook outbox could not be read");
+        if let Err(e) = vault.route_announcements().await {
+            tracing::error!(code = e.code(), "routing notifications to people failed");
+        }
+        if let Err(e) = deliver_due(vault.store(), &deliverer).await {
+            tracing::error!(error = %e, "the outbox could not be read");
         }
     }
 }

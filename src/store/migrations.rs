@@ -344,6 +344,55 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL
     ) STRICT;
     "#,
+    // 10: notifications to people. The outbox carries e-mail and chat
+    // deliveries besides webhooks (`target`: the subscriber, the address or
+    // the chat channel's name); events wait in `announcements` until the
+    // notifier has routed them to people; `people` keeps the e-mail address
+    // a person's identity provider vouched for at their last sign-in.
+    r#"
+    CREATE TABLE outbox_v10 (
+        id              TEXT PRIMARY KEY,
+        channel         TEXT NOT NULL CHECK (channel IN ('webhook', 'email', 'chat')),
+        subscriber_id   TEXT REFERENCES subscribers(id),
+        target          TEXT NOT NULL,
+        account_id      TEXT,
+        event           TEXT NOT NULL,
+        subject         TEXT,
+        payload         TEXT NOT NULL,
+        state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        created_at      TEXT NOT NULL,
+        delivered_at    TEXT,
+        last_error      TEXT,
+        CHECK ((channel = 'webhook') = (subscriber_id IS NOT NULL))
+    ) STRICT;
+    INSERT INTO outbox_v10 (id, channel, subscriber_id, target, account_id, event, payload, state, attempts,
+                            next_attempt_at, created_at, delivered_at, last_error)
+        SELECT o.id, 'webhook', o.subscriber_id, o.subscriber_id, s.account_id, o.event, o.payload, o.state,
+               o.attempts, o.next_attempt_at, o.created_at, o.delivered_at, o.last_error
+          FROM outbox o JOIN subscribers s ON s.id = o.subscriber_id;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v10 RENAME TO outbox;
+    CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+    CREATE INDEX outbox_by_created ON outbox (created_at, id);
+
+    CREATE TABLE announcements (
+        id         TEXT PRIMARY KEY,
+        event      TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        payload    TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        routed_at  TEXT
+    ) STRICT;
+    CREATE INDEX announcements_unrouted ON announcements (created_at, id) WHERE routed_at IS NULL;
+
+    CREATE TABLE people (
+        principal  TEXT PRIMARY KEY,
+        email      TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// Bring the schema up to the latest version.

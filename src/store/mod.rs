@@ -11,6 +11,7 @@
 //! across an `.await`), and see only committed data.
 
 pub mod accounts;
+pub mod announcements;
 pub mod audit;
 pub mod backup;
 pub mod custodians;
@@ -22,6 +23,7 @@ pub mod keyring;
 pub mod links;
 mod migrations;
 pub mod outbox;
+pub mod people;
 pub mod requests;
 pub mod reverse;
 pub mod secrets_manager;

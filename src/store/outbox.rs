@@ -1,9 +1,11 @@
-//! The `subscribers` and `outbox` tables: who wants to hear about an
-//! account, and the durable queue of deliveries to them.
+//! The `subscribers` and `outbox` tables: who wants webhooks about an
+//! account, and the durable queue of every delivery: webhooks, e-mail and
+//! chat messages.
 //!
-//! Deliveries are enqueued in the same transaction as the audit event of
-//! what they announce, so a notification exists exactly when its event does,
-//! and survives restarts until the receiver takes it.
+//! Webhook deliveries are enqueued in the same transaction as the audit
+//! event of what they announce (messages to people a moment later, once
+//! routed; see `announcements`), so a notification exists exactly when its
+//! event does, and survives restarts until the receiver takes it.
 
 use rusqlite::{Connection, Transaction, params};
 use serde::Serialize;
@@ -24,21 +26,71 @@ pub struct Subscriber {
     pub created_by: String,
 }
 
+/// Which way a delivery goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Channel {
+    Webhook,
+    Email,
+    Chat,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Webhook => "webhook",
+            Channel::Email => "email",
+            Channel::Chat => "chat",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Channel::Webhook, Channel::Email, Channel::Chat].into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// Where a due delivery goes.
+#[derive(Clone)]
+pub enum Destination {
+    /// A subscriber's URL, signed with its secret.
+    Webhook { url: String, secret: String },
+    /// An e-mail address (the message is in the payload).
+    Email { to: String },
+    /// A `[[notify.chat]]` channel, by name.
+    Chat { channel: String },
+}
+
 /// A delivery that is due, with what is needed to send it.
 #[derive(Clone)]
 pub struct Due {
     pub id: String,
-    pub url: String,
-    pub secret: String,
+    pub destination: Destination,
     pub event: String,
     pub payload: String,
     pub attempts: u32,
+}
+
+impl Destination {
+    pub fn channel(&self) -> Channel {
+        match self {
+            Destination::Webhook { .. } => Channel::Webhook,
+            Destination::Email { .. } => Channel::Email,
+            Destination::Chat { .. } => Channel::Chat,
+        }
+    }
+}
+
+/// Only the channel: a webhook's URL and secret never print.
+impl std::fmt::Debug for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.channel().as_str())
+    }
 }
 
 impl std::fmt::Debug for Due {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Due")
             .field("id", &self.id)
+            .field("channel", &self.destination.channel())
             .field("event", &self.event)
             .field("attempts", &self.attempts)
             .finish_non_exhaustive()
@@ -122,7 +174,8 @@ pub fn enqueue(
     now: &str,
     now_ms: i64,
 ) -> Result<usize, StoreError> {
-    let mut stmt = tx.prepare("SELECT id, events FROM subscribers WHERE account_id = ?1 AND deleted_at IS NULL")?;
+    let mut stmt =
+        tx.prepare_cached("SELECT id, events FROM subscribers WHERE account_id = ?1 AND deleted_at IS NULL")?;
     let targets: Vec<(String, String)> =
         stmt.query_map([account.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
     let mut queued = 0;
@@ -137,33 +190,142 @@ pub fn enqueue(
             map.insert("delivery_id".into(), Value::String(delivery.clone()));
         }
         tx.execute(
-            "INSERT INTO outbox (id, subscriber_id, event, payload, state, next_attempt_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6)",
-            params![delivery, subscriber, event, body.to_string(), now_ms, now],
+            "INSERT INTO outbox (id, channel, subscriber_id, target, account_id, event, payload, state,
+                                 next_attempt_at, created_at)
+             VALUES (?1, 'webhook', ?2, ?2, ?3, ?4, ?5, 'pending', ?6, ?7)",
+            params![delivery, subscriber, account.as_str(), event, body.to_string(), now_ms, now],
         )?;
         queued += 1;
     }
     Ok(queued)
 }
 
+/// One message to a person or a chat channel.
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    pub channel: Channel,
+    /// The address, or the chat channel's name.
+    pub target: &'a str,
+    pub account: &'a AccountId,
+    pub event: &'a str,
+    pub subject: &'a str,
+    /// The rendered message (JSON); links only, never a secret.
+    pub payload: &'a str,
+}
+
+/// Queue a message to a person or chat channel.
+pub fn enqueue_message(tx: &Transaction, message: &NewMessage<'_>, now: &str, now_ms: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO outbox (id, channel, target, account_id, event, subject, payload, state, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9)",
+        params![
+            uuid::Uuid::new_v4().to_string(),
+            message.channel.as_str(),
+            message.target,
+            message.account.as_str(),
+            message.event,
+            message.subject,
+            message.payload,
+            now_ms,
+            now
+        ],
+    )?;
+    Ok(())
+}
+
 /// Deliveries whose next attempt is due, oldest first.
 pub fn due(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<Due>, StoreError> {
     let mut stmt = conn.prepare(
-        "SELECT o.id, s.url, s.secret, o.event, o.payload, o.attempts
-           FROM outbox o JOIN subscribers s ON s.id = o.subscriber_id
+        "SELECT o.id, o.channel, o.target, s.url, s.secret, o.event, o.payload, o.attempts
+           FROM outbox o LEFT JOIN subscribers s ON s.id = o.subscriber_id
           WHERE o.state = 'pending' AND o.next_attempt_at <= ?1
           ORDER BY o.next_attempt_at, o.id LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![now_ms, limit], |r| {
-        Ok(Due {
-            id: r.get(0)?,
-            url: r.get(1)?,
-            secret: r.get(2)?,
-            event: r.get(3)?,
-            payload: r.get(4)?,
-            attempts: r.get(5)?,
-        })
+        let channel: String = r.get(1)?;
+        let target: String = r.get(2)?;
+        let destination = match Channel::parse(&channel) {
+            Some(Channel::Webhook) => Destination::Webhook { url: r.get(3)?, secret: r.get(4)? },
+            Some(Channel::Email) => Destination::Email { to: target },
+            Some(Channel::Chat) => Destination::Chat { channel: target },
+            // The column's CHECK admits only the three.
+            None => return Err(rusqlite::Error::InvalidColumnType(1, channel, rusqlite::types::Type::Text)),
+        };
+        Ok(Due { id: r.get(0)?, destination, event: r.get(5)?, payload: r.get(6)?, attempts: r.get(7)? })
     })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A delivery as provider admins see it: where, what and how it went;
+/// never its body.
+#[derive(Debug, Clone)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub channel: Channel,
+    pub target: String,
+    pub account_id: Option<String>,
+    pub event: String,
+    pub subject: Option<String>,
+    pub state: String,
+    pub attempts: u32,
+    pub next_attempt_at: i64,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// Which deliveries to list.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub state: Option<String>,
+    pub channel: Option<Channel>,
+    pub account: Option<AccountId>,
+    /// Only those created before this (created_at, id) position.
+    pub before: Option<(String, String)>,
+}
+
+/// Deliveries, newest first.
+pub fn list(conn: &Connection, filter: &DeliveryFilter, limit: u32) -> Result<Vec<DeliveryRow>, StoreError> {
+    let (before_at, before_id) = filter.before.clone().unzip();
+    let mut stmt = conn.prepare(
+        "SELECT id, channel, target, account_id, event, subject, state, attempts, next_attempt_at, created_at,
+                delivered_at, last_error
+           FROM outbox
+          WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR channel = ?2) AND (?3 IS NULL OR account_id = ?3)
+            AND (?4 IS NULL OR (created_at, id) < (?4, ?5))
+          ORDER BY created_at DESC, id DESC LIMIT ?6",
+    )?;
+    let rows = stmt.query_map(
+        params![
+            filter.state,
+            filter.channel.map(Channel::as_str),
+            filter.account.as_ref().map(AccountId::as_str),
+            before_at,
+            before_id,
+            limit
+        ],
+        |r| {
+            let channel: String = r.get(1)?;
+            Ok(DeliveryRow {
+                id: r.get(0)?,
+                channel: Channel::parse(&channel).ok_or(rusqlite::Error::InvalidColumnType(
+                    1,
+                    channel,
+                    rusqlite::types::Type::Text,
+                ))?,
+                target: r.get(2)?,
+                account_id: r.get(3)?,
+                event: r.get(4)?,
+                subject: r.get(5)?,
+                state: r.get(6)?,
+                attempts: r.get(7)?,
+                next_attempt_at: r.get(8)?,
+                created_at: r.get(9)?,
+                delivered_at: r.get(10)?,
+                last_error: r.get(11)?,
+            })
+        },
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

@@ -13,6 +13,7 @@ mod backup;
 mod custody;
 mod halves;
 mod links;
+mod notices;
 mod requests;
 mod reverse;
 mod rotation;
@@ -34,6 +35,7 @@ pub use audit_log::{AuditQuery, CheckpointView, EventFormat};
 pub use backup::BackupFile;
 pub use halves::{Deposited, MfaInput, PasswordInput};
 pub use links::{CreatedLink, LinkRef, LinkSecret, LinkView, MyLink, NewLink, PageInfo, log_hash};
+pub use notices::{NOTIFICATION_LIST_MAX, PeopleRouting};
 pub use requests::{
     CodeRelease, DecisionView, LIST_LIMIT as REQUEST_LIST_LIMIT, PasswordRelease, RequestFilter, RequestPage,
     RequestView, Step as RequestStep,
@@ -82,6 +84,8 @@ pub struct Vault {
     audience: String,
     /// The key service tokens are signed with, loaded once unsealed.
     token_key: Arc<std::sync::RwLock<Option<Arc<crate::auth::service_token::ServiceTokenKey>>>>,
+    /// Where each org hears about its accounts (e-mail and chat).
+    people: Arc<PeopleRouting>,
 }
 
 /// The current time in Unix seconds, the clock of the break-glass rules.
@@ -97,8 +101,9 @@ pub fn rfc3339(unix: i64) -> String {
         .unwrap_or_else(|| unix.to_string())
 }
 
-/// Queue a webhook to the account's subscribers inside the caller's
-/// transaction, so it exists exactly when the audit event does.
+/// Queue a webhook to the account's subscribers, and announce the event
+/// to people, inside the caller's transaction, so both exist exactly when
+/// the audit event does.
 fn notify(
     tx: &Transaction,
     account: &AccountId,
@@ -111,6 +116,9 @@ fn notify(
     let payload = notify::payload(event, account, now, actor.as_deref(), data);
     let now_ms = OffsetDateTime::now_utc().unix_timestamp_nanos().div_euclid(1_000_000) as i64;
     store::outbox::enqueue(tx, account, event.as_str(), &payload, now, now_ms)?;
+    if event.tells_people() {
+        store::announcements::announce(tx, account, event.as_str(), &payload.to_string(), now)?;
+    }
     Ok(())
 }
 
@@ -192,7 +200,14 @@ impl Vault {
             auth_settings: crate::config::AuthSettings::default(),
             audience: crate::config::DEFAULT_AUDIENCE.to_owned(),
             token_key: Arc::default(),
+            people: Arc::default(),
         }
+    }
+
+    /// Route notifications to people as `routing` says.
+    pub fn with_people_routing(mut self, routing: PeopleRouting) -> Self {
+        self.people = Arc::new(routing);
+        self
     }
 
     /// Let webhook subscribers target loopback and private addresses.

@@ -23,8 +23,8 @@ use crate::crypto::{EncryptionContext, WrappedKey};
 use crate::domain::ids::{OrgName, Role};
 use crate::domain::session::{CliStartError, SessionState, check_cli_start, cli_callback, safe_return_to};
 use crate::error::Error;
-use crate::store::StoreError;
 use crate::store::sessions::{self, CliCode, CliContinuation, Identity, PendingSignin, SessionKind};
+use crate::store::{StoreError, people};
 
 /// A CLI code works for this long after the browser is sent back.
 const CLI_CODE_TTL_SECONDS: i64 = 60;
@@ -256,13 +256,21 @@ impl Vault {
                 now,
             })
             .await;
-        let identity = match redeemed {
-            Ok(identity) => identity,
+        let (identity, email) = match redeemed {
+            Ok(signed_in) => (signed_in.identity, signed_in.email),
             Err(e) => {
                 let message = format!("The sign-in was refused: {e}.");
                 return Err(self.refuse(draft.detail("problem", e.to_string()), refused(message)).await);
             }
         };
+        if let Some(email) = email {
+            // Best effort: without it the person only misses e-mail about
+            // their own requests until their next sign-in.
+            let who = identity.principal.clone();
+            if let Err(e) = self.store.write(move |b| people::remember(b.tx(), &who, &email, now)).await {
+                tracing::warn!(error = %e, "could not remember a person's e-mail address");
+            }
+        }
         match pending.cli {
             Some(cli) => self.issue_cli_code(draft, identity, cli).await,
             None => self.open_console_session(draft, identity, pending.return_to, previous).await,

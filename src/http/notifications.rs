@@ -1,0 +1,131 @@
+//! `GET /v1/sys/notifications`: every delivery (webhook, e-mail, chat) as
+//! provider admins see it: where it went, what about, how it went. Never a
+//! message body, so never a link's token or anything else a body holds.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+use super::extract::{Meta, or_refuse};
+use crate::app::App;
+use crate::audit::{Action, EventDraft, Target};
+use crate::auth::Caller;
+use crate::domain::ids::AccountId;
+use crate::error::Error;
+use crate::store::outbox::{Channel, DeliveryFilter, DeliveryRow};
+use crate::vault::{NOTIFICATION_LIST_MAX, rfc3339};
+
+/// Deliveries per page unless `limit` says otherwise.
+const DEFAULT_LIMIT: u32 = 50;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    state: Option<String>,
+    channel: Option<String>,
+    account_id: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+/// One delivery.
+#[derive(Debug, Serialize)]
+pub struct DeliveryView {
+    id: String,
+    /// `webhook`, `email` or `chat`.
+    channel: &'static str,
+    /// The subscriber id, the e-mail address or the chat channel's name.
+    target: String,
+    account_id: Option<String>,
+    event: String,
+    subject: Option<String>,
+    /// `pending`, `sent` or `failed`.
+    state: &'static str,
+    attempts: u32,
+    /// When a pending delivery is tried next.
+    next_attempt_at: Option<String>,
+    created_at: String,
+    sent_at: Option<String>,
+    last_error: Option<String>,
+}
+
+impl From<DeliveryRow> for DeliveryView {
+    fn from(row: DeliveryRow) -> Self {
+        let state = match row.state.as_str() {
+            "delivered" => "sent",
+            "failed" => "failed",
+            _ => "pending",
+        };
+        Self {
+            next_attempt_at: (state == "pending").then(|| rfc3339(row.next_attempt_at.div_euclid(1000))),
+            id: row.id,
+            channel: row.channel.as_str(),
+            target: row.target,
+            account_id: row.account_id,
+            event: row.event,
+            subject: row.subject,
+            state,
+            attempts: row.attempts,
+            created_at: row.created_at,
+            sent_at: row.delivered_at,
+            last_error: row.last_error,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeliveryPage {
+    notifications: Vec<DeliveryView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    next_cursor: Option<String>,
+}
+
+pub async fn list(
+    State(app): State<App>,
+    caller: Caller,
+    Meta(http): Meta,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<DeliveryPage>, Error> {
+    let draft = || EventDraft::new(Some(&caller.principal), Action::SysNotifications, Target::default(), &http);
+    let (filter, limit) = or_refuse(&app, draft, parse(query)).await?;
+    let (rows, next) = app.vault.notifications(&caller, &http, filter, limit).await?;
+    Ok(Json(DeliveryPage {
+        notifications: rows.into_iter().map(DeliveryView::from).collect(),
+        next_cursor: next.map(|(at, id)| URL_SAFE_NO_PAD.encode(format!("{at} {id}"))),
+    }))
+}
+
+fn parse(
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<(DeliveryFilter, u32), Error> {
+    let invalid = |m: &str| Error::malformed("invalid_query", m.to_owned());
+    let Query(q) = query.map_err(|_| invalid("query parameters: state, channel, account_id, cursor, limit"))?;
+    let state = match q.state.as_deref() {
+        None => None,
+        Some("pending") => Some("pending".to_owned()),
+        Some("sent") => Some("delivered".to_owned()),
+        Some("failed") => Some("failed".to_owned()),
+        Some(_) => return Err(invalid("state is pending, sent or failed")),
+    };
+    let channel = q
+        .channel
+        .map(|c| Channel::parse(&c).ok_or_else(|| invalid("channel is webhook, email or chat")))
+        .transpose()?;
+    let account = q.account_id.map(|a| a.parse::<AccountId>()).transpose()?;
+    let before = q
+        .cursor
+        .map(|c| {
+            let raw = URL_SAFE_NO_PAD.decode(c).ok().and_then(|r| String::from_utf8(r).ok());
+            raw.and_then(|r| r.split_once(' ').map(|(at, id)| (at.to_owned(), id.to_owned())))
+                .ok_or_else(|| invalid("the cursor is not one this service issued"))
+        })
+        .transpose()?;
+    let limit = match q.limit {
+        None => DEFAULT_LIMIT,
+        Some(l) if (1..=NOTIFICATION_LIST_MAX).contains(&l) => l,
+        Some(_) => return Err(invalid(&format!("limit is 1 to {NOTIFICATION_LIST_MAX}"))),
+    };
+    Ok((DeliveryFilter { state, channel, account, before }, limit))
+}
