@@ -94,6 +94,10 @@ impl ChatFormat {
 pub struct ChatUrl(SecretString);
 
 impl ChatUrl {
+    pub fn new(url: String) -> Self {
+        Self(SecretString::from(url))
+    }
+
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
     }
@@ -256,7 +260,7 @@ pub(super) fn parse_chat(
         };
         // The reason names the rule, never the URL: it holds the token.
         crate::notify::target::parse(&url, allow_private).map_err(|e| ConfigError::new(&key("url"), e.to_string()))?;
-        out.push(ChatChannel { name, format, url: ChatUrl(SecretString::from(url)) });
+        out.push(ChatChannel { name, format, url: ChatUrl::new(url) });
     }
     Ok(out)
 }

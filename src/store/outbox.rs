@@ -239,7 +239,7 @@ pub fn due(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<Due>, Store
         "SELECT o.id, o.channel, o.target, s.url, s.secret, o.event, o.payload, o.attempts
            FROM outbox o LEFT JOIN subscribers s ON s.id = o.subscriber_id
           WHERE o.state = 'pending' AND o.next_attempt_at <= ?1
-          ORDER BY o.next_attempt_at, o.id LIMIT ?2",
+          ORDER BY o.next_attempt_at, o.rowid LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![now_ms, limit], |r| {
         let channel: String = r.get(1)?;
