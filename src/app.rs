@@ -11,7 +11,6 @@ use crate::crypto::KeyProvider;
 use crate::crypto::kms::KmsKeyProvider;
 use crate::crypto::local::LocalKeyProvider;
 use crate::domain::orgs::OrgDirectory;
-use crate::notify::NotifySettings;
 use crate::store::keyring::{self, KeyringRecord};
 use crate::store::{Store, StoreError};
 use crate::vault::{Vault, now_rfc3339};
@@ -118,7 +117,8 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     let mut vault = Vault::new(store, keys, orgs, config.break_glass)
         .with_signin(rp, config.auth, config.audience.clone())
         .with_private_webhook_targets(config.notify.allow_private_targets)
-        .with_witnesses(crate::vault::Witnesses::connect(&config.witness).await);
+        .with_witnesses(crate::vault::Witnesses::connect(&config.witness).await)
+        .with_watch_rules(config.watch.as_ref().map(crate::watch::WatchSettings::rules).unwrap_or_default());
     if let crate::config::StorageConfig::SecretsManager(settings) = &config.storage {
         vault = vault
             .with_secrets_manager(crate::store::secrets_manager::SecretsManagerHalves::connect(settings.clone()).await);
@@ -158,10 +158,11 @@ impl Drop for Background {
 
 impl App {
     /// Start the webhook delivery worker, the request-expiry sweeper, the
-    /// checkpointer, the authentication-failure summariser and the
-    /// refresher of issuers' keys.
-    pub fn start_background(&self, notify: NotifySettings) -> Background {
-        let worker = tokio::spawn(crate::notify::worker::run(self.vault.store().clone(), notify));
+    /// checkpointer, the authentication-failure summariser, the refresher
+    /// of issuers' keys and, when `[watch]` names a queue, the root sign-in
+    /// watch.
+    pub fn start_background(&self, config: &Config) -> Background {
+        let worker = tokio::spawn(crate::notify::worker::run(self.vault.store().clone(), config.notify));
         let vault = self.vault.clone();
         let sweeper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(EXPIRY_SWEEP);
@@ -206,6 +207,10 @@ impl App {
                 auth.refresh_due(std::time::Instant::now()).await;
             }
         });
-        Background(vec![worker, sweeper, checkpointer, summariser, key_refresher])
+        let mut tasks = vec![worker, sweeper, checkpointer, summariser, key_refresher];
+        if let Some(watch) = &config.watch {
+            tasks.push(tokio::spawn(crate::watch::consumer::run(self.vault.clone(), watch.clone())));
+        }
+        Background(tasks)
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod auth;
+mod watch;
 pub use auth::{AuthSettings, ClientSecret, OidcIssuer, OidcSettings, client_secret_env};
 
 use crate::audit::witness::{OnUnavailable, S3WitnessSettings, WitnessConfig};
@@ -20,6 +21,7 @@ use crate::domain::ids::OrgName;
 use crate::http::ServerSettings;
 use crate::notify::NotifySettings;
 use crate::store::secrets_manager::SecretsManagerSettings;
+use crate::watch::WatchSettings;
 
 /// The audience tokens must carry unless configured otherwise.
 pub const DEFAULT_AUDIENCE: &str = "rootvault";
@@ -116,6 +118,8 @@ pub struct Config {
     pub witness: WitnessConfig,
     /// Session lifetimes and the step-up age of releases (`[auth]`).
     pub auth: AuthSettings,
+    /// The root sign-in watch (`[watch]`); off when no queue is configured.
+    pub watch: Option<WatchSettings>,
     /// Set only by `rootvault dev`: dev issuers and auto-unseal.
     pub dev: bool,
 }
@@ -141,6 +145,7 @@ struct FileConfig {
     audit: Option<FileAudit>,
     #[serde(default)]
     auth: auth::FileAuth,
+    watch: Option<watch::FileWatch>,
 }
 
 #[derive(Deserialize, Default)]
@@ -551,6 +556,7 @@ impl Config {
         };
         let witness = parse_witness(file.audit.and_then(|a| a.witness), base_dir, &data_dir, env)?;
         let auth = auth::parse_auth(file.auth)?;
+        let watch = watch::parse_watch(file.watch, env)?;
         let public_url = env.var("ROOTVAULT_PUBLIC_URL").or(file.public_url);
         if let Some(url) = &public_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
@@ -571,6 +577,7 @@ impl Config {
             server,
             witness,
             auth,
+            watch,
             dev: false,
         })
     }
@@ -602,6 +609,7 @@ impl Config {
             server: ServerSettings::default(),
             witness: WitnessConfig { file: Some(witness_file), s3: None, on_unavailable: OnUnavailable::Warn },
             auth: AuthSettings::dev(),
+            watch: None,
             dev: true,
         }
     }

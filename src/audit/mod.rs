@@ -90,10 +90,16 @@ pub enum Action {
     SysBackup,
     /// A backup was restored (written by the offline restore; no MAC).
     SysRestore,
+    /// The root sign-in watch recorded a root user's event (actor null).
+    RootSignin,
+    /// An account's recorded root sign-ins were read.
+    RootSigninList,
+    /// The root sign-in watch rejected a queue message (actor null).
+    WatchReject,
 }
 
 impl Action {
-    pub const ALL: [Action; 41] = [
+    pub const ALL: [Action; 44] = [
         Action::AuthFail,
         Action::AuthSignin,
         Action::AuthSignout,
@@ -135,6 +141,9 @@ impl Action {
         Action::AccountClose,
         Action::SysBackup,
         Action::SysRestore,
+        Action::RootSignin,
+        Action::RootSigninList,
+        Action::WatchReject,
     ];
 
     /// Whether an `ok` event of this action records a change or a release
@@ -159,6 +168,7 @@ impl Action {
                 | Action::ReverseRead
                 | Action::SysBackup
                 | Action::SysRestore
+                | Action::RootSigninList
         )
     }
 
@@ -222,6 +232,9 @@ impl Action {
             Action::AccountClose => "account.close",
             Action::SysBackup => "sys.backup",
             Action::SysRestore => "sys.restore",
+            Action::RootSignin => "root.signin",
+            Action::RootSigninList => "root_signin.list",
+            Action::WatchReject => "watch.reject",
         }
     }
 }

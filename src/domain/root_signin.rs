@@ -152,7 +152,10 @@ pub enum Parsed {
     /// another event name: not the watch's business. Deleted, not audited.
     NotRoot,
     /// Rejected, naming the AWS account when the message did.
-    Rejected { reason: RejectReason, account: Option<AccountId> },
+    Rejected {
+        reason: RejectReason,
+        account: Option<AccountId>,
+    },
 }
 
 fn malformed(account: Option<AccountId>) -> Parsed {
@@ -190,7 +193,8 @@ fn source_ip(raw: Option<&str>) -> Option<String> {
     let raw = raw?;
     let service = raw.len() <= 64
         && raw.strip_suffix(".amazonaws.com").is_some_and(|name| {
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+            !name.is_empty()
+                && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         });
     (raw.parse::<IpAddr>().is_ok() || service || raw == "AWS Internal").then(|| raw.to_owned())
 }
@@ -326,6 +330,20 @@ impl Default for Tolerances {
     }
 }
 
+/// The watch's settings the rules use (`[watch]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchRules {
+    /// Larger messages are rejected unread.
+    pub max_message_bytes: usize,
+    pub tolerances: Tolerances,
+}
+
+impl Default for WatchRules {
+    fn default() -> Self {
+        Self { max_message_bytes: 64 * 1024, tolerances: Tolerances::default() }
+    }
+}
+
 /// The classification of one event, with the request that explains it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
@@ -457,7 +475,11 @@ mod tests {
         assert_eq!(root(parse(&body(DETAIL_TYPES[0], code), MAX)).outcome, LoginOutcome::Failure);
         let null_error = with(root_login(), "errorMessage", Value::Null);
         assert_eq!(root(parse(&body(DETAIL_TYPES[0], null_error), MAX)).outcome, LoginOutcome::Success);
-        let password = with(with(root_login(), "eventName", json!("PasswordUpdated")), "responseElements", json!({"PasswordUpdated": "Failure"}));
+        let password = with(
+            with(root_login(), "eventName", json!("PasswordUpdated")),
+            "responseElements",
+            json!({"PasswordUpdated": "Failure"}),
+        );
         let event = root(parse(&body(DETAIL_TYPES[2], password), MAX));
         assert_eq!((event.event_name, event.outcome), (EventName::PasswordUpdated, LoginOutcome::Failure));
     }
@@ -615,13 +637,19 @@ mod tests {
         // A rotation does not explain a sign-in.
         assert_eq!(verdict(&e, &[], &[T - 10]), unexplained);
         // Several: the latest release that fits names the request.
-        let several = [release("req_old", T - 3000, T + 600), release("req_new", T - 60, T + 3540), release("req_later", T + 600, T + 4000)];
+        let several = [
+            release("req_old", T - 3000, T + 600),
+            release("req_new", T - 60, T + 3540),
+            release("req_later", T + 600, T + 4000),
+        ];
         assert_eq!(verdict(&e, &several, &[]), expected("req_new"));
     }
 
     #[test]
     fn a_password_change_or_recovery_is_expected_only_near_a_rotation() {
-        for name in [EventName::PasswordUpdated, EventName::PasswordRecoveryRequested, EventName::PasswordRecoveryCompleted] {
+        for name in
+            [EventName::PasswordUpdated, EventName::PasswordRecoveryRequested, EventName::PasswordRecoveryCompleted]
+        {
             let e = event(name, LoginOutcome::Success);
             let expected = (Classification::Expected, None);
             let unexplained = (Classification::Unexplained, None);

@@ -17,6 +17,7 @@ mod links;
 pub mod ratelimit;
 mod requests;
 pub mod reverse;
+mod root_signins;
 pub mod server;
 mod subscribers;
 pub mod sys;
@@ -168,6 +169,7 @@ pub fn router(app: App) -> Router {
         .route("/v1/accounts/{account_id}/reverse-assumption/handoff", post(reverse::handoff))
         .route("/v1/accounts/{account_id}/reverse-assumption/cancel", post(reverse::cancel))
         .route("/v1/accounts/{account_id}/close", post(reverse::close))
+        .route("/v1/accounts/{account_id}/root-signins", get(root_signins::list))
         .route("/v1/audit/checkpoint", get(audit::checkpoint))
         .route("/v1/audit/proofs/inclusion", get(audit::inclusion))
         .route("/v1/audit/proofs/consistency", get(audit::consistency))

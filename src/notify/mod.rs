@@ -3,7 +3,8 @@
 //! Each account can have subscribers (the customer's SOC team, the
 //! provider's account team, seed 004). When a break-glass request is
 //! created, approved, denied, released, expired or cancelled, or a half is
-//! rotated, one delivery per subscriber is queued in the `outbox` table in
+//! rotated, or the root sign-in watch sees an unexplained or failed root
+//! sign-in, one delivery per subscriber is queued in the `outbox` table in
 //! the same transaction as the audit event. A background worker sends them,
 //! signed with the subscriber's secret, and retries with exponential backoff
 //! until the receiver answers 2xx, so a receiver that is down gets them later.
@@ -31,10 +32,12 @@ pub enum Event {
     HalfRotated,
     /// The account was handed back or closed; its keys are destroyed.
     CustodyEnded,
+    /// The root sign-in watch saw an unexplained or failed root event.
+    RootSigninAlert,
 }
 
 impl Event {
-    pub const ALL: [Event; 8] = [
+    pub const ALL: [Event; 9] = [
         Event::RequestCreated,
         Event::RequestApproved,
         Event::RequestDenied,
@@ -43,6 +46,7 @@ impl Event {
         Event::RequestExpired,
         Event::HalfRotated,
         Event::CustodyEnded,
+        Event::RootSigninAlert,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +59,7 @@ impl Event {
             Event::RequestExpired => "request.expired",
             Event::HalfRotated => "half.rotated",
             Event::CustodyEnded => "custody.ended",
+            Event::RootSigninAlert => "root_signin.alert",
         }
     }
 

@@ -24,6 +24,7 @@ mod migrations;
 pub mod outbox;
 pub mod requests;
 pub mod reverse;
+pub mod root_signins;
 pub mod secrets_manager;
 pub mod sessions;
 

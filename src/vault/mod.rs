@@ -10,11 +10,13 @@
 mod accounts;
 mod audit_log;
 mod backup;
+mod cursor;
 mod custody;
 mod halves;
 mod links;
 mod requests;
 mod reverse;
+mod root_signins;
 mod rotation;
 mod seal;
 mod signin;
@@ -39,6 +41,9 @@ pub use requests::{
     RequestView, Step as RequestStep,
 };
 pub use reverse::{ReverseStep, ReverseView};
+pub use root_signins::{
+    ROOT_SIGNIN_PAGE, ROOT_SIGNIN_PAGE_MAX, RootSigninPage, RootSigninQuery, RootSigninView, WatchOutcome,
+};
 pub use rotation::RotationCandidate;
 pub use signin::{CliStart, CliToken, ConsoleSession, SigninDone, SigninStart};
 pub use subscribers::NewSubscriber;
@@ -82,6 +87,8 @@ pub struct Vault {
     audience: String,
     /// The key service tokens are signed with, loaded once unsealed.
     token_key: Arc<std::sync::RwLock<Option<Arc<crate::auth::service_token::ServiceTokenKey>>>>,
+    /// How the root sign-in watch reads and classifies messages.
+    watch_rules: crate::domain::root_signin::WatchRules,
 }
 
 /// The current time in Unix seconds, the clock of the break-glass rules.
@@ -192,7 +199,14 @@ impl Vault {
             auth_settings: crate::config::AuthSettings::default(),
             audience: crate::config::DEFAULT_AUDIENCE.to_owned(),
             token_key: Arc::default(),
+            watch_rules: crate::domain::root_signin::WatchRules::default(),
         }
+    }
+
+    /// Read and classify root sign-in watch messages with these settings.
+    pub fn with_watch_rules(mut self, rules: crate::domain::root_signin::WatchRules) -> Self {
+        self.watch_rules = rules;
+        self
     }
 
     /// Let webhook subscribers target loopback and private addresses.

@@ -50,7 +50,7 @@ async fn start(app: App, mut config: Config, dir: Option<TempDir>) -> TestApp {
     config.notify.poll_interval = std::time::Duration::from_millis(50);
     config.notify.retry_base = std::time::Duration::from_millis(100);
     config.notify.retry_max = std::time::Duration::from_millis(400);
-    let background = app.start_background(config.notify);
+    let background = app.start_background(&config);
     let listener = TcpListener::bind(localhost()).await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     app.vault.set_public_url(base.clone());
