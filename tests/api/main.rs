@@ -44,6 +44,7 @@ mod slow_and_failing_clients;
 mod tampered_guard;
 mod wall;
 mod wall_links;
+mod watch;
 mod webhook_targets;
 mod webhooks;
 mod witness;
