@@ -40,7 +40,9 @@ async fn send(sqs: &aws_sdk_sqs::Client, queue: &str, body: &str) {
     sqs.send_message().queue_url(queue).message_body(body).send().await.unwrap();
 }
 
-/// Put events on an EventBridge bus: moto takes the unsigned JSON call.
+/// Put events on an EventBridge bus. The emulator takes the JSON call
+/// unsigned; it only reads the service (`events`) from the credential scope
+/// of the Authorization header, whose signature it does not check.
 async fn put_events(bus: &str, events: &[(&str, Value)]) {
     let entries: Vec<Value> = events
         .iter()
@@ -52,6 +54,7 @@ async fn put_events(bus: &str, events: &[(&str, Value)]) {
         .post(kms_endpoint())
         .header("X-Amz-Target", "AWSEvents.PutEvents")
         .header("Content-Type", "application/x-amz-json-1.1")
+        .header("Authorization", "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/events/aws4_request")
         .body(json!({"Entries": entries}).to_string())
         .send()
         .await
@@ -361,7 +364,7 @@ async fn a_sealed_service_leaves_messages_in_the_queue_and_records_them_once_uns
     let at = unix(app.last_event("account.create")["time"].as_str().unwrap());
     app.app.vault.keys().seal();
     // Wait out any receive that began before the seal.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
 
     send(&sqs, &queue, &envelope(SIGN_IN, root_event(ACCOUNT, &new_id(), "ConsoleLogin", at))).await;
     send(&sqs, &queue, "not json").await;
