@@ -625,7 +625,8 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    struct FakeEnv(HashMap<&'static str, &'static str>);
+    /// Environment variables a test sets (also used by the submodules' tests).
+    pub(super) struct FakeEnv(pub(super) HashMap<&'static str, &'static str>);
     impl Env for FakeEnv {
         fn var(&self, name: &str) -> Option<String> {
             self.0.get(name).map(|v| (*v).to_owned())

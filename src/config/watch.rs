@@ -91,13 +91,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-
-    struct FakeEnv(HashMap<&'static str, &'static str>);
-    impl Env for FakeEnv {
-        fn var(&self, name: &str) -> Option<String> {
-            self.0.get(name).map(|v| (*v).to_owned())
-        }
-    }
+    use crate::config::tests::FakeEnv;
 
     fn parse(text: &str, env: &[(&'static str, &'static str)]) -> Result<Option<WatchSettings>, ConfigError> {
         let file: FileWatch = toml::from_str(text).unwrap();

@@ -144,14 +144,18 @@ pub fn kms_endpoint() -> String {
     )
 }
 
-/// A KMS client for the emulator.
-pub async fn kms_client() -> aws_sdk_kms::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// The AWS SDK's configuration for the emulator, in us-east-1.
+pub async fn emulator_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(kms_endpoint())
         .load()
-        .await;
-    aws_sdk_kms::Client::new(&config)
+        .await
+}
+
+/// A KMS client for the emulator.
+pub async fn kms_client() -> aws_sdk_kms::Client {
+    aws_sdk_kms::Client::new(&emulator_config().await)
 }
 
 /// Create a fresh symmetric key in the emulator and return its ARN.

@@ -11,7 +11,7 @@ use rootvault::watch::WatchSettings;
 use serde_json::{Value, json};
 
 use crate::browser::Browser;
-use crate::helpers::{STAFF, TestApp, kms_endpoint, spawn_app, spawn_app_configured};
+use crate::helpers::{STAFF, TestApp, emulator_config, kms_endpoint, spawn_app, spawn_app_configured};
 
 const ACCOUNT: &str = "123456789012";
 const OTHER: &str = "210987654321";
@@ -22,12 +22,7 @@ const API_CALL: &str = "AWS API Call via CloudTrail";
 // --- the emulator -------------------------------------------------------
 
 async fn sqs() -> aws_sdk_sqs::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(kms_endpoint())
-        .load()
-        .await;
-    aws_sdk_sqs::Client::new(&config)
+    aws_sdk_sqs::Client::new(&emulator_config().await)
 }
 
 /// A queue of this test's own, so parallel tests never share one.
