@@ -25,6 +25,11 @@ const BACKOFF_START: Duration = Duration::from_secs(1);
 /// The longest wait between two receives that fail.
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
+/// The wait after a failed receive that followed a wait of `current`.
+fn next_backoff(current: Duration) -> Duration {
+    current.saturating_mul(2).min(BACKOFF_MAX)
+}
+
 /// An SQS client for the watch's queue.
 pub async fn client(settings: &WatchSettings) -> aws_sdk_sqs::Client {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -65,7 +70,7 @@ pub async fn run(vault: Vault, settings: WatchSettings) {
                     "receiving from the root sign-in queue failed"
                 );
                 tokio::time::sleep(backoff).await;
-                backoff = backoff.saturating_mul(2).min(BACKOFF_MAX);
+                backoff = next_backoff(backoff);
                 continue;
             }
         };
@@ -97,5 +102,19 @@ async fn handle(vault: &Vault, sqs: &aws_sdk_sqs::Client, queue_url: &str, messa
                 "a root sign-in message was not recorded; it stays in the queue"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_receives_back_off_from_one_second_doubling_to_thirty() {
+        let waits: Vec<u64> = std::iter::successors(Some(BACKOFF_START), |d| Some(next_backoff(*d)))
+            .take(7)
+            .map(|d| d.as_secs())
+            .collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30]);
     }
 }
