@@ -6,13 +6,11 @@ use crate::auth::dev::DevIssuer;
 use crate::auth::issuer_keys::IssuerKeys;
 use crate::auth::jwt::Authenticator;
 use crate::auth::key_source::KeySource;
-use crate::config::PeopleChannels;
 use crate::config::{Config, JwksSource, KeysConfig};
 use crate::crypto::KeyProvider;
 use crate::crypto::kms::KmsKeyProvider;
 use crate::crypto::local::LocalKeyProvider;
 use crate::domain::orgs::OrgDirectory;
-use crate::notify::NotifySettings;
 use crate::notify::worker::Deliverer;
 use crate::store::keyring::{self, KeyringRecord};
 use crate::store::{Store, StoreError};
@@ -56,8 +54,6 @@ pub struct App {
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// The dev identity provider at `/dev/idp/{org}`: `rootvault dev` only.
     pub dev_idp: Option<Arc<crate::auth::dev_idp::DevIdp>>,
-    /// The SMTP relay and chat channels deliveries go through.
-    pub people: PeopleChannels,
 }
 
 /// Load the trusted issuers named by the configuration.
@@ -128,7 +124,8 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
             orgs: crate::config::routing_of(&config.orgs),
             email: config.people.email.is_some(),
         })
-        .with_witnesses(crate::vault::Witnesses::connect(&config.witness).await);
+        .with_witnesses(crate::vault::Witnesses::connect(&config.witness).await)
+        .with_watch_rules(config.watch.as_ref().map(crate::watch::WatchSettings::rules).unwrap_or_default());
     if let crate::config::StorageConfig::SecretsManager(settings) = &config.storage {
         vault = vault
             .with_secrets_manager(crate::store::secrets_manager::SecretsManagerHalves::connect(settings.clone()).await);
@@ -136,6 +133,8 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     if !vault.keys().seal_status().sealed {
         vault.open_audit_log().await.map_err(|e| StartError::AuditLog(e.to_string()))?;
     }
+    // Refuse to start on a relay that can never work (an unreadable CA file).
+    Deliverer::new(config.notify, &config.people).map_err(StartError::Notify)?;
     Ok(App {
         vault,
         auth: Arc::new(auth),
@@ -144,11 +143,6 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
         server: config.server,
         draining: Arc::default(),
         dev_idp: None,
-        people: {
-            // Refuse to start on a relay that can never work (an unreadable CA file).
-            Deliverer::new(config.notify, &config.people).map_err(StartError::Notify)?;
-            config.people.clone()
-        },
     })
 }
 
@@ -173,10 +167,11 @@ impl Drop for Background {
 
 impl App {
     /// Start the webhook delivery worker, the request-expiry sweeper, the
-    /// checkpointer, the authentication-failure summariser and the
-    /// refresher of issuers' keys.
-    pub fn start_background(&self, notify: NotifySettings) -> Result<Background, StartError> {
-        let deliverer = Deliverer::new(notify, &self.people).map_err(StartError::Notify)?;
+    /// checkpointer, the authentication-failure summariser, the refresher
+    /// of issuers' keys and, when `[watch]` names a queue, the root sign-in
+    /// watch.
+    pub fn start_background(&self, config: &Config) -> Result<Background, StartError> {
+        let deliverer = Deliverer::new(config.notify, &config.people).map_err(StartError::Notify)?;
         let worker = tokio::spawn(crate::notify::worker::run(self.vault.clone(), deliverer));
         let vault = self.vault.clone();
         let sweeper = tokio::spawn(async move {
@@ -222,6 +217,10 @@ impl App {
                 auth.refresh_due(std::time::Instant::now()).await;
             }
         });
-        Ok(Background(vec![worker, sweeper, checkpointer, summariser, key_refresher]))
+        let mut tasks = vec![worker, sweeper, checkpointer, summariser, key_refresher];
+        if let Some(watch) = &config.watch {
+            tasks.push(tokio::spawn(crate::watch::consumer::run(self.vault.clone(), watch.clone())));
+        }
+        Ok(Background(tasks))
     }
 }

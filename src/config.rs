@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 mod auth;
 mod notify;
+mod watch;
 pub use auth::{AuthSettings, ClientSecret, OidcIssuer, OidcSettings, client_secret_env};
 pub use notify::{
     ChatChannel, ChatFormat, ChatUrl, EmailSettings, OrgRouting, PeopleChannels, SMTP_PASSWORD_ENV, SmtpPassword,
@@ -25,6 +26,7 @@ use crate::domain::ids::OrgName;
 use crate::http::ServerSettings;
 use crate::notify::NotifySettings;
 use crate::store::secrets_manager::SecretsManagerSettings;
+use crate::watch::WatchSettings;
 
 /// The audience tokens must carry unless configured otherwise.
 pub const DEFAULT_AUDIENCE: &str = "rootvault";
@@ -125,6 +127,8 @@ pub struct Config {
     pub witness: WitnessConfig,
     /// Session lifetimes and the step-up age of releases (`[auth]`).
     pub auth: AuthSettings,
+    /// The root sign-in watch (`[watch]`); off when no queue is configured.
+    pub watch: Option<WatchSettings>,
     /// Set only by `rootvault dev`: dev issuers and auto-unseal.
     pub dev: bool,
 }
@@ -150,6 +154,7 @@ struct FileConfig {
     audit: Option<FileAudit>,
     #[serde(default)]
     auth: auth::FileAuth,
+    watch: Option<watch::FileWatch>,
 }
 
 #[derive(Deserialize, Default)]
@@ -595,6 +600,7 @@ impl Config {
         };
         let witness = parse_witness(file.audit.and_then(|a| a.witness), base_dir, &data_dir, env)?;
         let auth = auth::parse_auth(file.auth)?;
+        let watch = watch::parse_watch(file.watch, env)?;
         let public_url = env.var("ROOTVAULT_PUBLIC_URL").or(file.public_url);
         if let Some(url) = &public_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
@@ -616,6 +622,7 @@ impl Config {
             server,
             witness,
             auth,
+            watch,
             dev: false,
         })
     }
@@ -648,6 +655,7 @@ impl Config {
             server: ServerSettings::default(),
             witness: WitnessConfig { file: Some(witness_file), s3: None, on_unavailable: OnUnavailable::Warn },
             auth: AuthSettings::dev(),
+            watch: None,
             dev: true,
         }
     }
@@ -663,7 +671,8 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    struct FakeEnv(HashMap<&'static str, &'static str>);
+    /// Environment variables a test sets (also used by the submodules' tests).
+    pub(super) struct FakeEnv(pub(super) HashMap<&'static str, &'static str>);
     impl Env for FakeEnv {
         fn var(&self, name: &str) -> Option<String> {
             self.0.get(name).map(|v| (*v).to_owned())

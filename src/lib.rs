@@ -13,6 +13,7 @@
 //! - [`auth`]: bearer-token verification and dev issuers.
 //! - [`vault`]: the use cases, each one audited transaction.
 //! - [`http`]: the JSON API.
+//! - [`watch`]: the root sign-in watch's queue consumer.
 //! - [`cli`]: the command line.
 
 #![forbid(unsafe_code)]
@@ -30,3 +31,4 @@ pub mod http;
 pub mod notify;
 pub mod store;
 pub mod vault;
+pub mod watch;

@@ -2,8 +2,10 @@
 
 Used by scripts/test: creates the central stack (bus, queue, dead-letter queue, policies)
 and a watched stack forwarding to it, then puts root sign-in events of both detail-type
-spellings, and one of an IAM user, on the bus, and checks that exactly the root ones reach
-the queue. Never talks to AWS itself.
+spellings, and one of an IAM user, on the bus, checks that exactly the root ones reach
+the queue, and deletes them, leaving the queue empty. Prints the bus and the queue as
+`export` lines for scripts/test to eval (the integration test of the service's consumer,
+tests/api/watch.rs, uses them); everything else goes to stderr. Never talks to AWS itself.
 """
 
 import json
@@ -74,7 +76,13 @@ def main():
             break
     kinds = sorted(json.loads(m["Body"])["detail-type"] for m in received)
     assert kinds == ["AWS Console Sign In via CloudTrail", "AWS Console Signin via CloudTrail"], kinds
-    print("root sign-in watch stacks deployed; both spellings of root sign-ins reach the queue, others do not")
+    for message in received:
+        sqs.delete_message(QueueUrl=central["RootSigninQueueUrl"], ReceiptHandle=message["ReceiptHandle"])
+    print(
+        "root sign-in watch stacks deployed; both spellings of root sign-ins reach the queue, others do not",
+        file=sys.stderr,
+    )
+    print(f"export ROOTVAULT_TEST_WATCH_BUS={bus} ROOTVAULT_TEST_WATCH_QUEUE_URL={central['RootSigninQueueUrl']}")
 
 
 if __name__ == "__main__":

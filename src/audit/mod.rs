@@ -92,10 +92,16 @@ pub enum Action {
     SysRestore,
     /// A provider admin listed notification deliveries.
     SysNotifications,
+    /// The root sign-in watch recorded a root user's event (actor null).
+    RootSignin,
+    /// An account's recorded root sign-ins were read.
+    RootSigninList,
+    /// The root sign-in watch rejected a queue message (actor null).
+    WatchReject,
 }
 
 impl Action {
-    pub const ALL: [Action; 42] = [
+    pub const ALL: [Action; 45] = [
         Action::AuthFail,
         Action::AuthSignin,
         Action::AuthSignout,
@@ -138,6 +144,9 @@ impl Action {
         Action::SysBackup,
         Action::SysRestore,
         Action::SysNotifications,
+        Action::RootSignin,
+        Action::RootSigninList,
+        Action::WatchReject,
     ];
 
     /// Whether an `ok` event of this action records a change or a release
@@ -163,6 +172,7 @@ impl Action {
                 | Action::SysBackup
                 | Action::SysRestore
                 | Action::SysNotifications
+                | Action::RootSigninList
         )
     }
 
@@ -227,6 +237,9 @@ impl Action {
             Action::SysBackup => "sys.backup",
             Action::SysRestore => "sys.restore",
             Action::SysNotifications => "sys.notifications",
+            Action::RootSignin => "root.signin",
+            Action::RootSigninList => "root_signin.list",
+            Action::WatchReject => "watch.reject",
         }
     }
 }

@@ -73,7 +73,7 @@ pub fn run_serve(path: &Path, check_only: bool) -> anyhow::Result<()> {
         tracing::info!(%addr, keys = app.vault.keys().kind(), sealed = status.sealed, "rootvault serving");
         app.vault.set_public_url(config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")));
         println!("listening on http://{addr}");
-        let _background = app.start_background(config.notify)?;
+        let _background = app.start_background(&config)?;
         let draining = std::sync::Arc::clone(&app.draining);
         let vault = app.vault.clone();
         crate::http::serve(listener, app, drain(draining)).await?;
@@ -92,7 +92,7 @@ pub fn run_dev(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         dev.app.vault.set_public_url(format!("http://{addr}"));
         let log_key = dev.app.vault.store().log().keys().map(|k| k.signer().vkey()).unwrap_or_default();
         print_banner(&dev.config, addr, &log_key)?;
-        let _background = dev.app.start_background(dev.config.notify)?;
+        let _background = dev.app.start_background(&dev.config)?;
         let draining = std::sync::Arc::clone(&dev.app.draining);
         let vault = dev.app.vault.clone();
         crate::http::serve(listener, dev.app, drain(draining)).await?;

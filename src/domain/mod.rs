@@ -15,6 +15,7 @@ pub mod notices;
 pub mod orgs;
 pub mod password_policy;
 pub mod reverse;
+pub mod root_signin;
 pub mod session;
 pub mod wall;
 #[cfg(test)]

@@ -18,6 +18,7 @@ mod notifications;
 pub mod ratelimit;
 mod requests;
 pub mod reverse;
+mod root_signins;
 pub mod server;
 mod subscribers;
 pub mod sys;
@@ -170,6 +171,7 @@ pub fn router(app: App) -> Router {
         .route("/v1/accounts/{account_id}/reverse-assumption/handoff", post(reverse::handoff))
         .route("/v1/accounts/{account_id}/reverse-assumption/cancel", post(reverse::cancel))
         .route("/v1/accounts/{account_id}/close", post(reverse::close))
+        .route("/v1/accounts/{account_id}/root-signins", get(root_signins::list))
         .route("/v1/audit/checkpoint", get(audit::checkpoint))
         .route("/v1/audit/proofs/inclusion", get(audit::inclusion))
         .route("/v1/audit/proofs/consistency", get(audit::consistency))

@@ -393,6 +393,28 @@ const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 11: the root sign-in watch (docs/root-signin-watch.md): each root
+    // event of an account in custody, once per CloudTrail event id, with
+    // its classification. `event_time` is Unix seconds (AWS's clock);
+    // `recorded_at` is when the service recorded it.
+    r#"
+    CREATE TABLE root_signins (
+        id             TEXT PRIMARY KEY,
+        account_id     TEXT NOT NULL REFERENCES accounts(account_id),
+        event_id       TEXT NOT NULL UNIQUE,
+        event_name     TEXT NOT NULL CHECK (event_name IN ('ConsoleLogin', 'PasswordRecoveryRequested',
+                                           'PasswordRecoveryCompleted', 'PasswordUpdated', 'EmailUpdated')),
+        event_time     INTEGER NOT NULL,
+        recorded_at    TEXT NOT NULL,
+        outcome        TEXT NOT NULL CHECK (outcome IN ('success', 'failure')),
+        classification TEXT NOT NULL CHECK (classification IN ('expected', 'unexplained', 'failed')),
+        request_id     TEXT,
+        source_ip      TEXT,
+        mfa_used       INTEGER CHECK (mfa_used IN (0, 1)),
+        region         TEXT
+    ) STRICT;
+    CREATE INDEX root_signins_by_account ON root_signins (account_id, event_time, id);
+    "#,
 ];
 
 /// Bring the schema up to the latest version.

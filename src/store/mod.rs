@@ -26,6 +26,7 @@ pub mod outbox;
 pub mod people;
 pub mod requests;
 pub mod reverse;
+pub mod root_signins;
 pub mod secrets_manager;
 pub mod sessions;
 

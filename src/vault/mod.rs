@@ -10,12 +10,14 @@
 mod accounts;
 mod audit_log;
 mod backup;
+mod cursor;
 mod custody;
 mod halves;
 mod links;
 mod notices;
 mod requests;
 mod reverse;
+mod root_signins;
 mod rotation;
 mod seal;
 mod signin;
@@ -41,6 +43,9 @@ pub use requests::{
     RequestView, Step as RequestStep,
 };
 pub use reverse::{ReverseStep, ReverseView};
+pub use root_signins::{
+    ROOT_SIGNIN_PAGE, ROOT_SIGNIN_PAGE_MAX, RootSigninPage, RootSigninQuery, RootSigninView, WatchOutcome,
+};
 pub use rotation::RotationCandidate;
 pub use signin::{CliStart, CliToken, ConsoleSession, SigninDone, SigninStart};
 pub use subscribers::NewSubscriber;
@@ -86,6 +91,8 @@ pub struct Vault {
     token_key: Arc<std::sync::RwLock<Option<Arc<crate::auth::service_token::ServiceTokenKey>>>>,
     /// Where each org hears about its accounts (e-mail and chat).
     people: Arc<PeopleRouting>,
+    /// How the root sign-in watch reads and classifies messages.
+    watch_rules: crate::domain::root_signin::WatchRules,
 }
 
 /// The current time in Unix seconds, the clock of the break-glass rules.
@@ -201,12 +208,19 @@ impl Vault {
             audience: crate::config::DEFAULT_AUDIENCE.to_owned(),
             token_key: Arc::default(),
             people: Arc::default(),
+            watch_rules: crate::domain::root_signin::WatchRules::default(),
         }
     }
 
     /// Route notifications to people as `routing` says.
     pub fn with_people_routing(mut self, routing: PeopleRouting) -> Self {
         self.people = Arc::new(routing);
+        self
+    }
+
+    /// Read and classify root sign-in watch messages with these settings.
+    pub fn with_watch_rules(mut self, rules: crate::domain::root_signin::WatchRules) -> Self {
+        self.watch_rules = rules;
         self
     }
 

@@ -109,25 +109,15 @@ pub struct RequestCursor {
 
 impl std::fmt::Display for RequestCursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use base64::Engine;
-        let raw = format!("{}.{}", self.created_at, self.id);
-        f.write_str(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+        f.write_str(&super::cursor::encode(self.created_at, &self.id))
     }
 }
 
 impl std::str::FromStr for RequestCursor {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
-        use base64::Engine;
-        let bad = || Error::malformed("invalid_query", "the cursor is not one this service issued");
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
-        let raw = String::from_utf8(raw).map_err(|_| bad())?;
-        let (at, id) = raw.split_once('.').ok_or_else(bad)?;
-        let created_at = at.parse().map_err(|_| bad())?;
-        if !valid_id(id) {
-            return Err(bad());
-        }
-        Ok(Self { created_at, id: id.to_owned() })
+        let (created_at, id) = super::cursor::decode(s, valid_id)?;
+        Ok(Self { created_at, id })
     }
 }
 

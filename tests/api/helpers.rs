@@ -50,7 +50,7 @@ async fn start(app: App, mut config: Config, dir: Option<TempDir>) -> TestApp {
     config.notify.poll_interval = std::time::Duration::from_millis(50);
     config.notify.retry_base = std::time::Duration::from_millis(100);
     config.notify.retry_max = std::time::Duration::from_millis(400);
-    let background = app.start_background(config.notify).unwrap();
+    let background = app.start_background(&config).unwrap();
     let listener = TcpListener::bind(localhost()).await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     app.vault.set_public_url(base.clone());
@@ -144,14 +144,18 @@ pub fn kms_endpoint() -> String {
     )
 }
 
-/// A KMS client for the emulator.
-pub async fn kms_client() -> aws_sdk_kms::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// The AWS SDK's configuration for the emulator, in us-east-1.
+pub async fn emulator_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(kms_endpoint())
         .load()
-        .await;
-    aws_sdk_kms::Client::new(&config)
+        .await
+}
+
+/// A KMS client for the emulator.
+pub async fn kms_client() -> aws_sdk_kms::Client {
+    aws_sdk_kms::Client::new(&emulator_config().await)
 }
 
 /// Create a fresh symmetric key in the emulator and return its ARN.

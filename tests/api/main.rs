@@ -47,6 +47,7 @@ mod smtp_sink;
 mod tampered_guard;
 mod wall;
 mod wall_links;
+mod watch;
 mod webhook_targets;
 mod webhooks;
 mod witness;

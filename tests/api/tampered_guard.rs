@@ -57,6 +57,7 @@ fn state(app: &TestApp) -> String {
         "subscribers",
         "links",
         "reverse_assumptions",
+        "root_signins",
         "keyring",
         "audit_key",
     ] {
@@ -298,6 +299,7 @@ async fn on_a_tampered_log_no_route_and_no_worker_changes_anything_or_releases_a
             Some(json!({})),
         ),
         call(Method::POST, "/v1/accounts/{account_id}/close", format!("{a}/close"), &ada, Some(json!({}))),
+        call(Method::GET, "/v1/accounts/{account_id}/root-signins", format!("{a}/root-signins"), &gina, None),
         Call {
             allowed: true,
             ..call(Method::GET, "/v1/audit/checkpoint", "/v1/audit/checkpoint".into(), &audrey, None)
@@ -390,8 +392,17 @@ async fn on_a_tampered_log_no_route_and_no_worker_changes_anything_or_releases_a
         }
     }
 
-    // The workers: the expiry sweep and the checkpoint signer.
+    // The workers: the expiry sweep, the root sign-in watch (which leaves
+    // its message in the queue) and the checkpoint signer.
     assert_eq!(app.app.vault.expire_due().await.unwrap(), 0);
+    assert!(!app.app.vault.accepts_watch_events());
+    let sign_in = json!({"source": "aws.signin", "detail-type": "AWS Console Sign In via CloudTrail", "detail": {
+        "userIdentity": {"type": "Root"}, "eventName": "ConsoleLogin", "eventID": "tampered-1",
+        "eventTime": "2026-11-22T10:00:00Z", "recipientAccountId": ACCOUNT}});
+    for body in [sign_in.to_string(), "not json".to_owned()] {
+        let refused = app.app.vault.record_watch_message(&body, "m-1").await.unwrap_err();
+        assert_eq!(refused.code(), "audit_log_tampered");
+    }
     app.app.vault.checkpoint().await.unwrap();
     assert_eq!(checkpoints(&app), checkpoints_before, "no checkpoint is signed over a tampered log");
     assert_eq!(state(&app), before, "nothing changed");

@@ -1,6 +1,7 @@
 //! `/accounts` and `/accounts/{id}`: the accounts a person may see, and one
 //! account's custody (mode, custodians, halves and their versions, rotation,
-//! reverse assumption) with the forms of what this person may do there.
+//! root sign-ins, reverse assumption) with the forms of what this person may
+//! do there.
 //! The forms post to `account_actions`; every rule is the vault's.
 
 use std::collections::HashMap;
@@ -18,13 +19,13 @@ use super::page::page;
 use super::request_page::{refusal_box, step_up};
 use super::signed::SignedIn;
 use super::signed_in;
-use super::{account_actions, account_reverse, qr_upload};
+use super::{account_actions, account_reverse, account_signins, qr_upload};
 use crate::app::App;
 use crate::domain::ids::{AccountId, Half, Role};
 use crate::error::Error;
 use crate::http::error::status_of;
 use crate::store::halves::HalfStatus;
-use crate::vault::AccountView;
+use crate::vault::{AccountView, RootSigninQuery};
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -256,6 +257,8 @@ pub async fn render(app: &App, who: &SignedIn, id: AccountId, outcome: Outcome) 
     };
     let halves = app.vault.halves(who.caller(), &who.http, id.clone()).await.unwrap_or_default();
     let reverse = app.vault.reverse_view(who.caller(), &who.http, id.clone()).await.ok();
+    let latest = RootSigninQuery { cursor: None, limit: Some(account_signins::SHOWN) };
+    let signins = app.vault.root_signins(who.caller(), &who.http, id.clone(), latest).await.ok();
     let status = |h: Half| halves.iter().find(|s| s.half == h);
     let a = &view.account;
     let code = match (&outcome.error, outcome.form) {
@@ -281,6 +284,7 @@ pub async fn render(app: &App, who: &SignedIn, id: AccountId, outcome: Outcome) 
         p.muted { "Versions and who made them; never the secrets." }
         (half_section(who, &view, status(Half::Password), Half::Password, &outcome))
         (half_section(who, &view, status(Half::Mfa), Half::Mfa, &outcome))
+        (account_signins::section(signins.as_ref()))
         (super::account_reverse::section(who, app, &view.account.account_id, reverse.as_ref(), &outcome))
     };
     (code, page(&format!("Account {}", a.account_id), Some(signed_in(&who.session)), body)).into_response()

@@ -5,6 +5,7 @@
 
 mod account_actions;
 mod account_reverse;
+mod account_signins;
 mod accounts;
 mod audit;
 mod cookies;
