@@ -5,11 +5,12 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use rootvault::config::{ChatChannel, ChatFormat, ChatUrl, EmailSettings, OrgRouting, PeopleChannels, SmtpTls};
+use rootvault::watch::WatchSettings;
 use serde_json::{Value, json};
 
 use crate::browser::Browser;
 use crate::chat_receiver::ChatReceiver;
-use crate::helpers::{APPROVER, PASSWORD, SEED, STAFF, TestApp, spawn_app_configured};
+use crate::helpers::{APPROVER, PASSWORD, SEED, STAFF, TestApp, kms_endpoint, spawn_app_configured};
 use crate::smtp_sink::{Mail, SmtpSink};
 
 const ACCOUNT: &str = "123456789012";
@@ -27,6 +28,11 @@ fn email(address: &str) -> Option<rootvault::domain::account::Email> {
 /// acme's approvers, SOC and account team, and globex's approvers and SOC,
 /// with a Slack and a generic channel for acme and a Teams one for globex.
 async fn rig_with(smtp: SmtpSink, tls: SmtpTls) -> Rig {
+    rig_watching(smtp, tls, None).await
+}
+
+/// The same, with the root sign-in watch reading `queue` in the emulator.
+async fn rig_watching(smtp: SmtpSink, tls: SmtpTls, queue: Option<String>) -> Rig {
     let chat = ChatReceiver::start().await;
     let (port, ca_file) = (smtp.port(), Some(smtp.ca_file()).filter(|f| f.exists()));
     let channel = |name: &str, format, url| ChatChannel { name: name.into(), format, url: ChatUrl::new(url) };
@@ -38,6 +44,12 @@ async fn rig_with(smtp: SmtpSink, tls: SmtpTls) -> Rig {
     let app = spawn_app_configured(move |config| {
         // Outage tests keep the relay down for a while: never give up here.
         config.notify.max_attempts = 10_000;
+        if let Some(queue) = queue {
+            let mut watch = WatchSettings::new(queue);
+            watch.endpoint_url = Some(kms_endpoint());
+            watch.wait_time_seconds = 1;
+            config.watch = Some(watch);
+        }
         config.people = PeopleChannels {
             email: Some(EmailSettings {
                 host: "127.0.0.1".into(),
@@ -394,4 +406,69 @@ async fn a_relay_without_starttls_gets_nothing_in_the_clear() {
     };
     assert!(error.contains("TLS") || error.contains("refused"), "{error}");
     assert!(rig.smtp.messages().is_empty());
+}
+
+#[tokio::test]
+async fn unexplained_and_failed_root_sign_ins_alert_both_parties_and_expected_ones_do_not() {
+    use crate::watch::{SIGN_IN, envelope, failed, new_id, new_queue, root_event, send, sqs};
+    let sqs = sqs().await;
+    let queue = new_queue(&sqs).await;
+    let rig = rig_watching(SmtpSink::start(), SmtpTls::DangerPlaintext, Some(queue.clone())).await;
+    rig.app.stocked_account(ACCOUNT).await;
+    let id = rig.app.approved_request(ACCOUNT).await;
+    assert_eq!(rig.app.step(&id, "password", "acme/alice", STAFF).await.status, StatusCode::OK);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+
+    let explained = root_event(ACCOUNT, &new_id(), "ConsoleLogin", now);
+    let unexplained = root_event(ACCOUNT, &new_id(), "ConsoleLogin", now - 7200);
+    let failure = failed(root_event(ACCOUNT, &new_id(), "ConsoleLogin", now));
+    let password = root_event(ACCOUNT, &new_id(), "PasswordUpdated", now);
+    for detail in [explained, unexplained, failure, password] {
+        send(&sqs, &queue, &envelope(SIGN_IN, detail)).await;
+    }
+
+    // Three alerts, each to both SOCs, the provider's account team and the account's contact.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let alerts = loop {
+        let alerts: Vec<Mail> = rig.smtp.messages().into_iter().filter(|m| m.subject.contains("[ALERT]")).collect();
+        if alerts.len() >= 12 {
+            break alerts;
+        }
+        assert!(Instant::now() < deadline, "{} alert mails", alerts.len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    settled(&rig.app).await;
+    assert_eq!(alerts.len(), 12, "the expected sign-in alerts nobody: {alerts:#?}");
+    let label = format!("{ACCOUNT} (Account {ACCOUNT})");
+    for soc in ["soc@acme.example", "accounts@acme.example", "secops@globex.example", "soc@globex.example"] {
+        let mut subjects: Vec<&str> = alerts.iter().filter(|m| m.to() == soc).map(|m| m.subject.as_str()).collect();
+        subjects.sort_unstable();
+        assert_eq!(
+            subjects,
+            [
+                format!("[rootvault][ALERT] {label}: failed root sign-in"),
+                format!("[rootvault][ALERT] {label}: root password updated outside a rotation"),
+                format!("[rootvault][ALERT] {label}: unexplained root sign-in"),
+            ],
+            "{soc}"
+        );
+    }
+    let mail = alerts.iter().find(|m| m.subject.ends_with("unexplained root sign-in")).unwrap();
+    assert!(mail.text.contains("203.0.113.7") && mail.text.contains("ConsoleLogin"), "{}", mail.text);
+    assert!(mail.text.contains(&format!("{}/accounts/{ACCOUNT}", rig.app.base)), "{}", mail.text);
+    assert!(mail.text.contains("What to do:"), "{}", mail.text);
+    for mail in &alerts {
+        assert_no_secret(&mail.raw, "no code was released");
+    }
+
+    // Chat: both orgs' channels, Slack's button in red.
+    let slack: Vec<Value> =
+        rig.chat.bodies("slack").into_iter().filter(|b| b["text"].as_str().unwrap().contains("[ALERT]")).collect();
+    assert_eq!(slack.len(), 3);
+    assert!(slack.iter().all(|b| b["blocks"].as_array().unwrap().last().unwrap()["elements"][0]["style"] == "danger"));
+    let teams = rig.chat.bodies("teams");
+    let red = teams.iter().filter(|b| b["attachments"][0]["content"]["body"][0]["color"] == "Attention").count();
+    assert_eq!(red, 3);
+    let generic = rig.chat.bodies("generic");
+    assert_eq!(generic.iter().filter(|b| b["event"] == "root_signin.alert").count(), 3);
 }

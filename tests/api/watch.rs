@@ -15,23 +15,23 @@ use crate::helpers::{STAFF, TestApp, emulator_config, kms_endpoint, spawn_app, s
 
 const ACCOUNT: &str = "123456789012";
 const OTHER: &str = "210987654321";
-const SIGN_IN: &str = "AWS Console Sign In via CloudTrail";
+pub(crate) const SIGN_IN: &str = "AWS Console Sign In via CloudTrail";
 const SIGNIN: &str = "AWS Console Signin via CloudTrail";
 const API_CALL: &str = "AWS API Call via CloudTrail";
 
 // --- the emulator -------------------------------------------------------
 
-async fn sqs() -> aws_sdk_sqs::Client {
+pub(crate) async fn sqs() -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(&emulator_config().await)
 }
 
 /// A queue of this test's own, so parallel tests never share one.
-async fn new_queue(sqs: &aws_sdk_sqs::Client) -> String {
+pub(crate) async fn new_queue(sqs: &aws_sdk_sqs::Client) -> String {
     let name = format!("rootvault-watch-test-{}", uuid::Uuid::new_v4().simple());
     sqs.create_queue().queue_name(name).send().await.unwrap().queue_url().unwrap().to_owned()
 }
 
-async fn send(sqs: &aws_sdk_sqs::Client, queue: &str, body: &str) {
+pub(crate) async fn send(sqs: &aws_sdk_sqs::Client, queue: &str, body: &str) {
     sqs.send_message().queue_url(queue).message_body(body).send().await.unwrap();
 }
 
@@ -104,7 +104,7 @@ fn rfc3339(unix: i64) -> String {
 }
 
 /// A CloudTrail record of the root user of `account`.
-fn root_event(account: &str, event_id: &str, name: &str, at: i64) -> Value {
+pub(crate) fn root_event(account: &str, event_id: &str, name: &str, at: i64) -> Value {
     json!({
         "eventVersion": "1.08",
         "userIdentity": {"type": "Root", "principalId": account, "arn": format!("arn:aws:iam::{account}:root"), "accountId": account},
@@ -122,7 +122,7 @@ fn root_event(account: &str, event_id: &str, name: &str, at: i64) -> Value {
     })
 }
 
-fn failed(mut event: Value) -> Value {
+pub(crate) fn failed(mut event: Value) -> Value {
     let name = event["eventName"].as_str().unwrap().to_owned();
     event["responseElements"] = json!({name: "Failure"});
     event["errorMessage"] = json!("Failed authentication");
@@ -130,7 +130,7 @@ fn failed(mut event: Value) -> Value {
 }
 
 /// The SQS body EventBridge would deliver for `detail`.
-fn envelope(detail_type: &str, detail: Value) -> String {
+pub(crate) fn envelope(detail_type: &str, detail: Value) -> String {
     json!({
         "version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": detail_type, "source": "aws.signin",
         "account": detail["recipientAccountId"], "time": detail["eventTime"], "region": "us-east-1",
@@ -139,7 +139,7 @@ fn envelope(detail_type: &str, detail: Value) -> String {
     .to_string()
 }
 
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
