@@ -125,7 +125,8 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
             email: config.people.email.is_some(),
         })
         .with_witnesses(crate::vault::Witnesses::connect(&config.witness).await)
-        .with_watch_rules(config.watch.as_ref().map(crate::watch::WatchSettings::rules).unwrap_or_default());
+        .with_watch_rules(config.watch.as_ref().map(crate::watch::WatchSettings::rules).unwrap_or_default())
+        .with_move_windows(config.move_windows.clone());
     if let crate::config::StorageConfig::SecretsManager(settings) = &config.storage {
         vault = vault
             .with_secrets_manager(crate::store::secrets_manager::SecretsManagerHalves::connect(settings.clone()).await);
@@ -150,6 +151,9 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
 const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(5);
 /// How often closed windows of authentication failures are summarised.
 const FAILURE_SWEEP: std::time::Duration = std::time::Duration::from_secs(10);
+/// How often accounts closed for more than 90 days are closed for good
+/// (the first sweep runs at start).
+const CLOSURE_SWEEP: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 /// How often a checkpoint is signed when the log grew.
 const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -167,7 +171,7 @@ impl Drop for Background {
 
 impl App {
     /// Start the webhook delivery worker, the request-expiry sweeper, the
-    /// checkpointer, the authentication-failure summariser, the refresher
+    /// daily sweep of closed accounts, the checkpointer, the authentication-failure summariser, the refresher
     /// of issuers' keys and, when `[watch]` names a queue, the root sign-in
     /// watch.
     pub fn start_background(&self, config: &Config) -> Result<Background, StartError> {
@@ -183,6 +187,18 @@ impl App {
                 }
                 if let Err(e) = vault.expire_due().await {
                     tracing::error!(code = e.code(), "expiring requests failed");
+                }
+            }
+        });
+        let vault = self.vault.clone();
+        let closure_sweeper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CLOSURE_SWEEP);
+            loop {
+                tick.tick().await;
+                match vault.close_permanently_due().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(accounts = n, "closed accounts past their 90 days were closed for good"),
+                    Err(e) => tracing::error!(code = e.code(), "closing accounts for good failed"),
                 }
             }
         });
@@ -217,7 +233,7 @@ impl App {
                 auth.refresh_due(std::time::Instant::now()).await;
             }
         });
-        let mut tasks = vec![worker, sweeper, checkpointer, summariser, key_refresher];
+        let mut tasks = vec![worker, sweeper, closure_sweeper, checkpointer, summariser, key_refresher];
         if let Some(watch) = &config.watch {
             tasks.push(tokio::spawn(crate::watch::consumer::run(self.vault.clone(), watch.clone())));
         }

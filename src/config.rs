@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod auth;
+mod lifecycle;
 mod notify;
 mod watch;
 pub use auth::{AuthSettings, ClientSecret, OidcIssuer, OidcSettings, client_secret_env};
@@ -129,6 +130,8 @@ pub struct Config {
     pub auth: AuthSettings,
     /// The root sign-in watch (`[watch]`); off when no queue is configured.
     pub watch: Option<WatchSettings>,
+    /// When DDI moves may happen without a fee (`[lifecycle]`).
+    pub move_windows: crate::domain::moves::MoveWindows,
     /// Set only by `rootvault dev`: dev issuers and auto-unseal.
     pub dev: bool,
 }
@@ -155,6 +158,7 @@ struct FileConfig {
     #[serde(default)]
     auth: auth::FileAuth,
     watch: Option<watch::FileWatch>,
+    lifecycle: Option<lifecycle::FileLifecycle>,
 }
 
 #[derive(Deserialize, Default)]
@@ -601,6 +605,7 @@ impl Config {
         let witness = parse_witness(file.audit.and_then(|a| a.witness), base_dir, &data_dir, env)?;
         let auth = auth::parse_auth(file.auth)?;
         let watch = watch::parse_watch(file.watch, env)?;
+        let move_windows = lifecycle::parse_lifecycle(file.lifecycle)?;
         let public_url = env.var("ROOTVAULT_PUBLIC_URL").or(file.public_url);
         if let Some(url) = &public_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
@@ -623,6 +628,7 @@ impl Config {
             witness,
             auth,
             watch,
+            move_windows,
             dev: false,
         })
     }
@@ -656,6 +662,7 @@ impl Config {
             witness: WitnessConfig { file: Some(witness_file), s3: None, on_unavailable: OnUnavailable::Warn },
             auth: AuthSettings::dev(),
             watch: None,
+            move_windows: crate::domain::moves::MoveWindows::default(),
             dev: true,
         }
     }

@@ -255,6 +255,7 @@ async fn seed(app: &App, http: &HttpInfo) -> Result<(), Error> {
             root_email: format!("aws-root+{id}@acme.example").parse()?,
             contacts: Contacts::default(),
             kms_keys: KeyOverrides::default(),
+            assignment: Default::default(),
         };
         app.vault.create_account(&ada, http, new).await?;
     }

@@ -11,8 +11,12 @@ use crate::crypto::CryptoError;
 use crate::crypto::totp::MfaError;
 use crate::domain::account::AccountError;
 use crate::domain::breakglass::RequestError;
+use crate::domain::closure::ClosureError;
+use crate::domain::consent::ConsentError;
 use crate::domain::custody::CustodyError;
 use crate::domain::ids::IdError;
+use crate::domain::moves::MoveError;
+use crate::domain::onboarding::OnboardingError;
 use crate::domain::password_policy::PolicyViolation;
 use crate::store::StoreError;
 
@@ -205,6 +209,59 @@ impl From<RequestError> for Error {
             R::NoViewsLeft => (Error::gone, "no_views_left"),
         };
         make(code, message)
+    }
+}
+
+impl From<OnboardingError> for Error {
+    fn from(e: OnboardingError) -> Self {
+        use OnboardingError as O;
+        let message = e.to_string();
+        match e {
+            O::NothingInCustody => Error::conflict("nothing_in_custody", message),
+            O::SignatoryName | O::LegalName | O::LegalAddress => Error::invalid("invalid_onboarding", message),
+            O::UnknownItem => Error::invalid("invalid_checklist_item", message),
+            O::AlreadyStarted | O::AlreadyOnboarded | O::ServiceItem(_) | O::Incomplete(_) => {
+                Error::conflict("onboarding_rule", message)
+            }
+        }
+    }
+}
+
+impl From<MoveError> for Error {
+    fn from(e: MoveError) -> Self {
+        use MoveError as M;
+        let message = e.to_string();
+        match e {
+            M::SameCustomer(_) => Error::invalid("same_customer", message),
+            M::UnknownCustomer => Error::invalid("unknown_customer", message),
+            M::InPast { .. }
+            | M::TooSoon { .. }
+            | M::OutsideWindow { .. }
+            | M::WrongState { .. }
+            | M::Closed(_)
+            | M::NotYet(_) => Error::conflict("move_rule", message),
+        }
+    }
+}
+
+impl From<ClosureError> for Error {
+    fn from(e: ClosureError) -> Self {
+        let message = e.to_string();
+        match e {
+            ClosureError::NotClosed(_) => Error::conflict("account_not_closed", message),
+            ClosureError::TooLate => Error::conflict("reopen_window_passed", message),
+        }
+    }
+}
+
+impl From<ConsentError> for Error {
+    fn from(e: ConsentError) -> Self {
+        let message = e.to_string();
+        match e {
+            ConsentError::AlreadyMarked(_) => Error::conflict("consent_already_marked", message),
+            ConsentError::Missing(_) => Error::conflict("consent_required", message),
+            ConsentError::NotRequired => Error::conflict("consent_not_required", message),
+        }
     }
 }
 

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::domain::ids::{AccountId, Half, Principal};
+use crate::domain::ids::{AccountId, Half, OrgName, Principal};
 
 /// What happened. A closed list: auditors can rely on every value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,10 +98,27 @@ pub enum Action {
     RootSigninList,
     /// The root sign-in watch rejected a queue message (actor null).
     WatchReject,
+    /// A provider admin changed an account's details.
+    AccountUpdate,
+    /// A provider admin reopened a closed account.
+    AccountReopen,
+    /// The daily sweep closed an account for good (actor null).
+    AccountClosePermanently,
+    OnboardingStart,
+    OnboardingRead,
+    OnboardingChecklist,
+    OnboardingComplete,
+    MoveRequest,
+    MoveRead,
+    MoveConfirm,
+    MoveComplete,
+    MoveCancel,
+    /// One side marked the consent to assignment signed.
+    ReverseConsent,
 }
 
 impl Action {
-    pub const ALL: [Action; 45] = [
+    pub const ALL: [Action; 58] = [
         Action::AuthFail,
         Action::AuthSignin,
         Action::AuthSignout,
@@ -147,6 +164,19 @@ impl Action {
         Action::RootSignin,
         Action::RootSigninList,
         Action::WatchReject,
+        Action::AccountUpdate,
+        Action::AccountReopen,
+        Action::AccountClosePermanently,
+        Action::OnboardingStart,
+        Action::OnboardingRead,
+        Action::OnboardingChecklist,
+        Action::OnboardingComplete,
+        Action::MoveRequest,
+        Action::MoveRead,
+        Action::MoveConfirm,
+        Action::MoveComplete,
+        Action::MoveCancel,
+        Action::ReverseConsent,
     ];
 
     /// Whether an `ok` event of this action records a change or a release
@@ -173,6 +203,8 @@ impl Action {
                 | Action::SysRestore
                 | Action::SysNotifications
                 | Action::RootSigninList
+                | Action::OnboardingRead
+                | Action::MoveRead
         )
     }
 
@@ -240,6 +272,19 @@ impl Action {
             Action::RootSignin => "root.signin",
             Action::RootSigninList => "root_signin.list",
             Action::WatchReject => "watch.reject",
+            Action::AccountUpdate => "account.update",
+            Action::AccountReopen => "account.reopen",
+            Action::AccountClosePermanently => "account.close_permanently",
+            Action::OnboardingStart => "onboarding.start",
+            Action::OnboardingRead => "onboarding.read",
+            Action::OnboardingChecklist => "onboarding.checklist",
+            Action::OnboardingComplete => "onboarding.complete",
+            Action::MoveRequest => "move.request",
+            Action::MoveRead => "move.read",
+            Action::MoveConfirm => "move.confirm",
+            Action::MoveComplete => "move.complete",
+            Action::MoveCancel => "move.cancel",
+            Action::ReverseConsent => "reverse.consent",
         }
     }
 }
@@ -302,11 +347,22 @@ pub struct EventDraft {
     pub target: Target,
     pub http: HttpInfo,
     pub details: Map<String, Value>,
+    /// An org the event is scoped to beyond the usual rule: the former
+    /// customer of an account, for the DDI move that takes it away (the
+    /// last event of the account that org sees). Not part of the event.
+    pub former_customer: Option<OrgName>,
 }
 
 impl EventDraft {
     pub fn new(actor: Option<&Principal>, action: Action, target: Target, http: &HttpInfo) -> Self {
-        Self { actor: actor.cloned(), action, target, http: http.clone(), details: Map::new() }
+        Self {
+            actor: actor.cloned(),
+            action,
+            target,
+            http: http.clone(),
+            details: Map::new(),
+            former_customer: None,
+        }
     }
 
     /// Add a non-secret detail.

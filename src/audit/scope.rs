@@ -16,7 +16,9 @@ use std::collections::BTreeSet;
 /// account nor an actor (authentication failures, unseal attempts, the
 /// service's own records) is the provider's only: an unauthenticated caller
 /// proves nothing about its org, so naming a customer's issuer in a forged
-/// token must not put events into that customer's log.
+/// token must not put events into that customer's log. (One event is also
+/// its account's former customer's: the DDI move that takes the account
+/// away, see [`crate::audit::EventDraft::former_customer`].)
 pub fn orgs_of(provider: &str, account: Option<Option<&str>>, actor_org: Option<&str>) -> BTreeSet<String> {
     let mut orgs = BTreeSet::from([provider.to_owned()]);
     match account {

@@ -175,6 +175,21 @@ impl KeyOverrides {
     }
 }
 
+/// Whether the account is public sector or run by AWS India: either way a
+/// hand-back needs a consent to assignment signed by both sides (seed 000).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignmentTerms {
+    pub public_sector: bool,
+    pub aws_india: bool,
+}
+
+impl AssignmentTerms {
+    /// Whether a hand-back needs the consent to assignment.
+    pub fn needs_consent(self) -> bool {
+        self.public_sector || self.aws_india
+    }
+}
+
 /// Why an account could not be registered. Each names the rule it broke.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccountError {
@@ -214,6 +229,8 @@ pub struct Account {
     pub contacts: Contacts,
     #[serde(skip_serializing_if = "KeyOverrides::is_empty")]
     pub kms_keys: KeyOverrides,
+    #[serde(flatten)]
+    pub assignment: AssignmentTerms,
 }
 
 /// The fields of a registration request, before the cross-field rules.
@@ -229,15 +246,23 @@ pub struct NewAccount {
     pub root_email: Email,
     pub contacts: Contacts,
     pub kms_keys: KeyOverrides,
+    pub assignment: AssignmentTerms,
+}
+
+/// An account name trimmed, if it is 1-200 characters without control
+/// characters.
+pub fn clean_name(name: &str) -> Result<String, AccountError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(AccountError::Name);
+    }
+    Ok(name.to_owned())
 }
 
 impl NewAccount {
     /// Apply the cross-field rules and produce the account to store.
     pub fn validate(self, orgs: &OrgDirectory) -> Result<Account, AccountError> {
-        let name = self.name.trim();
-        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-            return Err(AccountError::Name);
-        }
+        let name = clean_name(&self.name)?;
         if self.dedicated_payer && self.kind != AccountKind::Payer {
             return Err(AccountError::DedicatedMember);
         }
@@ -267,7 +292,7 @@ impl NewAccount {
         }
         Ok(Account {
             account_id: self.account_id,
-            name: name.to_owned(),
+            name,
             kind: self.kind,
             model: self.model,
             dedicated_payer: self.dedicated_payer,
@@ -276,6 +301,7 @@ impl NewAccount {
             root_email: self.root_email,
             contacts: self.contacts,
             kms_keys: self.kms_keys,
+            assignment: self.assignment,
         })
     }
 }
@@ -300,6 +326,7 @@ mod tests {
             root_email: "aws-root+globex@acme.example".parse().unwrap(),
             contacts: Contacts::default(),
             kms_keys: KeyOverrides::default(),
+            assignment: AssignmentTerms::default(),
         }
     }
 

@@ -164,6 +164,10 @@ pub struct Request {
     pub window_ends: Option<i64>,
     pub password_views_left: u8,
     pub ended_at: Option<i64>,
+    /// Why the service cancelled it (its account moved or closed); absent
+    /// when a person ended it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
 }
 
 /// Why a request step was refused. Each names the rule it broke.
@@ -334,6 +338,7 @@ impl Request {
             window_ends: None,
             password_views_left,
             ended_at: None,
+            cancel_reason: None,
         })
     }
 
@@ -458,6 +463,20 @@ impl Request {
         Ok(())
     }
 
+    /// The service ends a request that is still open (pending or approved)
+    /// because its account left custody as it was asked under: it moved to
+    /// another customer or was closed. Returns whether it ended it.
+    pub fn withdraw(&mut self, reason: &str, now: i64) -> bool {
+        self.expire_if_due(now);
+        if !matches!(self.state, State::Pending | State::Approved) {
+            return false;
+        }
+        self.state = State::Cancelled;
+        self.ended_at = Some(now);
+        self.cancel_reason = Some(reason.to_owned());
+        true
+    }
+
     /// Whether `who` may receive `half` under this request now.
     pub fn check_release(
         &mut self,
@@ -519,6 +538,7 @@ mod tests {
             root_email: "root@acme.example".parse().unwrap(),
             contacts: Contacts::default(),
             kms_keys: KeyOverrides::default(),
+            assignment: Default::default(),
         }
     }
 
@@ -689,5 +709,25 @@ mod tests {
         r.cancel(&p("acme/sam"), 1001).unwrap();
         assert_eq!(r.state, State::Cancelled);
         assert_eq!(r.cancel(&p("acme/sam"), 1002), Err(RequestError::NotPending("cancelled")));
+    }
+
+    #[test]
+    fn the_service_withdraws_open_requests_with_its_reason_and_leaves_ended_ones_alone() {
+        let policy = Policy::default();
+        let mut pending = open(CustodyMode::ProviderSplit);
+        assert!(pending.withdraw("the account moved to another customer", 1001));
+        assert_eq!((pending.state, pending.ended_at), (State::Cancelled, Some(1001)));
+        assert_eq!(pending.cancel_reason.as_deref(), Some("the account moved to another customer"));
+        assert!(!pending.withdraw("again", 1002), "already ended");
+        let mut approved = open(CustodyMode::ProviderSplit);
+        approved.approve(&p("acme/carol"), APPROVER, Party::Provider, false, policy, None, 1001).unwrap();
+        approved.approve(&p("acme/dave"), APPROVER, Party::Provider, false, policy, None, 1002).unwrap();
+        assert!(approved.withdraw("the account was closed", 1003));
+        assert_eq!(approved.state, State::Cancelled);
+        let mut overdue = open(CustodyMode::ProviderSplit);
+        assert!(!overdue.withdraw("late", overdue.pending_until), "an expired request stays expired");
+        assert_eq!((overdue.state, overdue.cancel_reason), (State::Expired, None));
+        let stored = serde_json::to_value(open(CustodyMode::ProviderSplit)).unwrap();
+        assert!(stored.get("cancel_reason").is_none(), "requests ended by people keep their stored shape");
     }
 }

@@ -207,6 +207,7 @@ mod tests {
             root_email: "root@acme.example".parse().unwrap(),
             contacts: Contacts::default(),
             kms_keys: KeyOverrides::default(),
+            assignment: Default::default(),
         }
     }
 

@@ -3,8 +3,11 @@
 //! Approvers hear of new requests they may decide; the requester hears of
 //! every decision; each recipient hears when their release is ready; both
 //! parties' security teams hear of every release, hand-off and root
-//! sign-in alert, and account teams of hand-offs and alerts. Addresses and
-//! channels are the notifier's business: this says only who.
+//! sign-in alert, and account teams of hand-offs and alerts. The account's
+//! life (onboarding, DDI moves, closure and reopening) reaches both account
+//! teams, and changes of custody (a completed move, a closure, a reopening)
+//! both security teams too. Addresses and channels are the notifier's
+//! business: this says only who.
 
 use super::account::Account;
 use super::ids::Principal;
@@ -27,6 +30,22 @@ pub enum Notice {
     /// A root sign-in (or password or e-mail change) that no break-glass
     /// window explains, or that failed.
     RootSigninAlert,
+    /// Onboarding of the account began: who deposits which half.
+    OnboardingStarted,
+    /// Every onboarding item is settled: the account is in custody.
+    OnboardingCompleted,
+    /// The customer asked to move the account to another customer.
+    MoveRequested,
+    /// The provider accepted the move and its date.
+    MoveConfirmed,
+    /// The account now belongs to another customer, who must name custodians.
+    MoveCompleted,
+    /// A move was withdrawn.
+    MoveCancelled,
+    /// The account was closed: its halves are kept but nothing is released.
+    AccountClosed,
+    /// A closed account was reopened: custody resumes.
+    AccountReopened,
 }
 
 /// Who hears a notice.
@@ -88,11 +107,23 @@ pub fn audiences(notice: Notice, account: &Account, request: Option<RequestPeopl
         Notice::RequestReleased => {
             both(Audience::Security).chain([Audience::AccountSecurityContact]).chain(both(Audience::Chat)).collect()
         }
-        Notice::CustodyEnded | Notice::RootSigninAlert => both(Audience::Security)
+        Notice::CustodyEnded
+        | Notice::RootSigninAlert
+        | Notice::MoveCompleted
+        | Notice::AccountClosed
+        | Notice::AccountReopened => both(Audience::Security)
             .chain(both(Audience::AccountTeam))
             .chain([Audience::AccountSecurityContact])
             .chain(both(Audience::Chat))
             .collect(),
+        // The provider decides on a move; the customer's team follows it.
+        Notice::MoveRequested => [Audience::AccountTeam(Party::Provider), Audience::Chat(Party::Provider)]
+            .into_iter()
+            .chain(parties.iter().filter(|p| **p == Party::Customer).map(|p| Audience::AccountTeam(*p)))
+            .collect(),
+        Notice::OnboardingStarted | Notice::OnboardingCompleted | Notice::MoveConfirmed | Notice::MoveCancelled => {
+            both(Audience::AccountTeam).chain(both(Audience::Chat)).collect()
+        }
     }
 }
 
@@ -113,6 +144,7 @@ mod tests {
             root_email: "root@msp.example".parse().unwrap(),
             contacts: Contacts::default(),
             kms_keys: KeyOverrides::default(),
+            assignment: Default::default(),
         }
     }
 
@@ -183,6 +215,38 @@ mod tests {
             assert!(got.contains(&Audience::AccountTeam(Party::Provider)), "{notice:?}");
             assert!(got.contains(&Audience::AccountTeam(Party::Customer)), "{notice:?}");
         }
+    }
+
+    #[test]
+    fn lifecycle_changes_reach_both_account_teams_and_custody_changes_both_security_teams() {
+        let account = account(CustodyMode::SharedPayer, true);
+        for notice in [Notice::OnboardingStarted, Notice::OnboardingCompleted, Notice::MoveConfirmed, Notice::MoveCancelled]
+        {
+            assert_eq!(
+                audiences(notice, &account, None),
+                [
+                    Audience::AccountTeam(Party::Provider),
+                    Audience::AccountTeam(Party::Customer),
+                    Audience::Chat(Party::Provider),
+                    Audience::Chat(Party::Customer)
+                ],
+                "{notice:?}"
+            );
+        }
+        for notice in [Notice::MoveCompleted, Notice::AccountClosed, Notice::AccountReopened] {
+            let got = audiences(notice, &account, None);
+            assert!(got.contains(&Audience::Security(Party::Customer)), "{notice:?}");
+            assert!(got.contains(&Audience::AccountTeam(Party::Customer)), "{notice:?}");
+            assert!(got.contains(&Audience::AccountSecurityContact), "{notice:?}");
+        }
+        assert_eq!(
+            audiences(Notice::MoveRequested, &account, None),
+            [
+                Audience::AccountTeam(Party::Provider),
+                Audience::Chat(Party::Provider),
+                Audience::AccountTeam(Party::Customer)
+            ]
+        );
     }
 
     #[test]

@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 use time::{Date, Weekday};
 
 use super::account::Email;
+use super::consent::{Consent, ConsentError};
 use super::ids::Principal;
+use super::orgs::Party;
 
 /// Longest signatory name accepted, in characters.
 pub const MAX_SIGNATORY_NAME_CHARS: usize = 200;
@@ -180,6 +182,18 @@ pub struct Signatory {
     pub email: Email,
 }
 
+impl Signatory {
+    /// The signatory with its name trimmed, if that name is 1 to
+    /// [`MAX_SIGNATORY_NAME_CHARS`] characters without control characters.
+    pub fn cleaned(self) -> Option<Self> {
+        let name = self.name.trim();
+        let printable = !name.is_empty()
+            && name.chars().count() <= MAX_SIGNATORY_NAME_CHARS
+            && !name.chars().any(char::is_control);
+        printable.then(|| Self { name: name.to_owned(), email: self.email })
+    }
+}
+
 /// One account's hand-back, as the service keeps it. Metadata only: no secret lives here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReverseAssumption {
@@ -202,6 +216,9 @@ pub struct ReverseAssumption {
     /// bodies stored without it still load.
     #[serde(default)]
     pub cancelled_at: Option<i64>,
+    /// The consent to assignment, for public-sector and AWS India accounts.
+    #[serde(default)]
+    pub consent: Consent,
 }
 
 /// Why a reverse-assumption step was refused. Each names the rule it broke.
@@ -243,6 +260,8 @@ pub enum RaError {
          disable_mfa, remove_provider_roles, remove_sns_topics and leave_organization"
     )]
     UnknownItem,
+    #[error(transparent)]
+    Consent(#[from] ConsentError),
 }
 
 fn item_list(items: &[ChecklistItem]) -> String {
@@ -287,15 +306,12 @@ impl ReverseAssumption {
         dedicated_payer: bool,
         today: Date,
     ) -> Result<Self, RaError> {
-        let name = signatory.name.trim();
-        if name.is_empty() || name.chars().count() > MAX_SIGNATORY_NAME_CHARS || name.chars().any(char::is_control) {
-            return Err(RaError::SignatoryName);
-        }
+        let signatory = signatory.cleaned().ok_or(RaError::SignatoryName)?;
         check_future_date(requested_date, dedicated_payer, today)?;
         Ok(Self {
             state: RaState::Requested,
             new_root_email,
-            signatory: Signatory { name: name.to_owned(), email: signatory.email },
+            signatory,
             requested_date,
             requested_by,
             scheduled_date: None,
@@ -305,6 +321,7 @@ impl ReverseAssumption {
             handoff: None,
             completed_at: None,
             cancelled_at: None,
+            consent: Consent::default(),
         })
     }
 
@@ -348,6 +365,20 @@ impl ReverseAssumption {
         self.ensure_open()?;
         self.checklist.insert(item, status);
         Ok(())
+    }
+
+    /// `party` marks the consent to assignment signed (once per side), while
+    /// nothing has been handed over.
+    pub fn mark_consent(&mut self, party: Party, by: Principal, now: i64) -> Result<(), RaError> {
+        self.ensure_open()?;
+        Ok(self.consent.mark(party, by, now)?)
+    }
+
+    /// Whether the consent allows a hand-off: always when it is not
+    /// `required` (neither public sector nor AWS India), else once both sides
+    /// marked it.
+    pub fn check_consent(&self, required: bool) -> Result<(), RaError> {
+        Ok(self.consent.check_signed(required)?)
     }
 
     /// The checklist items not yet marked, in checklist order.
@@ -417,44 +448,7 @@ mod tests {
     use time::Month;
     use time::macros::date;
 
-    // ---- an independent calendar, so the tests do not grade `time` with `time` ----
-
-    fn is_leap(year: i32) -> bool {
-        (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-    }
-
-    fn days_in_month(year: i32, month: u8) -> u8 {
-        match month {
-            2 if is_leap(year) => 29,
-            2 => 28,
-            4 | 6 | 9 | 11 => 30,
-            _ => 31,
-        }
-    }
-
-    /// Sakamoto's method: 0 = Sunday, 1 = Monday, ... 6 = Saturday.
-    fn sakamoto(year: i32, month: u8, day: u8) -> u8 {
-        const T: [i32; 12] = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4];
-        let y = if month < 3 { year - 1 } else { year };
-        let w = (y + y / 4 - y / 100 + y / 400 + T[usize::from(month - 1)] + i32::from(day)) % 7;
-        u8::try_from(w).unwrap()
-    }
-
-    fn weekday_name(w: u8) -> Weekday {
-        [
-            Weekday::Sunday,
-            Weekday::Monday,
-            Weekday::Tuesday,
-            Weekday::Wednesday,
-            Weekday::Thursday,
-            Weekday::Friday,
-            Weekday::Saturday,
-        ][usize::from(w)]
-    }
-
-    fn ymd_date(year: i32, month: u8, day: u8) -> Date {
-        Date::from_calendar_date(year, Month::try_from(month).unwrap(), day).unwrap()
-    }
+    use crate::domain::test_calendar::{days_in_month, every_day, sakamoto, weekday_name, ymd_date};
 
     /// What `check_date` must answer, computed without `time`.
     fn expected(year: i32, month: u8, day: u8, dedicated_payer: bool) -> Result<(), RaError> {
@@ -467,10 +461,6 @@ mod tests {
         } else {
             Ok(())
         }
-    }
-
-    fn every_day(year: i32) -> impl Iterator<Item = (u8, u8)> {
-        (1..=12u8).flat_map(move |m| (1..=days_in_month(year, m)).map(move |d| (m, d)))
     }
 
     // ---- fixtures ----
@@ -1013,6 +1003,27 @@ mod tests {
         assert_eq!(ra.cancelled_at, Some(at(TODAY, 9)));
     }
 
+    // ---- consent to assignment ----
+
+    #[test]
+    fn consent_is_marked_while_the_hand_back_is_open_and_gates_the_hand_off_only_when_required() {
+        let mut ra = ready();
+        assert_eq!(ra.check_consent(false), Ok(()));
+        assert!(matches!(ra.check_consent(true), Err(RaError::Consent(ConsentError::Missing(_)))));
+        ra.mark_consent(Party::Customer, alice(), at(FRIDAY, 9)).unwrap();
+        assert_eq!(
+            ra.mark_consent(Party::Customer, alice(), at(FRIDAY, 9)),
+            Err(RaError::Consent(ConsentError::AlreadyMarked("customer")))
+        );
+        ra.mark_consent(Party::Provider, "acme/ada".parse().unwrap(), at(FRIDAY, 9)).unwrap();
+        assert_eq!(ra.check_consent(true), Ok(()));
+        let mut done = handed_off();
+        assert_eq!(
+            done.mark_consent(Party::Provider, "acme/ada".parse().unwrap(), at(FRIDAY, 11)),
+            Err(RaError::Closed(RaState::HandedOff))
+        );
+    }
+
     // ---- JSON shape ----
 
     #[test]
@@ -1034,7 +1045,8 @@ mod tests {
                 "handed_off_at": null,
                 "handoff": null,
                 "completed_at": null,
-                "cancelled_at": null
+                "cancelled_at": null,
+                "consent": { "provider": null, "customer": null }
             })
         );
     }

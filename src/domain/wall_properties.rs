@@ -348,6 +348,7 @@ impl Model {
             root_email: "root@acme.example".parse().unwrap(),
             contacts: Contacts::default(),
             kms_keys: KeyOverrides::default(),
+            assignment: Default::default(),
         };
         let mut model = Self {
             account,

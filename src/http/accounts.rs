@@ -1,4 +1,5 @@
-//! `/v1/accounts`: registering and reading accounts, naming custodians.
+//! `/v1/accounts`: registering, reading and changing accounts, naming
+//! custodians.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -9,10 +10,12 @@ use super::extract::{Meta, RawJson, or_refuse, parse_body};
 use crate::app::App;
 use crate::audit::{Action, EventDraft, Target};
 use crate::auth::Caller;
-use crate::domain::account::{AccountKind, AccountModel, Contacts, CustodyMode, Email, KeyOverrides, NewAccount};
+use crate::domain::account::{
+    AccountKind, AccountModel, AssignmentTerms, Contacts, CustodyMode, Email, KeyOverrides, NewAccount,
+};
 use crate::domain::ids::{AccountId, Half, OrgName, Principal};
 use crate::error::Error;
-use crate::vault::{AccountView, CustodiansView};
+use crate::vault::{AccountChanges, AccountView, CustodiansView};
 
 /// The body of `POST /v1/accounts`.
 #[derive(Deserialize)]
@@ -32,6 +35,10 @@ struct CreateBody {
     contacts: Contacts,
     #[serde(default)]
     kms_keys: KeyOverrides,
+    #[serde(default)]
+    public_sector: bool,
+    #[serde(default)]
+    aws_india: bool,
 }
 
 pub async fn create(
@@ -53,6 +60,7 @@ pub async fn create(
         root_email: b.root_email,
         contacts: b.contacts,
         kms_keys: b.kms_keys,
+        assignment: AssignmentTerms { public_sector: b.public_sector, aws_india: b.aws_india },
     };
     let view = app.vault.create_account(&caller, &http, new).await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -87,6 +95,37 @@ pub async fn show(
 ) -> Result<Json<AccountView>, Error> {
     let id = account_id(&app, &caller, &http, Action::AccountRead, &raw).await?;
     Ok(Json(app.vault.account(&caller, &http, id).await?))
+}
+
+/// The body of `PATCH /v1/accounts/{id}`: the fields to change.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    name: Option<String>,
+    root_email: Option<Email>,
+    contacts: Option<Contacts>,
+    public_sector: Option<bool>,
+    aws_india: Option<bool>,
+}
+
+pub async fn update(
+    State(app): State<App>,
+    caller: Caller,
+    Meta(http): Meta,
+    Path(raw): Path<String>,
+    body: Result<RawJson, Error>,
+) -> Result<Json<AccountView>, Error> {
+    let id = account_id(&app, &caller, &http, Action::AccountUpdate, &raw).await?;
+    let draft = || EventDraft::new(Some(&caller.principal), Action::AccountUpdate, Target::account(&id), &http);
+    let b: UpdateBody = or_refuse(&app, draft, parse_body(body)).await?;
+    let changes = AccountChanges {
+        name: b.name,
+        root_email: b.root_email,
+        contacts: b.contacts,
+        public_sector: b.public_sector,
+        aws_india: b.aws_india,
+    };
+    Ok(Json(app.vault.update_account(&caller, &http, id, changes).await?))
 }
 
 #[derive(Deserialize)]

@@ -14,7 +14,9 @@ pub mod failures;
 mod halves;
 pub mod html;
 mod links;
+mod moves;
 mod notifications;
+mod onboarding;
 pub mod ratelimit;
 mod requests;
 pub mod reverse;
@@ -153,7 +155,7 @@ pub fn router(app: App) -> Router {
         .route("/v1/sys/backup", get(sys::backup))
         .route("/v1/sys/notifications", get(notifications::list))
         .route("/v1/accounts", post(accounts::create).get(accounts::list))
-        .route("/v1/accounts/{account_id}", get(accounts::show))
+        .route("/v1/accounts/{account_id}", get(accounts::show).patch(accounts::update))
         .route("/v1/accounts/{account_id}/custodians/{half}", put(accounts::set_custodians))
         .route("/v1/accounts/{account_id}/halves", get(halves::list))
         .route("/v1/accounts/{account_id}/halves/password", put(halves::deposit_password))
@@ -170,7 +172,17 @@ pub fn router(app: App) -> Router {
         .route("/v1/accounts/{account_id}/reverse-assumption/checklist/{item}", post(reverse::checklist))
         .route("/v1/accounts/{account_id}/reverse-assumption/handoff", post(reverse::handoff))
         .route("/v1/accounts/{account_id}/reverse-assumption/cancel", post(reverse::cancel))
+        .route("/v1/accounts/{account_id}/reverse-assumption/consent", post(reverse::consent))
         .route("/v1/accounts/{account_id}/close", post(reverse::close))
+        .route("/v1/accounts/{account_id}/reopen", post(reverse::reopen))
+        .route("/v1/accounts/{account_id}/onboarding", post(onboarding::start).get(onboarding::show))
+        .route("/v1/accounts/{account_id}/onboarding/checklist/{item}", post(onboarding::checklist))
+        .route("/v1/accounts/{account_id}/onboarding/complete", post(onboarding::complete))
+        .route("/v1/accounts/{account_id}/moves", post(moves::request).get(moves::list))
+        .route("/v1/accounts/{account_id}/moves/{move_id}", get(moves::show))
+        .route("/v1/accounts/{account_id}/moves/{move_id}/confirm", post(moves::confirm))
+        .route("/v1/accounts/{account_id}/moves/{move_id}/complete", post(moves::complete))
+        .route("/v1/accounts/{account_id}/moves/{move_id}/cancel", post(moves::cancel))
         .route("/v1/accounts/{account_id}/root-signins", get(root_signins::list))
         .route("/v1/audit/checkpoint", get(audit::checkpoint))
         .route("/v1/audit/proofs/inclusion", get(audit::inclusion))

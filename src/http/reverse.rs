@@ -1,4 +1,5 @@
-//! `/v1/accounts/{id}/reverse-assumption` and `/close`.
+//! `/v1/accounts/{id}/reverse-assumption` (with the consent to assignment),
+//! `/close` and `/reopen`.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -152,6 +153,17 @@ pub async fn cancel(
     run(&app, &caller, &http, &raw, Action::ReverseCancel, || Ok(ReverseStep::Cancel)).await
 }
 
+/// `POST …/reverse-assumption/consent`: the caller's side marks the consent
+/// to assignment signed.
+pub async fn consent(
+    State(app): State<App>,
+    caller: Caller,
+    Meta(http): Meta,
+    Path(raw): Path<String>,
+) -> Result<Json<ReverseView>, Error> {
+    run(&app, &caller, &http, &raw, Action::ReverseConsent, || Ok(ReverseStep::Consent)).await
+}
+
 pub async fn close(
     State(app): State<App>,
     caller: Caller,
@@ -161,4 +173,14 @@ pub async fn close(
     let id = account_id(&app, &caller, &http, Action::AccountClose, &raw).await?;
     app.vault.close_account(&caller, &http, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn reopen(
+    State(app): State<App>,
+    caller: Caller,
+    Meta(http): Meta,
+    Path(raw): Path<String>,
+) -> Result<Json<crate::vault::AccountView>, Error> {
+    let id = account_id(&app, &caller, &http, Action::AccountReopen, &raw).await?;
+    Ok(Json(app.vault.reopen_account(&caller, &http, id).await?))
 }

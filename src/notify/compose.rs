@@ -25,7 +25,7 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    fn text(&self, key: &str) -> String {
+    pub(super) fn text(&self, key: &str) -> String {
         self.data.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
     }
 
@@ -33,11 +33,11 @@ impl Context<'_> {
         self.text("request_id")
     }
 
-    fn account_label(&self) -> String {
+    pub(super) fn account_label(&self) -> String {
         format!("{} ({})", self.account.account_id, self.account.name)
     }
 
-    fn subject(&self, kind: &str, what: &str) -> String {
+    pub(super) fn subject(&self, kind: &str, what: &str) -> String {
         format!("[rootvault][{kind}] {}: {what}", self.account_label())
     }
 
@@ -45,7 +45,7 @@ impl Context<'_> {
         message.link(label, format!("{}/requests/{}", self.console, self.request_id()))
     }
 
-    fn account_link(&self, message: Message) -> Message {
+    pub(super) fn account_link(&self, message: Message) -> Message {
         message
             .link("Open the account in the console", format!("{}/accounts/{}", self.console, self.account.account_id))
     }
@@ -113,7 +113,8 @@ pub fn compose(notice: Notice, audience: &Audience, ctx: &Context<'_>) -> Option
                 ctx.subject("request", word),
                 format!("Your break-glass request for {} was {word}{by}.", ctx.account_label()),
             );
-            ctx.request_link(ctx.with_request(m), "Open the request")
+            let m = ctx.with_request(m).fact("Cancelled because", ctx.text("cancel_reason"));
+            ctx.request_link(m, "Open the request")
         }
         (Notice::RequestReleased, _) => {
             let half = match ctx.text("half").as_str() {
@@ -148,6 +149,17 @@ pub fn compose(notice: Notice, audience: &Audience, ctx: &Context<'_>) -> Option
             ctx.account_link(m)
         }
         (Notice::RootSigninAlert, _) => root_signin_alert(ctx),
+        (
+            Notice::OnboardingStarted
+            | Notice::OnboardingCompleted
+            | Notice::MoveRequested
+            | Notice::MoveConfirmed
+            | Notice::MoveCompleted
+            | Notice::MoveCancelled
+            | Notice::AccountClosed
+            | Notice::AccountReopened,
+            _,
+        ) => super::lifecycle_messages::compose(notice, ctx)?,
     };
     Some(message)
 }

@@ -15,6 +15,7 @@
 pub mod chat;
 pub mod compose;
 pub mod email;
+mod lifecycle_messages;
 pub mod message;
 pub mod sign;
 pub mod target;
@@ -41,10 +42,26 @@ pub enum Event {
     /// A root sign-in, or a root password or e-mail change, that no
     /// break-glass window or rotation explains, or that failed.
     RootSigninAlert,
+    /// A provider admin changed the account's details.
+    AccountUpdated,
+    /// Onboarding began, an item of its checklist was settled, or it ended.
+    OnboardingStarted,
+    OnboardingProgress,
+    OnboardingCompleted,
+    /// A DDI move was asked for, confirmed, carried out or withdrawn.
+    MoveRequested,
+    MoveConfirmed,
+    MoveCompleted,
+    MoveCancelled,
+    /// One side marked the consent to assignment signed.
+    ConsentMarked,
+    /// The account was closed (its halves kept) or reopened.
+    AccountClosed,
+    AccountReopened,
 }
 
 impl Event {
-    pub const ALL: [Event; 9] = [
+    pub const ALL: [Event; 20] = [
         Event::RequestCreated,
         Event::RequestApproved,
         Event::RequestDenied,
@@ -54,6 +71,17 @@ impl Event {
         Event::HalfRotated,
         Event::CustodyEnded,
         Event::RootSigninAlert,
+        Event::AccountUpdated,
+        Event::OnboardingStarted,
+        Event::OnboardingProgress,
+        Event::OnboardingCompleted,
+        Event::MoveRequested,
+        Event::MoveConfirmed,
+        Event::MoveCompleted,
+        Event::MoveCancelled,
+        Event::ConsentMarked,
+        Event::AccountClosed,
+        Event::AccountReopened,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +95,17 @@ impl Event {
             Event::HalfRotated => "half.rotated",
             Event::CustodyEnded => "custody.ended",
             Event::RootSigninAlert => "root_signin.alert",
+            Event::AccountUpdated => "account.updated",
+            Event::OnboardingStarted => "onboarding.started",
+            Event::OnboardingProgress => "onboarding.progress",
+            Event::OnboardingCompleted => "onboarding.completed",
+            Event::MoveRequested => "move.requested",
+            Event::MoveConfirmed => "move.confirmed",
+            Event::MoveCompleted => "move.completed",
+            Event::MoveCancelled => "move.cancelled",
+            Event::ConsentMarked => "consent.marked",
+            Event::AccountClosed => "account.closed",
+            Event::AccountReopened => "account.reopened",
         }
     }
 

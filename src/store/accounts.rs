@@ -3,8 +3,10 @@
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::StoreError;
-use crate::domain::account::{Account, AccountKind, AccountModel, CustodyMode};
-use crate::domain::ids::{AccountId, Principal};
+use crate::domain::account::{Account, AccountKind, AccountModel, AssignmentTerms, CustodyMode};
+use crate::domain::closure::AccountStatus;
+use crate::domain::ids::{AccountId, OrgName, Principal};
+use crate::domain::onboarding::OnboardingState;
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("accounts.{what}"))
@@ -25,10 +27,12 @@ fn enum_from<T: serde::de::DeserializeOwned>(text: String, what: &str) -> Result
 pub fn insert(tx: &Transaction, account: &Account, by: &Principal, now: &str) -> Result<(), StoreError> {
     let contacts = serde_json::to_string(&account.contacts).map_err(|_| corrupt("contacts"))?;
     let kms_keys = serde_json::to_string(&account.kms_keys).map_err(|_| corrupt("kms_keys"))?;
+    let onboarding = OnboardingState::for_new_account(account.custody);
     tx.execute(
         "INSERT INTO accounts (account_id, name, kind, model, dedicated_payer, custody, customer_org,
-                               root_email, contacts, kms_keys, created_at, created_by)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                               root_email, contacts, kms_keys, created_at, created_by, onboarding,
+                               public_sector, aws_india)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
             account.account_id.as_str(),
             account.name,
@@ -42,16 +46,39 @@ pub fn insert(tx: &Transaction, account: &Account, by: &Principal, now: &str) ->
             kms_keys,
             now,
             by.to_string(),
+            onboarding.as_str(),
+            account.assignment.public_sector,
+            account.assignment.aws_india,
         ],
     )?;
     Ok(())
 }
 
-const COLUMNS: &str =
-    "account_id, name, kind, model, dedicated_payer, custody, customer_org, root_email, contacts, kms_keys";
+/// Store the details a provider admin may change: name, root e-mail,
+/// contacts and the consent flags.
+pub fn update_details(tx: &Transaction, account: &Account) -> Result<(), StoreError> {
+    let contacts = serde_json::to_string(&account.contacts).map_err(|_| corrupt("contacts"))?;
+    tx.execute(
+        "UPDATE accounts SET name = ?2, root_email = ?3, contacts = ?4, public_sector = ?5, aws_india = ?6
+          WHERE account_id = ?1",
+        params![
+            account.account_id.as_str(),
+            account.name,
+            account.root_email.as_str(),
+            contacts,
+            account.assignment.public_sector,
+            account.assignment.aws_india,
+        ],
+    )?;
+    Ok(())
+}
+
+const COLUMNS: &str = "account_id, name, kind, model, dedicated_payer, custody, customer_org, root_email, contacts, \
+                       kms_keys, public_sector, aws_india";
 
 /// The selected columns, in `COLUMNS` order.
-type AccountRow = (String, String, String, String, bool, String, Option<String>, String, String, String);
+type AccountRow =
+    (String, String, String, String, bool, String, Option<String>, String, String, String, bool, bool);
 
 fn from_row(row: &Row) -> Result<Result<Account, StoreError>, rusqlite::Error> {
     let raw: AccountRow = (
@@ -65,12 +92,14 @@ fn from_row(row: &Row) -> Result<Result<Account, StoreError>, rusqlite::Error> {
         row.get(7)?,
         row.get(8)?,
         row.get(9)?,
+        row.get(10)?,
+        row.get(11)?,
     );
     Ok(parse(raw))
 }
 
 fn parse(
-    (id, name, kind, model, dedicated, custody, customer, email, contacts, keys): AccountRow,
+    (id, name, kind, model, dedicated, custody, customer, email, contacts, keys, public_sector, aws_india): AccountRow,
 ) -> Result<Account, StoreError> {
     Ok(Account {
         account_id: id.parse().map_err(|_| corrupt("account_id"))?,
@@ -83,6 +112,7 @@ fn parse(
         root_email: email.parse().map_err(|_| corrupt("root_email"))?,
         contacts: serde_json::from_str(&contacts).map_err(|_| corrupt("contacts"))?,
         kms_keys: serde_json::from_str(&keys).map_err(|_| corrupt("kms_keys"))?,
+        assignment: AssignmentTerms { public_sector, aws_india },
     })
 }
 
@@ -100,9 +130,83 @@ pub fn list(conn: &Connection) -> Result<Vec<Account>, StoreError> {
     rows.map(|r| r.map_err(StoreError::from).and_then(|a| a)).collect()
 }
 
-/// `active`, `returned` (handed back to the customer) or `closed`.
+/// `active`, `returned` (handed back to the customer), `closed` or
+/// `closed_permanently`.
 pub fn status(conn: &Connection, id: &AccountId) -> Result<Option<String>, StoreError> {
     Ok(conn.query_row("SELECT status FROM accounts WHERE account_id = ?1", [id.as_str()], |r| r.get(0)).optional()?)
+}
+
+/// Where an account stands in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifecycle {
+    pub status: AccountStatus,
+    pub onboarding: OnboardingState,
+    /// When it was closed (Unix seconds, the calendar clock), while closed.
+    pub closed_at: Option<i64>,
+    /// Since when (Unix seconds) its customer holds it, after a DDI move.
+    pub customer_since: Option<i64>,
+}
+
+/// The lifecycle of one account.
+pub fn lifecycle(conn: &Connection, id: &AccountId) -> Result<Option<Lifecycle>, StoreError> {
+    let row = conn
+        .query_row(
+            "SELECT status, onboarding, closed_at, customer_since FROM accounts WHERE account_id = ?1",
+            [id.as_str()],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    row.map(|(status, onboarding, closed_at, customer_since)| {
+        Ok(Lifecycle {
+            status: AccountStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+            onboarding: OnboardingState::parse(&onboarding).ok_or_else(|| corrupt("onboarding"))?,
+            closed_at,
+            customer_since,
+        })
+    })
+    .transpose()
+}
+
+/// Record where the account's onboarding stands.
+pub fn set_onboarding(tx: &Transaction, id: &AccountId, state: OnboardingState) -> Result<(), StoreError> {
+    tx.execute("UPDATE accounts SET onboarding = ?2 WHERE account_id = ?1", params![id.as_str(), state.as_str()])?;
+    Ok(())
+}
+
+/// Close an account at `at` (Unix seconds), keeping everything it holds.
+pub fn close(tx: &Transaction, id: &AccountId, at: i64) -> Result<(), StoreError> {
+    tx.execute("UPDATE accounts SET status = 'closed', closed_at = ?2 WHERE account_id = ?1", params![id.as_str(), at])?;
+    Ok(())
+}
+
+/// Reopen a closed account: it is active again.
+pub fn reopen(tx: &Transaction, id: &AccountId) -> Result<(), StoreError> {
+    tx.execute("UPDATE accounts SET status = 'active', closed_at = NULL WHERE account_id = ?1", [id.as_str()])?;
+    Ok(())
+}
+
+/// Accounts that are closed (and may still be reopened), with when.
+pub fn closed(conn: &Connection) -> Result<Vec<(AccountId, i64)>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT account_id, closed_at FROM accounts WHERE status = 'closed' AND closed_at IS NOT NULL
+          ORDER BY account_id",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    rows.map(|row| {
+        let (id, at) = row?;
+        Ok((id.parse().map_err(|_| corrupt("account_id"))?, at))
+    })
+    .collect()
+}
+
+/// Hand the account to another customer, who holds it from `since` (Unix
+/// seconds).
+pub fn move_to(tx: &Transaction, id: &AccountId, customer: &OrgName, since: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE accounts SET customer_org = ?2, customer_since = ?3 WHERE account_id = ?1",
+        params![id.as_str(), customer.as_str(), since],
+    )?;
+    Ok(())
 }
 
 /// End custody of an account: destroy the wrapped data keys of every half

@@ -27,8 +27,10 @@ fn scope_of(tx: &Transaction<'_>, provider: &str, draft: &EventDraft) -> Result<
         None => None,
     };
     let actor_org = draft.actor.as_ref().map(|p| p.org.as_str());
+    let mut orgs = orgs_of(provider, account.as_ref().map(Option::as_deref), actor_org);
+    orgs.extend(draft.former_customer.as_ref().map(ToString::to_string));
     let mut scope = BTreeMap::new();
-    for org in orgs_of(provider, account.as_ref().map(Option::as_deref), actor_org) {
+    for org in orgs {
         let next: i64 =
             tx.query_row("SELECT COALESCE(MAX(n), 0) + 1 FROM audit_scope WHERE org = ?1", [&org], |r| r.get(0))?;
         let next = u64::try_from(next).map_err(|_| StoreError::Corrupt("audit_scope.n".into()))?;

@@ -6,7 +6,7 @@ use rusqlite::{Connection, Transaction, params};
 
 use super::StoreError;
 use crate::domain::custody::CustodianSets;
-use crate::domain::ids::{AccountId, Half, Principal};
+use crate::domain::ids::{AccountId, Half, OrgName, Principal};
 
 /// Both custodian sets of an account.
 pub fn load(conn: &Connection, account: &AccountId) -> Result<CustodianSets, StoreError> {
@@ -41,4 +41,21 @@ pub fn replace(
         insert.execute(params![account.as_str(), half.as_str(), principal.to_string(), now, by.to_string()])?;
     }
     Ok(())
+}
+
+/// Remove every custodian of `org` from both halves of an account (the
+/// account left that org); returns who was removed.
+pub fn retire_org(tx: &Transaction, account: &AccountId, org: &OrgName) -> Result<Vec<Principal>, StoreError> {
+    let sets = load(tx, account)?;
+    let mut retired: Vec<Principal> =
+        sets.password.iter().chain(sets.mfa.iter()).filter(|p| p.org == *org).cloned().collect();
+    retired.sort();
+    retired.dedup();
+    for principal in &retired {
+        tx.execute(
+            "DELETE FROM custodians WHERE account_id = ?1 AND principal = ?2",
+            params![account.as_str(), principal.to_string()],
+        )?;
+    }
+    Ok(retired)
 }

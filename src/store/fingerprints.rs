@@ -47,7 +47,7 @@ pub fn matching(
 pub fn missing(conn: &Connection) -> Result<Vec<(AccountId, Half, u32)>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT v.account_id, v.half, v.version FROM half_versions v JOIN accounts a ON a.account_id = v.account_id
-          WHERE a.status = 'active' AND length(v.wrapped_key) > 0
+          WHERE a.status IN ('active', 'closed') AND length(v.wrapped_key) > 0
             AND NOT EXISTS (SELECT 1 FROM secret_fingerprints f
                              WHERE f.account_id = v.account_id AND f.half = v.half AND f.version = v.version)
           ORDER BY v.account_id, v.half, v.version",

@@ -219,6 +219,26 @@ pub fn status(conn: &Connection, account: &AccountId) -> Result<Vec<HalfStatus>,
     Ok(out)
 }
 
+/// Destroy every stored version of one half (crypto-shredding, as when
+/// custody ends, for one half only): the wrapped data keys and ciphertexts
+/// are erased, its fingerprints and any pending rotation go, and the half
+/// has no current version until the next deposit.
+pub fn shred(tx: &Transaction, account: &AccountId, half: Half, now: &str) -> Result<(), StoreError> {
+    let (account, half) = (account.as_str(), half.as_str());
+    tx.execute(
+        "UPDATE half_versions SET wrapped_key = x'', ciphertext = x'', state = 'superseded'
+          WHERE account_id = ?1 AND half = ?2",
+        params![account, half],
+    )?;
+    tx.execute(
+        "UPDATE halves SET current_version = NULL, rotation_due = 0, updated_at = ?3 WHERE account_id = ?1 AND half = ?2",
+        params![account, half, now],
+    )?;
+    tx.execute("DELETE FROM secret_fingerprints WHERE account_id = ?1 AND half = ?2", params![account, half])?;
+    tx.execute("DELETE FROM pending_rotations WHERE account_id = ?1 AND half = ?2", params![account, half])?;
+    Ok(())
+}
+
 /// Flag a half for rotation (after its password was released: invariant 7).
 pub fn mark_rotation_due(tx: &Transaction, account: &AccountId, half: Half, now: &str) -> Result<(), StoreError> {
     tx.execute(

@@ -415,6 +415,37 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX root_signins_by_account ON root_signins (account_id, event_time, id);
     "#,
+    // 12: the account's lifecycle (docs/lifecycle.md). Onboarding state per
+    // account (accounts registered before onboarding existed count as
+    // onboarded) and its checklist; public-sector and AWS India flags, whose
+    // hand-backs need a consent to assignment; when a closed account was
+    // closed (it may be reopened for 90 days, its halves kept) and since when
+    // its customer holds it (after a DDI move); the moves themselves.
+    // Accounts closed before this change had their keys destroyed at closure,
+    // so they are closed for good.
+    r#"
+    ALTER TABLE accounts ADD COLUMN onboarding TEXT NOT NULL DEFAULT 'completed'
+        CHECK (onboarding IN ('not_started', 'in_progress', 'completed'));
+    ALTER TABLE accounts ADD COLUMN public_sector INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE accounts ADD COLUMN aws_india INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE accounts ADD COLUMN closed_at INTEGER;
+    ALTER TABLE accounts ADD COLUMN customer_since INTEGER;
+    UPDATE accounts SET status = 'closed_permanently' WHERE status = 'closed';
+
+    CREATE TABLE onboardings (
+        account_id TEXT PRIMARY KEY REFERENCES accounts(account_id),
+        body       TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE moves (
+        id         TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(account_id),
+        state      TEXT NOT NULL CHECK (state IN ('requested', 'confirmed', 'completed', 'cancelled')),
+        created_at INTEGER NOT NULL,
+        body       TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX moves_by_account ON moves (account_id, created_at);
+    "#,
 ];
 
 /// Bring the schema up to the latest version.
@@ -484,5 +515,37 @@ mod tests {
         assert_eq!(rows, [("globex".to_owned(), None, 0), ("initech".to_owned(), None, 1)]);
         let delete = conn.execute("DELETE FROM audit_scope", []);
         assert!(delete.unwrap_err().to_string().contains("append-only"));
+    }
+
+    #[test]
+    fn accounts_from_before_the_lifecycle_count_as_onboarded_and_old_closures_as_final() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let lifecycle = MIGRATIONS.iter().position(|m| m.contains("CREATE TABLE onboardings")).unwrap();
+        for sql in &MIGRATIONS[..lifecycle] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", lifecycle).unwrap();
+        conn.execute_batch(
+            "INSERT INTO accounts (account_id, name, kind, model, dedicated_payer, custody, customer_org, root_email,
+                                   contacts, kms_keys, status, created_at, created_by)
+             VALUES ('123456789012', 'a', 'payer', 'spam', 1, 'provider_split', 'globex', 'r@x', '{}', '{}', 'active', 't', 'acme/ada'),
+                    ('210987654321', 'b', 'payer', 'spam', 1, 'provider_split', 'globex', 'r@x', '{}', '{}', 'closed', 't', 'acme/ada');",
+        )
+        .unwrap();
+        apply(&mut conn).unwrap();
+        let rows: Vec<(String, String, i64, Option<i64>)> = conn
+            .prepare("SELECT status, onboarding, public_sector, closed_at FROM accounts ORDER BY account_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("active".to_owned(), "completed".to_owned(), 0, None),
+                ("closed_permanently".to_owned(), "completed".to_owned(), 0, None)
+            ]
+        );
     }
 }

@@ -22,6 +22,8 @@ pub mod history;
 pub mod keyring;
 pub mod links;
 mod migrations;
+pub mod moves;
+pub mod onboarding;
 pub mod outbox;
 pub mod people;
 pub mod requests;

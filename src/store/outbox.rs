@@ -164,6 +164,21 @@ pub fn remove_subscriber(
     Ok(changed == 1)
 }
 
+/// Stop delivering to every subscriber `org` has on `account` (the account
+/// left that org); returns how many there were.
+pub fn remove_org_subscribers(
+    tx: &Transaction,
+    account: &AccountId,
+    org: &OrgName,
+    now: &str,
+) -> Result<usize, StoreError> {
+    let ids: Vec<String> = subscribers(tx, account, org)?.into_iter().map(|s| s.id).collect();
+    for id in &ids {
+        remove_subscriber(tx, account, org, id, now)?;
+    }
+    Ok(ids.len())
+}
+
 /// Queue `payload` for every live subscriber of `account` that wants `event`.
 /// Each delivery gets its own id, which the payload carries for de-duplication.
 pub fn enqueue(

@@ -58,8 +58,10 @@ pub fn load(conn: &Connection, id: &str) -> Result<Option<StoredRequest>, StoreE
 pub struct Listing<'a> {
     /// Only this account's requests.
     pub account: Option<&'a AccountId>,
-    /// Only accounts this org is the customer of; `None` for the provider,
-    /// who is a party to every account.
+    /// Only accounts this org is the customer of, and only requests made
+    /// since it is (a customer does not see an earlier customer's requests
+    /// after a DDI move); `None` for the provider, who is a party to every
+    /// account.
     pub customer_org: Option<&'a OrgName>,
     /// Only these stored states; empty for any.
     pub states: &'a [State],
@@ -78,7 +80,9 @@ pub fn list(conn: &Connection, q: Listing<'_>) -> Result<(Vec<StoredRequest>, Op
     let mut stmt = conn.prepare(
         "SELECT id, account_id, body, created_at FROM requests
           WHERE (?1 IS NULL OR account_id = ?1)
-            AND (?2 IS NULL OR account_id IN (SELECT account_id FROM accounts WHERE customer_org = ?2))
+            AND (?2 IS NULL OR EXISTS (SELECT 1 FROM accounts a
+                                        WHERE a.account_id = requests.account_id AND a.customer_org = ?2
+                                          AND requests.created_at >= COALESCE(a.customer_since, 0)))
             AND (?3 = '' OR instr(',' || ?3 || ',', ',' || state || ',') > 0)
             AND (?4 IS NULL OR (created_at, id) < (?4, ?5))
           ORDER BY created_at DESC, id DESC LIMIT ?6",
@@ -104,6 +108,22 @@ pub fn list(conn: &Connection, q: Listing<'_>) -> Result<(Vec<StoredRequest>, Op
     }
     let next = if out.len() as u64 >= u64::from(q.limit) { last } else { None };
     Ok((out, next))
+}
+
+/// The open (pending or approved) requests of one account.
+pub fn open_for_account(conn: &Connection, account: &AccountId) -> Result<Vec<StoredRequest>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, account_id, body FROM requests WHERE account_id = ?1 AND state IN ('pending', 'approved')
+          ORDER BY created_at, id",
+    )?;
+    let rows = stmt.query_map([account.as_str()], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+    })?;
+    rows.map(|row| {
+        let (id, account, body) = row?;
+        parse(id, account, &body)
+    })
+    .collect()
 }
 
 /// Requests that may have reached a deadline (pending or approved).

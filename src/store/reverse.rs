@@ -40,3 +40,10 @@ pub fn save(tx: &Transaction, account: &AccountId, stored: &StoredReverse) -> Re
     )?;
     Ok(())
 }
+
+/// Forget an account's hand-back record (a cancelled one, when the account
+/// moves to another customer, who must not read the old one's signatory).
+pub fn forget(tx: &Transaction, account: &AccountId) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM reverse_assumptions WHERE account_id = ?1", [account.as_str()])?;
+    Ok(())
+}

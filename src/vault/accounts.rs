@@ -1,16 +1,21 @@
-//! Registering and reading accounts.
+//! Registering, reading and changing accounts.
 
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{Vault, require_role, visible};
+use serde_json::json;
+
+use super::{Vault, notify, require_role, rfc3339, visible};
 use crate::audit::{Action, EventDraft, HttpInfo, Target};
 use crate::auth::Caller;
-use crate::domain::account::{Account, NewAccount};
+use crate::domain::account::{Account, Contacts, Email, NewAccount, clean_name};
+use crate::domain::closure::{AccountStatus, reopen_deadline};
 use crate::domain::custody::CustodianSets;
 use crate::domain::ids::{AccountId, Principal, Role};
+use crate::domain::onboarding::OnboardingState;
 use crate::error::Error;
+use crate::notify::Event;
 use crate::store;
 
 /// Who holds which half, as shown to the account's parties.
@@ -34,14 +39,71 @@ pub struct AccountView {
     pub custodians: CustodiansView,
     /// Whether a released password waits for its rotation (invariant 7).
     pub rotation_due: bool,
+    /// `onboarding` (until onboarded), `active`, `closed`,
+    /// `closed_permanently` or `returned`.
+    pub status: &'static str,
+    pub onboarding: OnboardingState,
+    /// When a closed account was closed, and until when it may be reopened.
+    pub closed_at: Option<String>,
+    pub reopen_until: Option<String>,
 }
 
 /// An account's view as stored now.
-fn view_of(tx: &rusqlite::Connection, account: Account) -> Result<AccountView, Error> {
+pub(super) fn view_of(tx: &rusqlite::Connection, account: Account) -> Result<AccountView, Error> {
     let id = account.account_id.clone();
     let custodians = store::custodians::load(tx, &id)?.into();
     let rotation_due = store::halves::status(tx, &id)?.iter().any(|h| h.rotation_due);
-    Ok(AccountView { account, custodians, rotation_due })
+    let life = store::accounts::lifecycle(tx, &id)?.ok_or(Error::NotFound("account"))?;
+    Ok(AccountView {
+        account,
+        custodians,
+        rotation_due,
+        status: life.status.shown(life.onboarding),
+        onboarding: life.onboarding,
+        closed_at: life.closed_at.map(rfc3339),
+        reopen_until: life.closed_at.filter(|_| life.status == AccountStatus::Closed).map(|at| rfc3339(reopen_deadline(at))),
+    })
+}
+
+/// What `PATCH /v1/accounts/{id}` may change; absent fields stay.
+#[derive(Debug, Clone, Default)]
+pub struct AccountChanges {
+    pub name: Option<String>,
+    pub root_email: Option<Email>,
+    pub contacts: Option<Contacts>,
+    pub public_sector: Option<bool>,
+    pub aws_india: Option<bool>,
+}
+
+impl AccountChanges {
+    /// Apply to `account`; returns the names of the fields that changed.
+    fn apply(self, account: &mut Account) -> Result<Vec<&'static str>, Error> {
+        let mut changed = Vec::new();
+        if let Some(name) = self.name {
+            let name = clean_name(&name)?;
+            if name != account.name {
+                account.name = name;
+                changed.push("name");
+            }
+        }
+        if let Some(email) = self.root_email.filter(|e| *e != account.root_email) {
+            account.root_email = email;
+            changed.push("root_email");
+        }
+        if let Some(contacts) = self.contacts.filter(|c| *c != account.contacts) {
+            account.contacts = contacts;
+            changed.push("contacts");
+        }
+        if let Some(flag) = self.public_sector.filter(|f| *f != account.assignment.public_sector) {
+            account.assignment.public_sector = flag;
+            changed.push("public_sector");
+        }
+        if let Some(flag) = self.aws_india.filter(|f| *f != account.assignment.aws_india) {
+            account.assignment.aws_india = flag;
+            changed.push("aws_india");
+        }
+        Ok(changed)
+    }
 }
 
 impl Vault {
@@ -79,7 +141,36 @@ impl Vault {
             }
             store::accounts::insert(tx, &account, &by, now)?;
             draft.details.insert("custody".into(), account.custody.as_str().into());
-            Ok(AccountView { account, custodians: CustodiansView::from(CustodianSets::default()), rotation_due: false })
+            view_of(tx, account)
+        })
+        .await
+    }
+
+    /// Change an account's details (provider admins): name, root e-mail,
+    /// contacts, and whether it is public sector or AWS India.
+    pub async fn update_account(
+        &self,
+        caller: &Caller,
+        http: &HttpInfo,
+        id: AccountId,
+        changes: AccountChanges,
+    ) -> Result<AccountView, Error> {
+        let draft = EventDraft::new(Some(&caller.principal), Action::AccountUpdate, Target::account(&id), http);
+        if let Err(e) = self.ensure_unsealed() {
+            return Err(self.refuse(draft, e).await);
+        }
+        let (orgs, caller) = (Arc::clone(&self.orgs), caller.clone());
+        self.audited(draft, move |tx, draft, now| {
+            let (mut account, party) = visible(&orgs, tx, &caller, &id)?;
+            super::ensure_active(tx, &id)?;
+            super::require_provider_admin(&caller, party, "changes an account's details")?;
+            let changed = changes.apply(&mut account)?;
+            draft.details.insert("changed".into(), changed.clone().into());
+            if !changed.is_empty() {
+                store::accounts::update_details(tx, &account)?;
+                notify(tx, &id, Event::AccountUpdated, Some(&caller.principal), json!({"changed": changed}), now)?;
+            }
+            view_of(tx, account)
         })
         .await
     }

@@ -193,6 +193,9 @@ impl Vault {
                 store::history::push(tx, &id, plan.version, hash, now)?;
             }
             store::exposures::record(tx, &id, &caller.principal, half, plan.version, ExposureKind::Deposited, now)?;
+            let party = orgs.party_of(&records.account, &caller.principal.org);
+            let by = caller.principal.to_string();
+            super::onboarding::tick(tx, &records.account, half, party, &by, plan.version, draft, now)?;
             draft.details.insert("version".into(), plan.version.into());
             draft.details.insert("source".into(), source.as_str().into());
             draft.details.insert("key_id".into(), wrapped.key_id.clone().into());

@@ -480,6 +480,25 @@ impl Vault {
         self.refuse(draft, err).await
     }
 
+    /// A closed account releases nothing, through its links either: say so
+    /// (409 `account_closed`) before looking at the link itself, which the
+    /// closure revoked. Unknown links are left to [`Self::unlock`].
+    async fn ensure_link_account_open(&self, id: &str) -> Result<(), Error> {
+        if !valid_id(id) {
+            return Ok(());
+        }
+        let hash = id_hash(id);
+        self.store
+            .read(move |c| {
+                let Some(link) = store::links::load(c, &hash)? else { return Ok(()) };
+                match store::accounts::status(c, &link.account_id)?.as_deref() {
+                    Some("closed" | "closed_permanently") => super::ensure_active(c, &link.account_id),
+                    _ => Ok(()),
+                }
+            })
+            .await
+    }
+
     /// Check a link's state and passphrase before using it. A wrong
     /// passphrase is counted (and burns the link at the limit).
     async fn unlock(&self, id: &str, purpose: Purpose, passphrase: Option<SecretString>) -> Result<StoredLink, Error> {
@@ -539,6 +558,7 @@ impl Vault {
         let mut draft = EventDraft::new(None, Action::LinkOpen, link_target(None, None, &id), http);
         let unlocked = async {
             self.ensure_unsealed()?;
+            self.ensure_link_account_open(&id).await?;
             self.unlock(&id, Purpose::Deliver, passphrase).await
         };
         let link = match unlocked.await {
@@ -580,6 +600,7 @@ impl Vault {
         let mut draft = EventDraft::new(None, Action::LinkSubmit, link_target(None, None, &id), http);
         let prepared = async {
             self.ensure_unsealed()?;
+            self.ensure_link_account_open(&id).await?;
             let link = self.unlock(&id, Purpose::Collect, passphrase).await?;
             let (bytes, hash) = match (&secret, link.half) {
                 (LinkSecret::Password(pw), Half::Password) => {
@@ -680,6 +701,12 @@ impl Vault {
                 }
                 if let Some(hash) = &hash {
                     store::history::push(tx, &link.account_id, version, hash, now)?;
+                }
+                // A collect link to the signatory during onboarding (seed
+                // 002) settles its half's item for the side of its maker.
+                if let (false, Ok(maker)) = (fresh.handoff, fresh.created_by.parse::<Principal>()) {
+                    let party = orgs.party_of(&records.account, &maker.org);
+                    super::onboarding::tick(tx, &records.account, link.half, party, &by, version, draft, now)?;
                 }
                 if !store::links::mark_used(tx, &link.id_hash, now)? {
                     return Err(link_error(LinkError::Used));

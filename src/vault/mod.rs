@@ -10,11 +10,14 @@
 mod accounts;
 mod audit_log;
 mod backup;
+mod closure;
 mod cursor;
 mod custody;
 mod halves;
 mod links;
+mod moves;
 mod notices;
+mod onboarding;
 mod requests;
 mod reverse;
 mod root_signins;
@@ -32,12 +35,14 @@ use rusqlite::{Connection, Transaction};
 use crate::store::Batch;
 use time::OffsetDateTime;
 
-pub use accounts::{AccountView, CustodiansView};
+pub use accounts::{AccountChanges, AccountView, CustodiansView};
 pub use audit_log::{AuditQuery, CheckpointView, EventFormat};
 pub use backup::BackupFile;
 pub use halves::{Deposited, MfaInput, PasswordInput};
 pub use links::{CreatedLink, LinkRef, LinkSecret, LinkView, MyLink, NewLink, PageInfo, log_hash};
+pub use moves::{MoveStep, MoveView};
 pub use notices::{NOTIFICATION_LIST_MAX, PeopleRouting};
+pub use onboarding::{OnboardingStep, OnboardingView};
 pub use requests::{
     CodeRelease, DecisionView, LIST_LIMIT as REQUEST_LIST_LIMIT, PasswordRelease, RequestFilter, RequestPage,
     RequestView, Step as RequestStep,
@@ -93,6 +98,8 @@ pub struct Vault {
     people: Arc<PeopleRouting>,
     /// How the root sign-in watch reads and classifies messages.
     watch_rules: crate::domain::root_signin::WatchRules,
+    /// When DDI moves may happen without a fee (`[lifecycle]`).
+    move_windows: Arc<crate::domain::moves::MoveWindows>,
 }
 
 /// The current time in Unix seconds, the clock of the break-glass rules.
@@ -209,7 +216,14 @@ impl Vault {
             token_key: Arc::default(),
             people: Arc::default(),
             watch_rules: crate::domain::root_signin::WatchRules::default(),
+            move_windows: Arc::default(),
         }
+    }
+
+    /// Judge DDI move dates against these windows.
+    pub fn with_move_windows(mut self, windows: crate::domain::moves::MoveWindows) -> Self {
+        self.move_windows = Arc::new(windows);
+        self
     }
 
     /// Route notifications to people as `routing` says.
@@ -236,9 +250,10 @@ impl Vault {
         self
     }
 
-    /// Move the clock the calendar rules (reverse assumption) see. For tests
-    /// that must land on a weekday after the 15th whatever day they run on;
-    /// nothing in the service calls it.
+    /// Move the clock the calendar rules (reverse assumption, DDI moves,
+    /// closure and its 90 days) see. For tests that must land on a weekday
+    /// after the 15th, inside a move window or past a reopening deadline
+    /// whatever day they run on; nothing in the service calls it.
     pub fn danger_shift_clock(&self, seconds: i64) {
         self.clock_shift.store(seconds, std::sync::atomic::Ordering::Relaxed);
     }
@@ -371,10 +386,21 @@ impl CustodyRecords {
     }
 }
 
-/// Refuse changes to an account that was handed back or closed.
+/// Refuse changes and releases of an account that was handed back or
+/// closed: a closed account keeps its halves (it may be reopened) but
+/// releases nothing.
 fn ensure_active(conn: &Connection, id: &AccountId) -> Result<(), Error> {
     match store::accounts::status(conn, id)?.as_deref() {
         Some("active") | None => Ok(()),
+        Some("closed") => Err(Error::conflict(
+            "account_closed",
+            "the account is closed: its halves are kept but nothing is released; a provider admin may reopen it \
+             within 90 days of its closure",
+        )),
+        Some("closed_permanently") => Err(Error::conflict(
+            "account_closed",
+            "the account is closed for good: its keys are destroyed and it is read-only history",
+        )),
         Some(status) => Err(Error::conflict(
             "account_not_active",
             format!("the account is {status}: custody ended and it is read-only history"),
@@ -400,6 +426,16 @@ fn ensure_no_handoff_pending(conn: &Connection, id: &AccountId) -> Result<(), Er
         ));
     }
     Ok(())
+}
+
+/// Refuse unless `caller` is an admin of the provider (given the side
+/// `party` they stand on), saying what only such an admin does.
+fn require_provider_admin(caller: &Caller, party: Party, doing: &str) -> Result<(), Error> {
+    if party == Party::Provider && caller.has_role(Role::Admin) {
+        Ok(())
+    } else {
+        Err(Error::forbidden("forbidden", format!("only the provider's admin {doing}")))
+    }
 }
 
 /// The account `id` as seen by `caller`, and the side they stand on.

@@ -39,8 +39,9 @@ pub struct PeopleRouting {
 }
 
 impl Event {
-    /// The notice people get for this event, if any (rotations are for
-    /// webhooks only).
+    /// The notice people get for this event, if any (rotations, account
+    /// edits, single onboarding items and consent marks are for webhooks
+    /// only).
     fn notice(self) -> Option<Notice> {
         match self {
             Event::RequestCreated => Some(Notice::RequestCreated),
@@ -51,7 +52,15 @@ impl Event {
             Event::RequestExpired => Some(Notice::RequestExpired),
             Event::CustodyEnded => Some(Notice::CustodyEnded),
             Event::RootSigninAlert => Some(Notice::RootSigninAlert),
-            Event::HalfRotated => None,
+            Event::OnboardingStarted => Some(Notice::OnboardingStarted),
+            Event::OnboardingCompleted => Some(Notice::OnboardingCompleted),
+            Event::MoveRequested => Some(Notice::MoveRequested),
+            Event::MoveConfirmed => Some(Notice::MoveConfirmed),
+            Event::MoveCompleted => Some(Notice::MoveCompleted),
+            Event::MoveCancelled => Some(Notice::MoveCancelled),
+            Event::AccountClosed => Some(Notice::AccountClosed),
+            Event::AccountReopened => Some(Notice::AccountReopened),
+            Event::HalfRotated | Event::AccountUpdated | Event::OnboardingProgress | Event::ConsentMarked => None,
         }
     }
 

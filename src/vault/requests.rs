@@ -58,6 +58,8 @@ pub struct RequestView {
     pub approved_at: Option<String>,
     pub window_ends: Option<String>,
     pub ended_at: Option<String>,
+    /// Why the service cancelled it (its account moved or closed).
+    pub cancel_reason: Option<String>,
 }
 
 impl RequestView {
@@ -84,6 +86,7 @@ impl RequestView {
             approved_at: request.approved_at.map(rfc3339),
             window_ends: request.window_ends.map(rfc3339),
             ended_at: request.ended_at.map(rfc3339),
+            cancel_reason: request.cancel_reason,
         }
     }
 }
@@ -171,7 +174,30 @@ fn data_of(id: &str, request: &Request) -> serde_json::Value {
         "ticket": request.ticket,
         "password_to": request.password_to.as_ref().map(ToString::to_string),
         "mfa_to": request.mfa_to.as_ref().map(ToString::to_string),
+        "cancel_reason": request.cancel_reason,
     })
+}
+
+/// Inside the caller's write: end the account's open requests for the
+/// service (its account moved or closed), each saved with `reason` and
+/// announced to subscribers and its requester. Returns their ids.
+pub(super) fn withdraw_open(
+    tx: &rusqlite::Transaction,
+    account: &AccountId,
+    reason: &str,
+    now: &str,
+) -> Result<Vec<String>, Error> {
+    let unix = unix_now();
+    let mut withdrawn = Vec::new();
+    for StoredRequest { id, mut request, .. } in store::requests::open_for_account(tx, account)? {
+        // One already past its deadline is left for the expiry sweep to record.
+        if request.withdraw(reason, unix) {
+            store::requests::save(tx, &id, &request)?;
+            notify(tx, account, Event::RequestCancelled, None, data_of(&id, &request), now)?;
+            withdrawn.push(id);
+        }
+    }
+    Ok(withdrawn)
 }
 
 /// The decision steps of a request, as verbs.
@@ -276,7 +302,12 @@ impl Vault {
             return Err(not_found());
         }
         let stored = store::requests::load(conn, id)?.ok_or_else(not_found)?;
-        visible(orgs, conn, caller, &stored.account_id).map_err(|_| not_found())?;
+        let (_, party) = visible(orgs, conn, caller, &stored.account_id).map_err(|_| not_found())?;
+        // After a DDI move, the earlier customer's requests are not the new one's.
+        let since = store::accounts::lifecycle(conn, &stored.account_id)?.and_then(|l| l.customer_since);
+        if party == crate::domain::orgs::Party::Customer && since.is_some_and(|s| stored.request.created_at < s) {
+            return Err(not_found());
+        }
         Ok(stored)
     }
 

@@ -5,6 +5,8 @@
 //! checklist; the hand-off then creates a link to the signatory. When that
 //! link is used, custody ends: the data keys of every half version are
 //! destroyed, custodians are cleared and the account becomes read-only history.
+//! A public-sector or AWS India account is handed off only once both sides
+//! marked the consent to assignment signed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +24,7 @@ use crate::domain::account::Email;
 use crate::domain::ids::{AccountId, Half, Role};
 use crate::domain::links::{DEFAULT_TTL_MINUTES, LinkState, Purpose, effective_state};
 use crate::domain::orgs::{OrgDirectory, Party};
+use crate::domain::consent::{Consent, ConsentError, ConsentMark, side};
 use crate::domain::reverse::{ChecklistItem, HandoffKind, ItemStatus, RaError, RaState, ReverseAssumption, Signatory};
 use crate::error::Error;
 use crate::notify::Event;
@@ -30,7 +33,10 @@ use crate::store::reverse::StoredReverse;
 use crate::store::{self};
 
 fn ra_error(e: RaError) -> Error {
-    Error::conflict("reverse_assumption_rule", e.to_string())
+    match e {
+        RaError::Consent(consent) => consent.into(),
+        other => Error::conflict("reverse_assumption_rule", other.to_string()),
+    }
 }
 
 /// A reverse assumption as its parties see it: its own type, with times in
@@ -52,6 +58,7 @@ pub struct ReverseView {
     pub completed_at: Option<String>,
     pub cancelled_at: Option<String>,
     pub missing_items: Vec<ChecklistItem>,
+    pub consent: ConsentView,
     pub link: Option<serde_json::Value>,
     /// The hand-off URL, to the customer's admins only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,16 +72,48 @@ pub struct SignatoryView {
     pub email: String,
 }
 
+/// The consent to assignment: whether the account needs it, and each
+/// side's mark.
+#[derive(Debug, Serialize)]
+pub struct ConsentView {
+    pub required: bool,
+    pub provider: Option<ConsentMarkView>,
+    pub customer: Option<ConsentMarkView>,
+    /// The sides still to mark, when it is required.
+    pub missing: Vec<&'static str>,
+}
+
+/// One side's mark.
+#[derive(Debug, Serialize)]
+pub struct ConsentMarkView {
+    pub by: String,
+    pub at: String,
+}
+
+impl ConsentView {
+    fn new(consent: &Consent, required: bool) -> Self {
+        let mark = |m: &Option<ConsentMark>| {
+            m.as_ref().map(|m| ConsentMarkView { by: m.by.to_string(), at: super::rfc3339(m.at) })
+        };
+        Self {
+            required,
+            provider: mark(&consent.provider),
+            customer: mark(&consent.customer),
+            missing: if required { consent.missing() } else { Vec::new() },
+        }
+    }
+}
+
 impl ReverseView {
     fn new(
-        account_id: AccountId,
+        account: &Account,
         w: &ReverseAssumption,
         link: Option<serde_json::Value>,
         link_url: Option<String>,
     ) -> Self {
         let at = |t: Option<i64>| t.map(super::rfc3339);
         Self {
-            account_id,
+            account_id: account.account_id.clone(),
             state: w.state,
             new_root_email: w.new_root_email.to_string(),
             signatory: SignatoryView { name: w.signatory.name.clone(), email: w.signatory.email.to_string() },
@@ -88,6 +127,7 @@ impl ReverseView {
             completed_at: at(w.completed_at),
             cancelled_at: at(w.cancelled_at),
             missing_items: w.missing_items(),
+            consent: ConsentView::new(&w.consent, account.assignment.needs_consent()),
             link,
             link_url,
         }
@@ -112,24 +152,34 @@ pub enum ReverseStep {
     Checklist(ChecklistItem, ItemStatus),
     Handoff(HandoffKind),
     Cancel,
+    /// Mark the consent to assignment signed for the caller's side.
+    Consent,
 }
 
 /// Whether `caller` may take `step` of the hand-back of `id`: the provider's
-/// admin runs it; the customer's admin may only cancel. Returns the account.
+/// admin runs it; the customer's admin may only cancel and mark the
+/// customer's consent. Returns the account and the caller's side.
 fn authorize_step(
     orgs: &OrgDirectory,
     conn: &rusqlite::Connection,
     caller: &Caller,
     id: &AccountId,
     step: &ReverseStep,
-) -> Result<Account, Error> {
+) -> Result<(Account, Party), Error> {
     let (account, party) = visible(orgs, conn, caller, id)?;
     super::ensure_active(conn, id)?;
-    let cancelling_customer = matches!(step, ReverseStep::Cancel) && party == Party::Customer;
-    if (party != Party::Provider && !cancelling_customer) || !caller.has_role(Role::Admin) {
+    let customer_may = matches!(step, ReverseStep::Cancel | ReverseStep::Consent) && party == Party::Customer;
+    if (party != Party::Provider && !customer_may) || !caller.has_role(Role::Admin) {
         return Err(Error::forbidden("forbidden", "the provider's admin runs the hand-back"));
     }
-    Ok(account)
+    Ok((account, party))
+}
+
+/// A hand-off of a public-sector or AWS India account waits for both
+/// sides' consent to assignment.
+fn check_handoff_consent(conn: &rusqlite::Connection, account: &Account) -> Result<(), Error> {
+    let stored = store::reverse::load(conn, &account.account_id)?.ok_or(Error::NotFound("reverse assumption"))?;
+    stored.workflow.check_consent(account.assignment.needs_consent()).map_err(ra_error)
 }
 
 impl Vault {
@@ -166,6 +216,12 @@ impl Vault {
             {
                 return Err(Error::conflict("reverse_assumption_exists", "a reverse assumption is already under way"));
             }
+            if store::moves::has_open(tx, &id)? {
+                return Err(Error::conflict(
+                    "move_pending",
+                    "a move of this account to another customer is under way; cancel it first",
+                ));
+            }
             let workflow = ReverseAssumption::request(
                 new_root_email,
                 signatory,
@@ -178,7 +234,7 @@ impl Vault {
             draft.details.insert("requested_date".into(), requested_date.to_string().into());
             let stored = StoredReverse { workflow, link_id_hash: None, sealed_url: None };
             store::reverse::save(tx, &id, &stored)?;
-            Ok(ReverseView::new(id, &stored.workflow, None, None))
+            Ok(ReverseView::new(&account, &stored.workflow, None, None))
         })
         .await
     }
@@ -188,7 +244,7 @@ impl Vault {
         let draft = EventDraft::new(Some(&caller.principal), Action::ReverseRead, Target::account(&id), http);
         let (orgs, caller, log) = (Arc::clone(&self.orgs), caller.clone(), Arc::clone(self.store.log()));
         self.audited(draft, move |tx, _, _| {
-            let (_, party) = visible(&orgs, tx, &caller, &id)?;
+            let (account, party) = visible(&orgs, tx, &caller, &id)?;
             require_role(&caller, Role::Admin, "following a reverse assumption")?;
             let stored = Self::load_reverse(tx, &id)?;
             let link = match &stored.link_id_hash {
@@ -209,7 +265,7 @@ impl Vault {
                 }
                 _ => None,
             };
-            Ok(ReverseView::new(id, &stored.workflow, link, link_url))
+            Ok(ReverseView::new(&account, &stored.workflow, link, link_url))
         })
         .await
     }
@@ -228,6 +284,7 @@ impl Vault {
             ReverseStep::Checklist(..) => Action::ReverseChecklist,
             ReverseStep::Handoff(_) => Action::ReverseHandoff,
             ReverseStep::Cancel => Action::ReverseCancel,
+            ReverseStep::Consent => Action::ReverseConsent,
         };
         let draft = EventDraft::new(Some(&caller.principal), action, Target::account(&id), http);
         if let Err(e) = self.ensure_unsealed() {
@@ -242,7 +299,12 @@ impl Vault {
                 let prepared = async {
                     let (orgs, who, account) = (Arc::clone(&self.orgs), caller.clone(), id.clone());
                     let step = ReverseStep::Handoff(*kind);
-                    self.store.read(move |conn| authorize_step(&orgs, conn, &who, &account, &step).map(|_| ())).await?;
+                    self.store
+                        .read(move |conn| {
+                            let (account, _) = authorize_step(&orgs, conn, &who, &account, &step)?;
+                            check_handoff_consent(conn, &account)
+                        })
+                        .await?;
                     self.prepare_handoff(*kind, &id).await
                 };
                 match prepared.await {
@@ -254,8 +316,8 @@ impl Vault {
         };
         let (orgs, caller, log) = (Arc::clone(&self.orgs), caller.clone(), Arc::clone(self.store.log()));
         let calendar = self.calendar_now();
-        self.audited(draft, move |tx, draft, _| {
-            let account = authorize_step(&orgs, tx, &caller, &id, &step)?;
+        self.audited(draft, move |tx, draft, now| {
+            let (account, party) = authorize_step(&orgs, tx, &caller, &id, &step)?;
             let mut stored = Self::load_reverse(tx, &id)?;
             let (day, unix) = (calendar.date(), calendar.unix_timestamp());
             let w = &mut stored.workflow;
@@ -271,7 +333,18 @@ impl Vault {
                     draft.details.insert("status".into(), serde_json::to_value(status).unwrap_or_default());
                 }
                 ReverseStep::Cancel => w.cancel(unix).map_err(ra_error)?,
+                ReverseStep::Consent => {
+                    if !account.assignment.needs_consent() {
+                        return Err(ConsentError::NotRequired.into());
+                    }
+                    w.mark_consent(party, caller.principal.clone(), unix).map_err(ra_error)?;
+                    let (side, missing) = (side(party), w.consent.missing());
+                    draft.details.insert("side".into(), side.into());
+                    let data = serde_json::json!({"side": side, "by": caller.principal.to_string(), "missing": missing});
+                    notify(tx, &id, Event::ConsentMarked, Some(&caller.principal), data, now)?;
+                }
                 ReverseStep::Handoff(kind) => {
+                    w.check_consent(account.assignment.needs_consent()).map_err(ra_error)?;
                     w.hand_off(kind, day, unix).map_err(ra_error)?;
                     let Some(Handoff { id: link_id, url, mut link }) = handoff else {
                         return Err(Error::Internal("hand-off was not prepared".into()));
@@ -290,7 +363,7 @@ impl Vault {
             }
             store::reverse::save(tx, &id, &stored)?;
             draft.details.insert("state".into(), stored.workflow.state.as_str().into());
-            Ok(ReverseView::new(id, &stored.workflow, None, None))
+            Ok(ReverseView::new(&account, &stored.workflow, None, None))
         })
         .await
     }
@@ -363,37 +436,10 @@ impl Vault {
     }
 
     /// Destroy the keys, clear custody, revoke pending links, tell subscribers.
-    fn end_custody(&self, tx: &Transaction, id: &AccountId, status: &str, now: &str) -> Result<(), Error> {
+    pub(super) fn end_custody(&self, tx: &Transaction, id: &AccountId, status: &str, now: &str) -> Result<(), Error> {
         store::accounts::end_custody(tx, id, status)?;
         store::links::revoke_all(tx, id, now)?;
         notify(tx, id, Event::CustodyEnded, None, serde_json::json!({"status": status}), now)?;
-        Ok(())
-    }
-
-    /// Close an account (provider admin): its credentials are retired
-    /// without hand-off, by destroying their keys.
-    pub async fn close_account(&self, caller: &Caller, http: &HttpInfo, id: AccountId) -> Result<(), Error> {
-        let draft = EventDraft::new(Some(&caller.principal), Action::AccountClose, Target::account(&id), http);
-        if let Err(e) = self.ensure_unsealed() {
-            return Err(self.refuse(draft, e).await);
-        }
-        let (orgs, caller, vault) = (Arc::clone(&self.orgs), caller.clone(), self.clone());
-        self.audited(draft, move |tx, _, now| {
-            let (_, party) = visible(&orgs, tx, &caller, &id)?;
-            super::ensure_active(tx, &id)?;
-            if party != Party::Provider || !caller.has_role(Role::Admin) {
-                return Err(Error::forbidden("forbidden", "only the provider's admin closes accounts"));
-            }
-            if let Some(mut stored) = store::reverse::load(tx, &id)?
-                && stored.workflow.state.is_open()
-            {
-                stored.workflow.cancel(unix_now()).map_err(ra_error)?;
-                store::reverse::save(tx, &id, &stored)?;
-            }
-            vault.end_custody(tx, &id, "closed", now)
-        })
-        .await?;
-        self.forget_shredded().await;
         Ok(())
     }
 

@@ -146,6 +146,9 @@ impl Vault {
                 ));
             }
             store::history::push(tx, &id, pending.version, &pending.history_hash, now)?;
+            let party = orgs.party_of(&records.account, &caller.principal.org);
+            let by = caller.principal.to_string();
+            super::onboarding::tick(tx, &records.account, Half::Password, party, &by, pending.version, draft, now)?;
             draft.details.insert("version".into(), pending.version.into());
             let data = json!({"half": "password", "version": pending.version, "source": "rotated"});
             notify(tx, &id, Event::HalfRotated, Some(&caller.principal), data, now)?;

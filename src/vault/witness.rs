@@ -48,6 +48,8 @@ pub(super) fn anchors_after(action: Action) -> bool {
             | Action::HalfRotateConfirm
             | Action::ReverseHandoff
             | Action::AccountClose
+            | Action::AccountReopen
+            | Action::MoveComplete
     )
 }
 

@@ -1,0 +1,27 @@
+//! The `onboardings` table: one account's onboarding, once started. The
+//! account's own `onboarding` column mirrors its state and is written in
+//! the same statement sequence, so the two never disagree.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::StoreError;
+use crate::domain::ids::AccountId;
+use crate::domain::onboarding::Onboarding;
+
+pub fn load(conn: &Connection, account: &AccountId) -> Result<Option<Onboarding>, StoreError> {
+    let body: Option<String> = conn
+        .query_row("SELECT body FROM onboardings WHERE account_id = ?1", [account.as_str()], |r| r.get(0))
+        .optional()?;
+    body.map(|b| serde_json::from_str(&b).map_err(|_| StoreError::Corrupt("onboardings.body".into()))).transpose()
+}
+
+/// Store the onboarding and the account's onboarding state.
+pub fn save(tx: &Transaction, account: &AccountId, onboarding: &Onboarding) -> Result<(), StoreError> {
+    let body = serde_json::to_string(onboarding).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO onboardings (account_id, body) VALUES (?1, ?2)
+         ON CONFLICT (account_id) DO UPDATE SET body = ?2",
+        params![account.as_str(), body],
+    )?;
+    super::accounts::set_onboarding(tx, account, onboarding.state)
+}
