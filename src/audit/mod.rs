@@ -355,14 +355,7 @@ pub struct EventDraft {
 
 impl EventDraft {
     pub fn new(actor: Option<&Principal>, action: Action, target: Target, http: &HttpInfo) -> Self {
-        Self {
-            actor: actor.cloned(),
-            action,
-            target,
-            http: http.clone(),
-            details: Map::new(),
-            former_customer: None,
-        }
+        Self { actor: actor.cloned(), action, target, http: http.clone(), details: Map::new(), former_customer: None }
     }
 
     /// Add a non-secret detail.

@@ -52,8 +52,10 @@ mod tests {
 
     #[test]
     fn windows_can_be_set_and_bad_ones_name_their_key() {
-        let w = parse("[lifecycle]\nmove_window_months = [1, 4, 7, 10]\nmove_window_first_day = 1\nmove_window_last_day = 10")
-            .unwrap();
+        let w = parse(
+            "[lifecycle]\nmove_window_months = [1, 4, 7, 10]\nmove_window_first_day = 1\nmove_window_last_day = 10",
+        )
+        .unwrap();
         assert_eq!(w.describe(), "the 1st to the 10th of January, April, July and October");
         let key = |text: &str| parse(text).unwrap_err().key;
         assert_eq!(key("[lifecycle]\nmove_window_months = []"), "lifecycle.move_window_months");

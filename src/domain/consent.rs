@@ -114,7 +114,9 @@ mod tests {
         let mut consent = Consent::default();
         assert_eq!(consent.check_signed(false), Ok(()));
         assert_eq!(consent.check_signed(true), Err(ConsentError::Missing(vec!["provider", "customer"])));
-        assert!(consent.check_signed(true).unwrap_err().to_string().ends_with("the provider and the customer have not"));
+        assert!(
+            consent.check_signed(true).unwrap_err().to_string().ends_with("the provider and the customer have not")
+        );
         consent.mark(Party::Provider, who("acme/ada"), 1).unwrap();
         assert_eq!(consent.check_signed(true), Err(ConsentError::Missing(vec!["customer"])));
         assert!(consent.check_signed(true).unwrap_err().to_string().ends_with("the customer has not"));

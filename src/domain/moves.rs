@@ -392,10 +392,7 @@ mod tests {
 
     /// Every day of 2026 and 2027, in order, as `(date, year, month, day)`.
     fn every_day_of_2026_and_2027() -> Vec<(Date, i32, u8, u8)> {
-        [2026, 2027]
-            .into_iter()
-            .flat_map(|y| every_day(y).map(move |(m, d)| (ymd_date(y, m, d), y, m, d)))
-            .collect()
+        [2026, 2027].into_iter().flat_map(|y| every_day(y).map(move |(m, d)| (ymd_date(y, m, d), y, m, d))).collect()
     }
 
     /// The days after 2027 the oracle needs to count 14 business days from
@@ -588,8 +585,15 @@ mod tests {
     }
 
     fn requested() -> Move {
-        Move::request(org("globex"), ask("initech", DAY), true, &MoveWindows::default(), (TODAY, 100), who("globex/gina"))
-            .unwrap()
+        Move::request(
+            org("globex"),
+            ask("initech", DAY),
+            true,
+            &MoveWindows::default(),
+            (TODAY, 100),
+            who("globex/gina"),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -600,7 +604,10 @@ mod tests {
         assert_eq!(m.check_complete(date!(2026 - 03 - 19)), Err(MoveError::NotYet(DAY)));
         assert_eq!(MoveError::NotYet(DAY).to_string(), "the move date 2026-03-20 has not come yet");
         m.complete(who("acme/ada"), DAY, 300, vec![Half::Mfa]).unwrap();
-        assert_eq!((m.state, m.completed_at, m.retired_halves.clone()), (MoveState::Completed, Some(300), vec![Half::Mfa]));
+        assert_eq!(
+            (m.state, m.completed_at, m.retired_halves.clone()),
+            (MoveState::Completed, Some(300), vec![Half::Mfa])
+        );
         assert_eq!(m.cancel(who("acme/ada"), 400), Err(MoveError::Closed(MoveState::Completed)));
         assert_eq!(m.confirm(who("acme/ada"), 400), Err(MoveError::Closed(MoveState::Completed)));
     }
@@ -671,10 +678,7 @@ mod tests {
     // ---- what the old customer loses ----
 
     fn sets(password: &[&str], mfa: &[&str]) -> CustodianSets {
-        CustodianSets {
-            password: password.iter().map(|p| who(p)).collect(),
-            mfa: mfa.iter().map(|p| who(p)).collect(),
-        }
+        CustodianSets { password: password.iter().map(|p| who(p)).collect(), mfa: mfa.iter().map(|p| who(p)).collect() }
     }
 
     fn seen(by: &str, half: Half, version: u32) -> Exposure {

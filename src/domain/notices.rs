@@ -220,7 +220,8 @@ mod tests {
     #[test]
     fn lifecycle_changes_reach_both_account_teams_and_custody_changes_both_security_teams() {
         let account = account(CustodyMode::SharedPayer, true);
-        for notice in [Notice::OnboardingStarted, Notice::OnboardingCompleted, Notice::MoveConfirmed, Notice::MoveCancelled]
+        for notice in
+            [Notice::OnboardingStarted, Notice::OnboardingCompleted, Notice::MoveConfirmed, Notice::MoveCancelled]
         {
             assert_eq!(
                 audiences(notice, &account, None),

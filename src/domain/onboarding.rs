@@ -341,8 +341,15 @@ mod tests {
     }
 
     fn started(mode: CustodyMode) -> Onboarding {
-        Onboarding::start(OnboardingState::NotStarted, mode, Some("globex".parse().unwrap()), start_body(), who("acme/ada"), 10)
-            .unwrap()
+        Onboarding::start(
+            OnboardingState::NotStarted,
+            mode,
+            Some("globex".parse().unwrap()),
+            start_body(),
+            who("acme/ada"),
+            10,
+        )
+        .unwrap()
     }
 
     fn mark_the_providers_items(o: &mut Onboarding) {
@@ -356,9 +363,8 @@ mod tests {
         let o = started(CustodyMode::SharedPayer);
         assert_eq!((o.state, o.signatory.name.as_str()), (OnboardingState::InProgress, "Gina Globex"));
         assert_eq!(o.missing_items(), OnboardingItem::ALL.to_vec());
-        let again = |current| {
-            Onboarding::start(current, CustodyMode::SharedPayer, None, start_body(), who("acme/ada"), 11)
-        };
+        let again =
+            |current| Onboarding::start(current, CustodyMode::SharedPayer, None, start_body(), who("acme/ada"), 11);
         assert_eq!(again(OnboardingState::InProgress), Err(OnboardingError::AlreadyStarted));
         assert_eq!(again(OnboardingState::Completed), Err(OnboardingError::AlreadyOnboarded));
         let owned = Onboarding::start(

@@ -187,9 +187,8 @@ impl Signatory {
     /// [`MAX_SIGNATORY_NAME_CHARS`] characters without control characters.
     pub fn cleaned(self) -> Option<Self> {
         let name = self.name.trim();
-        let printable = !name.is_empty()
-            && name.chars().count() <= MAX_SIGNATORY_NAME_CHARS
-            && !name.chars().any(char::is_control);
+        let printable =
+            !name.is_empty() && name.chars().count() <= MAX_SIGNATORY_NAME_CHARS && !name.chars().any(char::is_control);
         printable.then(|| Self { name: name.to_owned(), email: self.email })
     }
 }

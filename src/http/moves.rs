@@ -69,7 +69,14 @@ pub async fn show(
     Ok(Json(app.vault.move_view(&caller, &http, id, move_id).await?))
 }
 
-async fn step(app: &App, caller: &Caller, http: &crate::audit::HttpInfo, raw: &str, move_id: String, step: MoveStep) -> Result<Json<MoveView>, Error> {
+async fn step(
+    app: &App,
+    caller: &Caller,
+    http: &crate::audit::HttpInfo,
+    raw: &str,
+    move_id: String,
+    step: MoveStep,
+) -> Result<Json<MoveView>, Error> {
     let id = account_id(app, caller, http, step.action(), raw).await?;
     Ok(Json(app.vault.move_step(caller, http, id, move_id, step).await?))
 }

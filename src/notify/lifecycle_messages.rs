@@ -65,7 +65,9 @@ pub(super) fn compose(notice: Notice, ctx: &Context<'_>) -> Option<Message> {
         Notice::OnboardingCompleted => Message::new(
             Severity::Info,
             ctx.subject("onboarding", "onboarding completed"),
-            format!("Onboarding of {account} is complete: every checklist item is settled and the account is in custody."),
+            format!(
+                "Onboarding of {account} is complete: every checklist item is settled and the account is in custody."
+            ),
         )
         .fact("Account", account)
         .fact("Completed at", ctx.occurred_at.to_owned()),
@@ -107,7 +109,10 @@ pub(super) fn compose(notice: Notice, ctx: &Context<'_>) -> Option<Message> {
                 ),
             )
             .fact("Halves retired", retired.join(", "))
-            .fact("Requests cancelled", ctx.data.get("requests_cancelled").map(ToString::to_string).unwrap_or_default());
+            .fact(
+                "Requests cancelled",
+                ctx.data.get("requests_cancelled").map(ToString::to_string).unwrap_or_default(),
+            );
             if !retired.is_empty() {
                 m = m.step(format!(
                     "{to}'s admin names custodians for the {} half and they deposit it: nothing of it can be \

@@ -77,8 +77,7 @@ const COLUMNS: &str = "account_id, name, kind, model, dedicated_payer, custody, 
                        kms_keys, public_sector, aws_india";
 
 /// The selected columns, in `COLUMNS` order.
-type AccountRow =
-    (String, String, String, String, bool, String, Option<String>, String, String, String, bool, bool);
+type AccountRow = (String, String, String, String, bool, String, Option<String>, String, String, String, bool, bool);
 
 fn from_row(row: &Row) -> Result<Result<Account, StoreError>, rusqlite::Error> {
     let raw: AccountRow = (
@@ -175,7 +174,10 @@ pub fn set_onboarding(tx: &Transaction, id: &AccountId, state: OnboardingState) 
 
 /// Close an account at `at` (Unix seconds), keeping everything it holds.
 pub fn close(tx: &Transaction, id: &AccountId, at: i64) -> Result<(), StoreError> {
-    tx.execute("UPDATE accounts SET status = 'closed', closed_at = ?2 WHERE account_id = ?1", params![id.as_str(), at])?;
+    tx.execute(
+        "UPDATE accounts SET status = 'closed', closed_at = ?2 WHERE account_id = ?1",
+        params![id.as_str(), at],
+    )?;
     Ok(())
 }
 

@@ -61,7 +61,10 @@ pub(super) fn view_of(tx: &rusqlite::Connection, account: Account) -> Result<Acc
         status: life.status.shown(life.onboarding),
         onboarding: life.onboarding,
         closed_at: life.closed_at.map(rfc3339),
-        reopen_until: life.closed_at.filter(|_| life.status == AccountStatus::Closed).map(|at| rfc3339(reopen_deadline(at))),
+        reopen_until: life
+            .closed_at
+            .filter(|_| life.status == AccountStatus::Closed)
+            .map(|at| rfc3339(reopen_deadline(at))),
     })
 }
 

@@ -115,9 +115,14 @@ impl Vault {
                         continue;
                     }
                     vault.end_custody(batch.tx(), &id, "closed_permanently", &now)?;
-                    let draft = EventDraft::new(None, Action::AccountClosePermanently, Target::account(&id), &HttpInfo::default())
-                        .detail("closed_at", rfc3339(closed_at))
-                        .detail("reopen_until", rfc3339(reopen_deadline(closed_at)));
+                    let draft = EventDraft::new(
+                        None,
+                        Action::AccountClosePermanently,
+                        Target::account(&id),
+                        &HttpInfo::default(),
+                    )
+                    .detail("closed_at", rfc3339(closed_at))
+                    .detail("reopen_until", rfc3339(reopen_deadline(closed_at)));
                     if let Err(e) = store::audit::append(batch, draft, &now, Outcome::Ok, None) {
                         batch.rollback()?;
                         return Err(super::audit_failed(e));

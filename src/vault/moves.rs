@@ -129,7 +129,8 @@ fn may_see(party: Party, org: &OrgName, stored: &StoredMove) -> bool {
 /// Refuse while the account is being handed back: a move and a reverse
 /// assumption do not mix.
 fn ensure_no_open_reverse(conn: &rusqlite::Connection, id: &AccountId) -> Result<(), Error> {
-    let open = store::reverse::load(conn, id)?.is_some_and(|r| r.workflow.state.is_open() || r.workflow.state == RaState::HandedOff);
+    let open = store::reverse::load(conn, id)?
+        .is_some_and(|r| r.workflow.state.is_open() || r.workflow.state == RaState::HandedOff);
     if open {
         return Err(Error::conflict(
             "reverse_assumption_open",
@@ -306,7 +307,10 @@ impl Vault {
     ) -> Result<Vec<Half>, Error> {
         let (id, from, to) = (&account.account_id, &stored.record.from_customer_org, &stored.record.to_customer_org);
         if account.customer_org.as_ref() != Some(from) {
-            return Err(Error::conflict("move_rule", "the account no longer belongs to the customer that asked to move it"));
+            return Err(Error::conflict(
+                "move_rule",
+                "the account no longer belongs to the customer that asked to move it",
+            ));
         }
         if !orgs.is_customer(to) {
             return Err(Error::conflict("move_rule", "the destination is no longer a known customer organisation"));

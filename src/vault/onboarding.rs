@@ -16,9 +16,7 @@ use crate::auth::Caller;
 use crate::domain::account::{Account, CustodyMode};
 use crate::domain::consent::side;
 use crate::domain::ids::{AccountId, Half, Principal, Role};
-use crate::domain::onboarding::{
-    Onboarding, OnboardingError, OnboardingItem, OnboardingState, Start, depositors,
-};
+use crate::domain::onboarding::{Onboarding, OnboardingError, OnboardingItem, OnboardingState, Start, depositors};
 use crate::domain::orgs::Party;
 use crate::domain::reverse::ItemStatus;
 use crate::error::Error;
@@ -82,10 +80,8 @@ impl OnboardingView {
         Self {
             account_id: account.account_id.clone(),
             state,
-            signatory: theirs.map(|o| SignatoryView {
-                name: o.signatory.name.clone(),
-                email: o.signatory.email.to_string(),
-            }),
+            signatory: theirs
+                .map(|o| SignatoryView { name: o.signatory.name.clone(), email: o.signatory.email.to_string() }),
             legal_name: theirs.map(|o| o.legal_name.clone()),
             legal_address: theirs.map(|o| o.legal_address.clone()),
             started_by: record.map(|o| o.started_by.to_string()),
@@ -236,7 +232,10 @@ impl Vault {
                     record.mark(item, status, who, unix_now())?;
                     draft.details.insert("item".into(), item.as_str().into());
                     draft.details.insert("status".into(), status.as_str().into());
-                    (Event::OnboardingProgress, json!({"item": item.as_str(), "status": status.as_str(), "by": who.to_string()}))
+                    (
+                        Event::OnboardingProgress,
+                        json!({"item": item.as_str(), "status": status.as_str(), "by": who.to_string()}),
+                    )
                 }
                 OnboardingStep::Complete => {
                     record.complete(who.clone(), unix_now())?;

@@ -21,10 +21,10 @@ use crate::audit::{Action, EventDraft, HttpInfo, Target};
 use crate::auth::Caller;
 use crate::domain::account::Account;
 use crate::domain::account::Email;
+use crate::domain::consent::{Consent, ConsentError, ConsentMark, side};
 use crate::domain::ids::{AccountId, Half, Role};
 use crate::domain::links::{DEFAULT_TTL_MINUTES, LinkState, Purpose, effective_state};
 use crate::domain::orgs::{OrgDirectory, Party};
-use crate::domain::consent::{Consent, ConsentError, ConsentMark, side};
 use crate::domain::reverse::{ChecklistItem, HandoffKind, ItemStatus, RaError, RaState, ReverseAssumption, Signatory};
 use crate::error::Error;
 use crate::notify::Event;
@@ -340,7 +340,8 @@ impl Vault {
                     w.mark_consent(party, caller.principal.clone(), unix).map_err(ra_error)?;
                     let (side, missing) = (side(party), w.consent.missing());
                     draft.details.insert("side".into(), side.into());
-                    let data = serde_json::json!({"side": side, "by": caller.principal.to_string(), "missing": missing});
+                    let data =
+                        serde_json::json!({"side": side, "by": caller.principal.to_string(), "missing": missing});
                     notify(tx, &id, Event::ConsentMarked, Some(&caller.principal), data, now)?;
                 }
                 ReverseStep::Handoff(kind) => {
