@@ -167,23 +167,6 @@ async fn a_collect_hand_off_lets_the_customer_set_the_new_password() {
     assert_eq!(app.get(base, &gina).await.body["state"], "completed");
 }
 
-#[tokio::test]
-async fn closing_an_account_retires_its_credentials_without_hand_off() {
-    let app = spawn_app().await;
-    payer(&app).await;
-    let gina = app.token("globex/gina", &["admin"]);
-    assert_eq!(app.post("/v1/accounts/123456789012/close", &gina, json!({})).await.status, StatusCode::FORBIDDEN);
-    let ada = app.token("acme/ada", &["admin"]);
-    assert_eq!(app.post("/v1/accounts/123456789012/close", &ada, json!({})).await.status, StatusCode::NO_CONTENT);
-    assert!(app.app.vault.decrypt_current(&"123456789012".parse().unwrap(), Half::Password).await.is_err());
-    let again = app.post("/v1/accounts/123456789012/close", &ada, json!({})).await;
-    assert_eq!(again.code(), "account_not_active");
-    let ask =
-        app.ask("acme/sam", json!({"account_id": "123456789012", "reason": "x", "password_to": "acme/alice"})).await;
-    assert_eq!(ask.code(), "account_not_active");
-    assert_eq!(app.last_event("account.close")["outcome"], "denied");
-}
-
 /// Open a deliver hand-off link as the signatory's browser would and
 /// decrypt it with the key from the URL fragment.
 async fn open_hand_off(app: &TestApp, url: &str) -> Value {
@@ -304,7 +287,7 @@ fn key_material(app: &TestApp) -> Vec<Vec<u8>> {
 }
 
 #[tokio::test]
-async fn destroyed_keys_leave_no_trace_in_the_data_directory_after_closure_or_hand_off() {
+async fn destroyed_keys_leave_no_trace_in_the_data_directory_after_permanent_closure_or_hand_off() {
     for how in ["close", "hand_off"] {
         let dir = crate::helpers::DataDir::new();
         let blobs = {
@@ -313,9 +296,13 @@ async fn destroyed_keys_leave_no_trace_in_the_data_directory_after_closure_or_ha
             let blobs = key_material(&app);
             assert!(!traces_in(dir.path(), &blobs).is_empty(), "the scan finds what is there");
             if how == "close" {
+                // Closing keeps the keys; the sweep 90 days on destroys them.
                 let ada = app.token("acme/ada", &["admin"]);
                 let closed = app.post("/v1/accounts/123456789012/close", &ada, json!({})).await;
                 assert_eq!(closed.status, StatusCode::NO_CONTENT);
+                assert!(!traces_in(dir.path(), &blobs).is_empty(), "a closed account keeps its halves");
+                app.app.vault.danger_shift_clock(91 * 86_400);
+                assert_eq!(app.app.vault.close_permanently_due().await.unwrap(), 1);
             } else {
                 let url = hand_off(&app, "collect").await;
                 submit_hand_off(&app, &url).await;

@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 use crate::helpers::{PASSWORD, SEED, STAFF, TestApp, spawn_app};
 
 const ACCOUNT: &str = "123456789012";
+/// A well-formed move id (none is stored: the guard answers first).
+const MOVE: &str = "mov_0123456789abcdef0123456789abcdef";
 
 /// Every route of the router, as `(method, path template)`, read from its
 /// source so that a route added there without a line in `calls` below fails
@@ -20,7 +22,7 @@ fn routes_of_the_router() -> BTreeSet<(String, String)> {
     let mut routes = BTreeSet::new();
     for line in source.lines().map(str::trim).filter(|l| l.starts_with(".route(\"")) {
         let path = line[".route(\"".len()..].split('"').next().unwrap().to_owned();
-        for method in ["get", "post", "put", "delete"] {
+        for method in ["get", "post", "put", "patch", "delete"] {
             if line.contains(&format!(" {method}(")) || line.contains(&format!(".{method}(")) {
                 routes.insert((method.to_uppercase(), path.clone()));
             }
@@ -57,6 +59,8 @@ fn state(app: &TestApp) -> String {
         "subscribers",
         "links",
         "reverse_assumptions",
+        "onboardings",
+        "moves",
         "root_signins",
         "keyring",
         "audit_key",
@@ -105,6 +109,11 @@ async fn on_a_tampered_log_no_route_and_no_worker_changes_anything_or_releases_a
     let audrey = app.token("acme/audrey", &["auditor"]);
     let sam = app.token("acme/sam", STAFF);
     let carol = app.token("acme/carol", &["approver"]);
+
+    // A closed account, which the closure sweep must leave alone.
+    assert_eq!(app.register("333333333333", "provider_split", Some("globex")).await.status, StatusCode::CREATED);
+    let closed = app.post("/v1/accounts/333333333333/close", &ada, json!({})).await;
+    assert_eq!(closed.status, StatusCode::NO_CONTENT, "{}", closed.body);
 
     app.app.vault.store().log().flag("rows were edited (flagged by the test)".into());
     // The pending request is now overdue: the sweeper must not expire it.
@@ -189,6 +198,7 @@ async fn on_a_tampered_log_no_route_and_no_worker_changes_anything_or_releases_a
         ),
         call(Method::GET, "/v1/accounts", "/v1/accounts".into(), &ada, None),
         call(Method::GET, "/v1/accounts/{account_id}", a.clone(), &ada, None),
+        call(Method::PATCH, "/v1/accounts/{account_id}", a.clone(), &ada, Some(json!({"public_sector": true}))),
         call(
             Method::PUT,
             "/v1/accounts/{account_id}/custodians/{half}",
@@ -298,7 +308,67 @@ async fn on_a_tampered_log_no_route_and_no_worker_changes_anything_or_releases_a
             &gina,
             Some(json!({})),
         ),
+        call(
+            Method::POST,
+            "/v1/accounts/{account_id}/reverse-assumption/consent",
+            format!("{a}/reverse-assumption/consent"),
+            &gina,
+            Some(json!({})),
+        ),
         call(Method::POST, "/v1/accounts/{account_id}/close", format!("{a}/close"), &ada, Some(json!({}))),
+        call(Method::POST, "/v1/accounts/{account_id}/reopen", format!("{a}/reopen"), &ada, Some(json!({}))),
+        call(
+            Method::POST,
+            "/v1/accounts/{account_id}/onboarding",
+            format!("{a}/onboarding"),
+            &ada,
+            Some(json!({"signatory": {"name": "Gina", "email": "gina@globex.example"}, "legal_name": "Globex", "legal_address": "1 Globex Way"})),
+        ),
+        call(Method::GET, "/v1/accounts/{account_id}/onboarding", format!("{a}/onboarding"), &ada, None),
+        call(
+            Method::POST,
+            "/v1/accounts/{account_id}/onboarding/checklist/{item}",
+            format!("{a}/onboarding/checklist/set_root_email"),
+            &ada,
+            Some(json!({"status": "done"})),
+        ),
+        call(
+            Method::POST,
+            "/v1/accounts/{account_id}/onboarding/complete",
+            format!("{a}/onboarding/complete"),
+            &ada,
+            Some(json!({})),
+        ),
+        call(
+            Method::POST,
+            "/v1/accounts/{account_id}/moves",
+            format!("{a}/moves"),
+            &gina,
+            Some(json!({"to_customer_org": "initech", "move_date": "2030-03-15"})),
+        ),
+        call(Method::GET, "/v1/accounts/{account_id}/moves", format!("{a}/moves"), &gina, None),
+        call(Method::GET, "/v1/accounts/{account_id}/moves/{move_id}", format!("{a}/moves/{MOVE}"), &gina, None),
+        call(
+            Method::POST,
+            "/v1/accounts/{account_id}/moves/{move_id}/confirm",
+            format!("{a}/moves/{MOVE}/confirm"),
+            &ada,
+            Some(json!({})),
+        ),
+        call(
+            Method::POST,
+            "/v1/accounts/{account_id}/moves/{move_id}/complete",
+            format!("{a}/moves/{MOVE}/complete"),
+            &ada,
+            Some(json!({})),
+        ),
+        call(
+            Method::POST,
+            "/v1/accounts/{account_id}/moves/{move_id}/cancel",
+            format!("{a}/moves/{MOVE}/cancel"),
+            &gina,
+            Some(json!({})),
+        ),
         call(Method::GET, "/v1/accounts/{account_id}/root-signins", format!("{a}/root-signins"), &gina, None),
         Call {
             allowed: true,
@@ -392,9 +462,11 @@ async fn on_a_tampered_log_no_route_and_no_worker_changes_anything_or_releases_a
         }
     }
 
-    // The workers: the expiry sweep, the root sign-in watch (which leaves
-    // its message in the queue) and the checkpoint signer.
+    // The workers: the expiry sweep, the closure sweep, the root sign-in
+    // watch (which leaves its message in the queue) and the checkpoint signer.
     assert_eq!(app.app.vault.expire_due().await.unwrap(), 0);
+    app.app.vault.danger_shift_clock(91 * 86_400);
+    assert_eq!(app.app.vault.close_permanently_due().await.unwrap(), 0);
     assert!(!app.app.vault.accepts_watch_events());
     let sign_in = json!({"source": "aws.signin", "detail-type": "AWS Console Sign In via CloudTrail", "detail": {
         "userIdentity": {"type": "Root"}, "eventName": "ConsoleLogin", "eventID": "tampered-1",
