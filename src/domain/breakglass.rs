@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::account::Account;
 use super::custody::CustodianSets;
-use super::ids::{Half, Principal, Role};
+use super::ids::{Half, OrgName, Principal, Role};
 use super::orgs::Party;
 use super::wall::{CurrentVersions, Exposure, blocking_exposure};
 
@@ -168,6 +168,12 @@ pub struct Request {
     /// when a person ended it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
+    /// The account's customer when the request was made: after a DDI move
+    /// the new customer does not see the old one's requests. Absent on
+    /// requests stored before moves existed (and on accounts without a
+    /// customer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_org: Option<OrgName>,
 }
 
 /// Why a request step was refused. Each names the rule it broke.
@@ -339,6 +345,7 @@ impl Request {
             password_views_left,
             ended_at: None,
             cancel_reason: None,
+            customer_org: account.customer_org.clone(),
         })
     }
 

@@ -140,27 +140,22 @@ pub fn status(conn: &Connection, id: &AccountId) -> Result<Option<String>, Store
 pub struct Lifecycle {
     pub status: AccountStatus,
     pub onboarding: OnboardingState,
-    /// When it was closed (Unix seconds, the calendar clock), while closed.
+    /// When it was closed (Unix seconds, the calendar clock).
     pub closed_at: Option<i64>,
-    /// Since when (Unix seconds) its customer holds it, after a DDI move.
-    pub customer_since: Option<i64>,
 }
 
 /// The lifecycle of one account.
 pub fn lifecycle(conn: &Connection, id: &AccountId) -> Result<Option<Lifecycle>, StoreError> {
     let row = conn
-        .query_row(
-            "SELECT status, onboarding, closed_at, customer_since FROM accounts WHERE account_id = ?1",
-            [id.as_str()],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?)),
-        )
+        .query_row("SELECT status, onboarding, closed_at FROM accounts WHERE account_id = ?1", [id.as_str()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+        })
         .optional()?;
-    row.map(|(status, onboarding, closed_at, customer_since)| {
+    row.map(|(status, onboarding, closed_at)| {
         Ok(Lifecycle {
             status: AccountStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
             onboarding: OnboardingState::parse(&onboarding).ok_or_else(|| corrupt("onboarding"))?,
             closed_at,
-            customer_since,
         })
     })
     .transpose()
@@ -201,13 +196,9 @@ pub fn closed(conn: &Connection) -> Result<Vec<(AccountId, i64)>, StoreError> {
     .collect()
 }
 
-/// Hand the account to another customer, who holds it from `since` (Unix
-/// seconds).
-pub fn move_to(tx: &Transaction, id: &AccountId, customer: &OrgName, since: i64) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE accounts SET customer_org = ?2, customer_since = ?3 WHERE account_id = ?1",
-        params![id.as_str(), customer.as_str(), since],
-    )?;
+/// Hand the account to another customer.
+pub fn move_to(tx: &Transaction, id: &AccountId, customer: &OrgName) -> Result<(), StoreError> {
+    tx.execute("UPDATE accounts SET customer_org = ?2 WHERE account_id = ?1", params![id.as_str(), customer.as_str()])?;
     Ok(())
 }
 

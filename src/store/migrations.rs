@@ -419,8 +419,7 @@ const MIGRATIONS: &[&str] = &[
     // account (accounts registered before onboarding existed count as
     // onboarded) and its checklist; public-sector and AWS India flags, whose
     // hand-backs need a consent to assignment; when a closed account was
-    // closed (it may be reopened for 90 days, its halves kept) and since when
-    // its customer holds it (after a DDI move); the moves themselves.
+    // closed (it may be reopened for 90 days, its halves kept); DDI moves.
     // Accounts closed before this change had their keys destroyed at closure,
     // so they are closed for good.
     r#"
@@ -429,7 +428,6 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE accounts ADD COLUMN public_sector INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE accounts ADD COLUMN aws_india INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE accounts ADD COLUMN closed_at INTEGER;
-    ALTER TABLE accounts ADD COLUMN customer_since INTEGER;
     UPDATE accounts SET status = 'closed_permanently' WHERE status = 'closed';
 
     CREATE TABLE onboardings (

@@ -59,7 +59,7 @@ pub struct Listing<'a> {
     /// Only this account's requests.
     pub account: Option<&'a AccountId>,
     /// Only accounts this org is the customer of, and only requests made
-    /// since it is (a customer does not see an earlier customer's requests
+    /// while it was (a customer does not see an earlier customer's requests
     /// after a DDI move); `None` for the provider, who is a party to every
     /// account.
     pub customer_org: Option<&'a OrgName>,
@@ -80,9 +80,8 @@ pub fn list(conn: &Connection, q: Listing<'_>) -> Result<(Vec<StoredRequest>, Op
     let mut stmt = conn.prepare(
         "SELECT id, account_id, body, created_at FROM requests
           WHERE (?1 IS NULL OR account_id = ?1)
-            AND (?2 IS NULL OR EXISTS (SELECT 1 FROM accounts a
-                                        WHERE a.account_id = requests.account_id AND a.customer_org = ?2
-                                          AND requests.created_at >= COALESCE(a.customer_since, 0)))
+            AND (?2 IS NULL OR (account_id IN (SELECT account_id FROM accounts WHERE customer_org = ?2)
+                                AND COALESCE(json_extract(body, '$.customer_org'), ?2) = ?2))
             AND (?3 = '' OR instr(',' || ?3 || ',', ',' || state || ',') > 0)
             AND (?4 IS NULL OR (created_at, id) < (?4, ?5))
           ORDER BY created_at DESC, id DESC LIMIT ?6",

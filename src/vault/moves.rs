@@ -16,7 +16,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{CustodyRecords, Vault, notify, require_provider_admin, require_role, rfc3339, unix_now, visible};
+use super::{CustodyRecords, Vault, notify, require_provider_admin, require_role, rfc3339, visible};
 use crate::audit::{Action, EventDraft, HttpInfo, Target};
 use crate::auth::Caller;
 use crate::domain::account::Account;
@@ -328,7 +328,7 @@ impl Vault {
         if store::reverse::load(tx, id)?.is_some_and(|r| r.workflow.state == RaState::Cancelled) {
             store::reverse::forget(tx, id)?;
         }
-        store::accounts::move_to(tx, id, to, unix_now())?;
+        store::accounts::move_to(tx, id, to)?;
         // The old customer's last event of this account is this one.
         draft.former_customer = Some(from.clone());
         let names: Vec<String> = custodians.iter().map(ToString::to_string).collect();

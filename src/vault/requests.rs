@@ -304,8 +304,8 @@ impl Vault {
         let stored = store::requests::load(conn, id)?.ok_or_else(not_found)?;
         let (_, party) = visible(orgs, conn, caller, &stored.account_id).map_err(|_| not_found())?;
         // After a DDI move, the earlier customer's requests are not the new one's.
-        let since = store::accounts::lifecycle(conn, &stored.account_id)?.and_then(|l| l.customer_since);
-        if party == crate::domain::orgs::Party::Customer && since.is_some_and(|s| stored.request.created_at < s) {
+        let earlier = stored.request.customer_org.as_ref().is_some_and(|org| *org != caller.principal.org);
+        if party == crate::domain::orgs::Party::Customer && earlier {
             return Err(not_found());
         }
         Ok(stored)

@@ -12,7 +12,7 @@ use time::{Date, Duration, OffsetDateTime, Weekday};
 
 use crate::helpers::{PASSWORD, TestApp, spawn_app};
 
-const ITEMS: [&str; 7] = [
+pub const ITEMS: [&str; 7] = [
     "update_contacts",
     "update_payment_method",
     "downgrade_support",
@@ -23,7 +23,7 @@ const ITEMS: [&str; 7] = [
 ];
 
 /// The next weekday after the 15th of its month, from tomorrow on.
-fn next_handback_day() -> Date {
+pub fn next_handback_day() -> Date {
     let mut d = OffsetDateTime::now_utc().date() + Duration::days(1);
     while matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday) || d.day() <= 15 {
         d += Duration::days(1);
@@ -41,7 +41,7 @@ fn next_saturday() -> Date {
 }
 
 /// A dedicated shared-payer account of globex with its password deposited.
-async fn payer(app: &TestApp) {
+pub async fn payer(app: &TestApp) {
     assert_eq!(app.register("123456789012", "shared_payer", Some("globex")).await.status, StatusCode::CREATED);
     app.assign("123456789012", "password", "acme/ada", &["acme/alice"]).await;
     app.assign("123456789012", "mfa", "globex/gina", &["globex/gus"]).await;
@@ -49,7 +49,7 @@ async fn payer(app: &TestApp) {
     app.deposit_seed("123456789012", "globex/gus", crate::helpers::SEED).await;
 }
 
-fn request_body(date: Date) -> Value {
+pub fn request_body(date: Date) -> Value {
     json!({
         "new_root_email": "root@globex.example",
         "signatory": {"name": "Gina Globex", "email": "gina@globex.example"},
