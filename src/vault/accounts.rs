@@ -159,9 +159,6 @@ impl Vault {
         changes: AccountChanges,
     ) -> Result<AccountView, Error> {
         let draft = EventDraft::new(Some(&caller.principal), Action::AccountUpdate, Target::account(&id), http);
-        if let Err(e) = self.ensure_unsealed() {
-            return Err(self.refuse(draft, e).await);
-        }
         let (orgs, caller) = (Arc::clone(&self.orgs), caller.clone());
         self.audited(draft, move |tx, draft, now| {
             let (mut account, party) = visible(&orgs, tx, &caller, &id)?;

@@ -155,9 +155,6 @@ impl Vault {
         start: Start,
     ) -> Result<OnboardingView, Error> {
         let draft = EventDraft::new(Some(&caller.principal), Action::OnboardingStart, Target::account(&id), http);
-        if let Err(e) = self.ensure_unsealed() {
-            return Err(self.refuse(draft, e).await);
-        }
         let (orgs, caller) = (Arc::clone(&self.orgs), caller.clone());
         self.audited(draft, move |tx, draft, now| {
             let (account, party) = visible(&orgs, tx, &caller, &id)?;
@@ -184,9 +181,6 @@ impl Vault {
     /// State and checklist, to the admins of the account's parties.
     pub async fn onboarding(&self, caller: &Caller, http: &HttpInfo, id: AccountId) -> Result<OnboardingView, Error> {
         let draft = EventDraft::new(Some(&caller.principal), Action::OnboardingRead, Target::account(&id), http);
-        if let Err(e) = self.ensure_unsealed() {
-            return Err(self.refuse(draft, e).await);
-        }
         let (orgs, caller) = (Arc::clone(&self.orgs), caller.clone());
         self.audited(draft, move |tx, _, _| {
             let (account, party) = visible(&orgs, tx, &caller, &id)?;
@@ -210,9 +204,6 @@ impl Vault {
             OnboardingStep::Complete => Action::OnboardingComplete,
         };
         let draft = EventDraft::new(Some(&caller.principal), action, Target::account(&id), http);
-        if let Err(e) = self.ensure_unsealed() {
-            return Err(self.refuse(draft, e).await);
-        }
         let (orgs, caller) = (Arc::clone(&self.orgs), caller.clone());
         self.audited(draft, move |tx, draft, now| {
             let (account, party) = visible(&orgs, tx, &caller, &id)?;

@@ -34,18 +34,7 @@ async fn a_closed_account_keeps_its_halves_but_releases_nothing_on_any_path() {
     let approved = app.approved_request(ACCOUNT).await;
     let alice = app.token("acme/alice", STAFF);
     let recipient = json!({"name": "Jane Doe", "email": "jane@globex.example"});
-    let deliver = app
-        .post("/v1/links", &alice, json!({"purpose": "deliver", "account_id": ACCOUNT, "half": "password", "recipient": recipient, "request_id": approved}))
-        .await;
-    let deliver = deliver.body["id"].as_str().unwrap().to_owned();
-    let collect = app
-        .post(
-            "/v1/links",
-            &alice,
-            json!({"purpose": "collect", "account_id": ACCOUNT, "half": "password", "recipient": recipient}),
-        )
-        .await;
-    let collect = collect.body["id"].as_str().unwrap().to_owned();
+    let (deliver, collect) = app.alices_links(ACCOUNT, &approved).await;
     let by_customer =
         app.post(&format!("/v1/accounts/{ACCOUNT}/close"), &app.token("globex/gina", &["admin"]), json!({})).await;
     assert_eq!(by_customer.status, StatusCode::FORBIDDEN);

@@ -383,6 +383,22 @@ impl TestApp {
         id
     }
 
+    /// As `acme/alice`, the password recipient of the approved request
+    /// `approved`: a deliver link from it and a collect link of the password
+    /// half of `account`, both to Jane Doe. Returns their ids.
+    pub async fn alices_links(&self, account: &str, approved: &str) -> (String, String) {
+        let alice = self.token("acme/alice", STAFF);
+        let recipient = json!({"name": "Jane Doe", "email": "jane@globex.example"});
+        let mut ids = Vec::new();
+        for (purpose, request) in [("deliver", Some(approved)), ("collect", None)] {
+            let body = json!({"purpose": purpose, "account_id": account, "half": "password", "recipient": recipient, "request_id": request});
+            let reply = self.post("/v1/links", &alice, body).await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+            ids.push(reply.body["id"].as_str().unwrap().to_owned());
+        }
+        (ids.remove(0), ids.remove(0))
+    }
+
     /// Edit a stored request's JSON as if time had passed.
     pub fn set_request_field(&self, id: &str, field: &str, value: i64) {
         let changed = self

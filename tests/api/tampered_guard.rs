@@ -92,18 +92,7 @@ async fn on_a_tampered_log_no_route_and_no_worker_changes_anything_or_releases_a
             .to_owned();
     let (alice, bob) = (app.token("acme/alice", STAFF), app.token("acme/bob", STAFF));
     let recipient = json!({"name": "Jane Doe", "email": "jane@globex.example"});
-    let deliver = app
-        .post("/v1/links", &alice, json!({"purpose": "deliver", "account_id": ACCOUNT, "half": "password", "recipient": recipient, "request_id": approved}))
-        .await;
-    let deliver = deliver.body["id"].as_str().unwrap().to_owned();
-    let collect = app
-        .post(
-            "/v1/links",
-            &alice,
-            json!({"purpose": "collect", "account_id": ACCOUNT, "half": "password", "recipient": recipient}),
-        )
-        .await;
-    let collect = collect.body["id"].as_str().unwrap().to_owned();
+    let (deliver, collect) = app.alices_links(ACCOUNT, &approved).await;
     let ada = app.token("acme/ada", &["admin"]);
     let gina = app.token("globex/gina", &["admin"]);
     let audrey = app.token("acme/audrey", &["auditor"]);
