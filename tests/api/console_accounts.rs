@@ -218,3 +218,26 @@ async fn an_mfa_custodian_deposits_a_seed_from_a_picture_of_its_qr_code() {
     let halves = app.get(&format!("/v1/accounts/{ACCOUNT}/halves"), &app.token("acme/ada", &["admin"])).await;
     assert_eq!(halves.body["halves"][1]["current_version"], 1, "only the good picture made a version");
 }
+
+#[tokio::test]
+async fn the_account_page_shows_the_accounts_status_and_its_onboarding_checklist_to_admins() {
+    let app = spawn_dev_app().await;
+    app.stocked_account(ACCOUNT).await;
+    let start = serde_json::json!({
+        "signatory": {"name": "Gina Globex", "email": "gina@globex.example"},
+        "legal_name": "Globex Corporation",
+        "legal_address": "1 Globex Way"
+    });
+    let started =
+        app.post(&format!("/v1/accounts/{ACCOUNT}/onboarding"), &app.token("acme/ada", &["admin"]), start).await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
+    let ada = Browser::sign_in(&app, "acme", "ada").await;
+    let (_, detail) = page(&ada, &format!("/accounts/{ACCOUNT}")).await;
+    assert!(detail.contains(r#"data-field="account-status">onboarding"#), "{detail}");
+    assert!(detail.contains("Onboarding is <strong>in progress</strong>"), "{detail}");
+    assert!(detail.contains(r#"data-onboarding-item="reset_password""#) && detail.contains("Globex Corporation"));
+    let alice = Browser::sign_in(&app, "acme", "alice").await;
+    let (_, custodian) = page(&alice, &format!("/accounts/{ACCOUNT}")).await;
+    assert!(custodian.contains(r#"data-field="account-status">onboarding"#));
+    assert!(!custodian.contains("data-onboarding-item"), "the checklist is for admins");
+}

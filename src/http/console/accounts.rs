@@ -1,6 +1,6 @@
 //! `/accounts` and `/accounts/{id}`: the accounts a person may see, and one
-//! account's custody (mode, custodians, halves and their versions, rotation,
-//! root sign-ins, reverse assumption) with the forms of what this person may
+//! account's status and custody (mode, custodians, halves and their
+//! versions, rotation, onboarding, root sign-ins, reverse assumption) with the forms of what this person may
 //! do there.
 //! The forms post to `account_actions`; every rule is the vault's.
 
@@ -19,7 +19,7 @@ use super::page::page;
 use super::request_page::{refusal_box, step_up};
 use super::signed::SignedIn;
 use super::signed_in;
-use super::{account_actions, account_reverse, account_signins, qr_upload};
+use super::{account_actions, account_lifecycle, account_reverse, account_signins, qr_upload};
 use crate::app::App;
 use crate::domain::ids::{AccountId, Half, Role};
 use crate::error::Error;
@@ -257,6 +257,11 @@ pub async fn render(app: &App, who: &SignedIn, id: AccountId, outcome: Outcome) 
     };
     let halves = app.vault.halves(who.caller(), &who.http, id.clone()).await.unwrap_or_default();
     let reverse = app.vault.reverse_view(who.caller(), &who.http, id.clone()).await.ok();
+    let onboarding = if who.caller().has_role(Role::Admin) {
+        app.vault.onboarding(who.caller(), &who.http, id.clone()).await.ok()
+    } else {
+        None
+    };
     let latest = RootSigninQuery { cursor: None, limit: Some(account_signins::SHOWN) };
     let signins = app.vault.root_signins(who.caller(), &who.http, id.clone(), latest).await.ok();
     let status = |h: Half| halves.iter().find(|s| s.half == h);
@@ -270,6 +275,8 @@ pub async fn render(app: &App, who: &SignedIn, id: AccountId, outcome: Outcome) 
         @if let Some(reveal) = &outcome.reveal { (reveal) }
         @if let Some(n) = &outcome.notice { p.box role="status" { (n) } }
         dl.box {
+            dt { "Status" } dd data-field="account-status" { (view.status)
+                @if let Some(until) = &view.reopen_until { ", may be reopened until " (until) } }
             dt { "Custody" } dd { (a.custody.as_str()) }
             dt { "Customer" } dd { (a.customer_org.as_ref().map_or("none", |o| o.as_str())) }
             dt { "Kind" } dd { (a.kind.as_str()) ", " (a.model.as_str()) @if a.dedicated_payer { ", dedicated payer" } }
@@ -284,6 +291,7 @@ pub async fn render(app: &App, who: &SignedIn, id: AccountId, outcome: Outcome) 
         p.muted { "Versions and who made them; never the secrets." }
         (half_section(who, &view, status(Half::Password), Half::Password, &outcome))
         (half_section(who, &view, status(Half::Mfa), Half::Mfa, &outcome))
+        (account_lifecycle::section(onboarding.as_ref()))
         (account_signins::section(signins.as_ref()))
         (super::account_reverse::section(who, app, &view.account.account_id, reverse.as_ref(), &outcome))
     };

@@ -4,6 +4,7 @@
 //! page with my work, and the break-glass request pages.
 
 mod account_actions;
+mod account_lifecycle;
 mod account_reverse;
 mod account_signins;
 mod accounts;
