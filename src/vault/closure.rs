@@ -4,7 +4,7 @@
 //! Closing keeps the encrypted halves (AWS reopens a closed account for 90
 //! days, and that needs its root credentials) but releases nothing: every
 //! change and release of a closed account is 409 `account_closed`, its open
-//! requests are cancelled and its pending links revoked. The sweep destroys
+//! requests, move and hand-back are cancelled and its pending links revoked. The sweep destroys
 //! the data keys of accounts closed for more than 90 days, as a hand-off
 //! does.
 
@@ -42,6 +42,11 @@ impl Vault {
                 stored.workflow.cancel(closed_at).map_err(|e| Error::conflict("reverse_assumption_rule", e.to_string()))?;
                 store::reverse::save(tx, &id, &stored)?;
                 draft.details.insert("reverse_assumption".into(), "cancelled".into());
+            }
+            for mut open in store::moves::for_account(tx, &id)?.into_iter().filter(|m| m.record.state.is_open()) {
+                open.record.cancel(caller.principal.clone(), closed_at)?;
+                store::moves::save(tx, &open)?;
+                draft.details.insert("move_cancelled".into(), open.id.clone().into());
             }
             let cancelled = super::requests::withdraw_open(tx, &id, CLOSED_REASON, now)?;
             store::links::revoke_all(tx, &id, now)?;

@@ -333,3 +333,20 @@ async fn an_account_being_handed_back_cannot_move_and_a_moving_account_cannot_be
     let handback = app.post(&reverse, &gina, crate::reverse::request_body(crate::reverse::next_handback_day())).await;
     assert_eq!((handback.status, handback.code()), (StatusCode::CONFLICT, "move_pending"));
 }
+
+#[tokio::test]
+async fn closing_an_account_cancels_its_open_move() {
+    let app = spawn_app().await;
+    shared_payer(&app).await;
+    let asked = request(&app, ask("initech", next_window_day())).await;
+    let id = asked.body["id"].as_str().unwrap().to_owned();
+    let closed =
+        app.post(&format!("/v1/accounts/{ACCOUNT}/close"), &app.token("acme/ada", &["admin"]), json!({})).await;
+    assert_eq!(closed.status, StatusCode::NO_CONTENT, "{}", closed.body);
+    let shown = app.get(&format!("{MOVES}/{id}"), &app.token("acme/ada", &["admin"])).await;
+    assert_eq!(
+        (shown.body["state"].as_str(), shown.body["cancelled_by"].as_str()),
+        (Some("cancelled"), Some("acme/ada"))
+    );
+    assert_eq!(app.last_event("account.close")["details"]["move_cancelled"], id.as_str());
+}
