@@ -27,6 +27,9 @@ pub enum Notice {
     /// A root sign-in (or password or e-mail change) that no break-glass
     /// window explains, or that failed.
     RootSigninAlert,
+    /// A root sign-in that a break-glass window explains: security teams
+    /// still hear of every root sign-in (seed 004).
+    RootSigninExpected,
 }
 
 /// Who hears a notice.
@@ -88,7 +91,7 @@ pub fn audiences(notice: Notice, account: &Account, request: Option<RequestPeopl
         Notice::RequestReleased => {
             both(Audience::Security).chain([Audience::AccountSecurityContact]).chain(both(Audience::Chat)).collect()
         }
-        Notice::CustodyEnded | Notice::RootSigninAlert => both(Audience::Security)
+        Notice::CustodyEnded | Notice::RootSigninAlert | Notice::RootSigninExpected => both(Audience::Security)
             .chain(both(Audience::AccountTeam))
             .chain([Audience::AccountSecurityContact])
             .chain(both(Audience::Chat))
@@ -177,7 +180,7 @@ mod tests {
                 Audience::Chat(Party::Customer)
             ]
         );
-        for notice in [Notice::RootSigninAlert, Notice::CustodyEnded] {
+        for notice in [Notice::RootSigninAlert, Notice::RootSigninExpected, Notice::CustodyEnded] {
             let got = audiences(notice, &account(CustodyMode::ProviderSplit, true), None);
             assert!(got.contains(&Audience::Security(Party::Customer)), "{notice:?}");
             assert!(got.contains(&Audience::AccountTeam(Party::Provider)), "{notice:?}");

@@ -51,6 +51,7 @@ impl Event {
             Event::RequestExpired => Some(Notice::RequestExpired),
             Event::CustodyEnded => Some(Notice::CustodyEnded),
             Event::RootSigninAlert => Some(Notice::RootSigninAlert),
+            Event::RootSigninExpected => Some(Notice::RootSigninExpected),
             Event::HalfRotated => None,
         }
     }
