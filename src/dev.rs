@@ -233,10 +233,45 @@ pub async fn open_configured(config: Config) -> Result<DevVault, DevError> {
 }
 
 /// Open a dev data directory, unsealed, with the demo accounts in place.
-pub async fn open(data_dir: PathBuf, listen: std::net::SocketAddr) -> Result<DevVault, DevError> {
-    let dev = open_empty(data_dir, listen).await?;
+pub async fn open(
+    data_dir: PathBuf,
+    listen: std::net::SocketAddr,
+    mail_relay: Option<std::net::SocketAddr>,
+) -> Result<DevVault, DevError> {
+    let mut config = Config::dev(data_dir, listen);
+    if let Some(relay) = mail_relay {
+        route_mail_to(&mut config, relay);
+    }
+    let dev = open_configured(config).await?;
     seed(&dev.app, &dev_http()).await?;
     Ok(dev)
+}
+
+/// Send the demo orgs' notifications to an SMTP server on this machine:
+/// `approvers@<org>.example`, `soc@<org>.example` and, for the provider,
+/// `accounts@<org>.example`; people get theirs at the address the dev
+/// identity provider vouches for (`<sub>@<org>.example`).
+pub fn route_mail_to(config: &mut Config, relay: std::net::SocketAddr) {
+    config.people.email = Some(crate::config::EmailSettings {
+        host: relay.ip().to_string(),
+        port: relay.port(),
+        // A relay on this machine (the CLI refuses any other).
+        tls: crate::config::SmtpTls::DangerPlaintext,
+        username: None,
+        password: None,
+        from: "rootvault dev <rootvault@acme.example>".into(),
+        ca_file: None,
+    });
+    let provider = config.provider_org.clone();
+    for org in &mut config.orgs {
+        let address = |local: &str| format!("{local}@{}.example", org.name).parse().ok();
+        org.notify = crate::config::OrgRouting {
+            approvers_email: address("approvers"),
+            security_email: address("soc"),
+            account_team_email: if org.name == provider { address("accounts") } else { None },
+            chat: Vec::new(),
+        };
+    }
 }
 
 /// Register the demo accounts unless any account exists.

@@ -48,6 +48,11 @@ enum Command {
         /// Address to listen on; port 0 picks a free one.
         #[arg(long, default_value = DEFAULT_LISTEN)]
         listen: SocketAddr,
+        /// Send notification e-mail to an SMTP server on this machine, e.g.
+        /// 127.0.0.1:1025 (`python3 -m aiosmtpd -n -l 127.0.0.1:1025` prints
+        /// every message it gets).
+        #[arg(long, value_name = "ADDR")]
+        smtp: Option<SocketAddr>,
     },
     /// Run the production server from a configuration file.
     Serve {
@@ -188,7 +193,7 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Dev { data_dir, listen } => serve::run_dev(data_dir, listen),
+        Command::Dev { data_dir, listen, smtp } => serve::run_dev(data_dir, listen, smtp),
         Command::Serve { config, check_config } => serve::run_serve(&config, check_config),
         Command::Init { config, data_dir, shares, threshold } => init::run(config, data_dir, shares, threshold),
         Command::Unseal { server, share_file } => unseal::run(&server, share_file),

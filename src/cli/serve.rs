@@ -83,10 +83,13 @@ pub fn run_serve(path: &Path, check_only: bool) -> anyhow::Result<()> {
     })
 }
 
-pub fn run_dev(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
+pub fn run_dev(data_dir: PathBuf, listen: SocketAddr, smtp: Option<SocketAddr>) -> anyhow::Result<()> {
     init_logging(false);
+    if smtp.is_some_and(|relay| !relay.ip().is_loopback()) {
+        anyhow::bail!("--smtp: dev mode sends mail only to a server on this machine (127.0.0.1 or ::1)");
+    }
     runtime()?.block_on(async {
-        let dev = dev::open(data_dir, listen).await?;
+        let dev = dev::open(data_dir, listen, smtp).await?;
         let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         dev.app.vault.set_public_url(format!("http://{addr}"));
@@ -177,6 +180,10 @@ Walkthrough (paste after the exports above):
   curl -s "$RV/v1/audit/events?format=csv&limit=5" -H "Authorization: Bearer $AUDREY"
   ROOTVAULT_TOKEN=$AUDREY rootvault audit export --out bundle.json --trusted-checkpoint trusted-checkpoint.txt
   rootvault audit verify bundle.json --public-key '{log_key}' --trusted-checkpoint trusted-checkpoint.txt
+
+# Notifications: every webhook, e-mail and chat delivery, as ada (provider admin) sees them.
+  # Start with --smtp 127.0.0.1:1025 beside `python3 -m aiosmtpd -n -l 127.0.0.1:1025` to see the e-mails.
+  curl -s $RV/v1/sys/notifications -H "Authorization: Bearer $ADA"
 
 # The seal (dev unseals itself):
   curl -s $RV/v1/sys/seal-status"#

@@ -259,7 +259,17 @@ pub(super) fn parse_chat(
             }
         };
         // The reason names the rule, never the URL: it holds the token.
-        crate::notify::target::parse(&url, allow_private).map_err(|e| ConfigError::new(&key("url"), e.to_string()))?;
+        let parsed = crate::notify::target::parse(&url, allow_private)
+            .map_err(|e| ConfigError::new(&key("url"), e.to_string()))?;
+        // Names are checked at each delivery; an address can be judged now.
+        let literal = match parsed.host() {
+            Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+            _ => None,
+        };
+        if !allow_private && literal.is_some_and(|ip| !crate::notify::target::is_public(ip)) {
+            return Err(ConfigError::new(&key("url"), crate::notify::target::TargetError::NonPublic.to_string()));
+        }
         out.push(ChatChannel { name, format, url: ChatUrl::new(url) });
     }
     Ok(out)
@@ -298,4 +308,101 @@ pub(super) fn parse_routing(
 /// Routing of every org, by name.
 pub fn routing_of(orgs: &[super::OrgConfig]) -> std::collections::BTreeMap<OrgName, OrgRouting> {
     orgs.iter().map(|o| (o.name.clone(), o.notify.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    use crate::config::tests::FakeEnv;
+    use crate::config::{Config, ConfigError};
+
+    const BASE: &str = r#"
+        data_dir = "/var/lib/rootvault"
+        provider_org = "acme"
+        [keys]
+        provider = "local"
+    "#;
+
+    fn parse(notify: &str, orgs: &str, env: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let text = format!(
+            "{BASE}\n{notify}\n[[orgs]]\nname = \"acme\"\nissuer = \"https://idp.acme.example\"\njwks_file = \"a.json\"\n{orgs}"
+        );
+        Config::parse(&text, Path::new("/etc/rootvault"), &FakeEnv(env.iter().copied().collect::<HashMap<_, _>>()))
+    }
+
+    const EMAIL: &str = r#"
+        [notify.email]
+        smtp_url = "smtp://smtp.msp.example"
+        from = "rootvault <rootvault@msp.example>"
+        username = "rootvault"
+        [[notify.chat]]
+        name = "msp-soc"
+        format = "teams"
+        url = "https://hooks.msp.example/workflows/1"
+    "#;
+
+    #[test]
+    fn email_chat_and_an_orgs_routing_parse_with_secrets_from_the_environment() {
+        let orgs = r#"
+            [orgs.notify]
+            approvers_email = "approvers@acme.example"
+            security_email = "soc@acme.example"
+            chat = ["msp-soc"]
+        "#;
+        let env =
+            [("ROOTVAULT_SMTP_PASSWORD", " hunter22\n"), ("ROOTVAULT_CHAT_URL_MSP_SOC", "https://hooks.msp.example/x")];
+        let config = parse(EMAIL, orgs, &env).unwrap();
+        let email = config.people.email.as_ref().unwrap();
+        assert_eq!((email.host.as_str(), email.port, email.tls), ("smtp.msp.example", 587, super::SmtpTls::StartTls));
+        assert_eq!(email.password.as_ref().unwrap().expose(), "hunter22");
+        assert!(!format!("{config:?}").contains("hunter22"), "the password never prints");
+        let chat = &config.people.chat[0];
+        assert_eq!((chat.name.as_str(), chat.format), ("msp-soc", super::ChatFormat::Teams));
+        assert_eq!(chat.url.expose(), "https://hooks.msp.example/x", "the environment wins over the file");
+        assert!(!format!("{config:?}").contains("hooks.msp.example"), "chat URLs never print");
+        let routing = &config.orgs[0].notify;
+        assert_eq!(routing.security_email.as_ref().unwrap().as_str(), "soc@acme.example");
+        assert_eq!(routing.chat, ["msp-soc"]);
+    }
+
+    #[test]
+    fn smtps_defaults_to_its_port_and_plaintext_must_be_asked_for() {
+        let smtps = EMAIL.replace("smtp://smtp.msp.example", "smtps://smtp.msp.example");
+        let email = parse(&smtps, "", &[]).unwrap().people.email.unwrap();
+        assert_eq!((email.port, email.tls), (465, super::SmtpTls::Implicit));
+        let plain = EMAIL.replace("username = \"rootvault\"", "danger_allow_plaintext = true");
+        let email = parse(&plain, "", &[]).unwrap().people.email.unwrap();
+        assert_eq!((email.port, email.tls), (25, super::SmtpTls::DangerPlaintext));
+    }
+
+    #[test]
+    fn bad_notification_settings_are_refused_naming_the_key() {
+        let cases: &[(String, &str, &str)] = &[
+            (EMAIL.replace("smtp://smtp.msp.example", "smtp://u:p@smtp.msp.example"), "", "notify.email.smtp_url"),
+            (EMAIL.replace("smtp://smtp.msp.example", "http://smtp.msp.example"), "", "notify.email.smtp_url"),
+            (EMAIL.replace("rootvault <rootvault@msp.example>", "nobody"), "", "notify.email.from"),
+            (
+                EMAIL
+                    .replace("smtp://", "smtps://")
+                    .replace("username = \"rootvault\"", "danger_allow_plaintext = true"),
+                "",
+                "notify.email.danger_allow_plaintext",
+            ),
+            (EMAIL.replace("format = \"teams\"", "format = \"irc\""), "", "notify.chat[0].format"),
+            (EMAIL.replace("https://hooks.msp.example", "http://hooks.msp.example"), "", "notify.chat[0].url"),
+            (EMAIL.replace("https://hooks.msp.example", "https://10.0.0.8"), "", "notify.chat[0].url"),
+            (EMAIL.replace("name = \"msp-soc\"", "name = \"msp soc\""), "", "notify.chat[0].name"),
+            (EMAIL.to_owned(), "[orgs.notify]\nchat = [\"nowhere\"]", "orgs[0].notify.chat"),
+            (EMAIL.to_owned(), "[orgs.notify]\nsecurity_email = \"soc\"", "orgs[0].notify.security_email"),
+        ];
+        for (notify, orgs, key) in cases {
+            let err = parse(notify, orgs, &[]).unwrap_err();
+            assert_eq!(err.key, *key, "{notify}\n{orgs}\n{err}");
+        }
+        let without_username = EMAIL.replace("username = \"rootvault\"", "");
+        let err = parse(&without_username, "", &[("ROOTVAULT_SMTP_PASSWORD", "pw")]).unwrap_err();
+        assert_eq!(err.key, "notify.email.username");
+    }
 }

@@ -46,6 +46,9 @@ pub enum Notice {
     AccountClosed,
     /// A closed account was reopened: custody resumes.
     AccountReopened,
+    /// A root sign-in that a break-glass window explains: security teams
+    /// still hear of every root sign-in (seed 004).
+    RootSigninExpected,
 }
 
 /// Who hears a notice.
@@ -109,6 +112,7 @@ pub fn audiences(notice: Notice, account: &Account, request: Option<RequestPeopl
         }
         Notice::CustodyEnded
         | Notice::RootSigninAlert
+        | Notice::RootSigninExpected
         | Notice::MoveCompleted
         | Notice::AccountClosed
         | Notice::AccountReopened => both(Audience::Security)
@@ -209,7 +213,7 @@ mod tests {
                 Audience::Chat(Party::Customer)
             ]
         );
-        for notice in [Notice::RootSigninAlert, Notice::CustodyEnded] {
+        for notice in [Notice::RootSigninAlert, Notice::RootSigninExpected, Notice::CustodyEnded] {
             let got = audiences(notice, &account(CustodyMode::ProviderSplit, true), None);
             assert!(got.contains(&Audience::Security(Party::Customer)), "{notice:?}");
             assert!(got.contains(&Audience::AccountTeam(Party::Provider)), "{notice:?}");

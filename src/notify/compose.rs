@@ -149,6 +149,25 @@ pub fn compose(notice: Notice, audience: &Audience, ctx: &Context<'_>) -> Option
             ctx.account_link(m)
         }
         (Notice::RootSigninAlert, _) => root_signin_alert(ctx),
+        (Notice::RootSigninExpected, _) => {
+            let m = Message::new(
+                Severity::Info,
+                ctx.subject("sign-in", "root sign-in during break-glass"),
+                format!(
+                    "Someone signed in as the root user of {} inside the window of a break-glass request \
+                     whose password was released.",
+                    ctx.account_label()
+                ),
+            );
+            let m = ctx
+                .with_request(m)
+                .fact("Time", ctx.text("event_time"))
+                .fact("Source address", ctx.text("source_ip"))
+                .fact("MFA used", mfa_word(ctx))
+                .fact("CloudTrail event", ctx.text("event_id"))
+                .step("Nothing to do if the requester expected it; the request says who received the password.");
+            ctx.request_link(m, "Open the request")
+        }
         (
             Notice::OnboardingStarted
             | Notice::OnboardingCompleted
@@ -210,11 +229,7 @@ fn root_signin_alert(ctx: &Context<'_>) -> Message {
             ],
         ),
     };
-    let mfa = match ctx.data.get("mfa_used").and_then(Value::as_bool) {
-        Some(true) => "yes",
-        Some(false) => "no",
-        None => "",
-    };
+    let mfa = mfa_word(ctx);
     let mut m = Message::new(
         Severity::Alert,
         format!("[rootvault][ALERT] {}: {what}", ctx.account_label()),
@@ -232,6 +247,15 @@ fn root_signin_alert(ctx: &Context<'_>) -> Message {
         m = m.step(*step);
     }
     ctx.account_link(m)
+}
+
+/// Whether AWS says MFA was used, in words ("" when it does not say).
+fn mfa_word(ctx: &Context<'_>) -> &'static str {
+    match ctx.data.get("mfa_used").and_then(Value::as_bool) {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "",
+    }
 }
 
 /// `PasswordRecoveryRequested` as "password recovery requested".

@@ -58,10 +58,13 @@ pub enum Event {
     /// The account was closed (its halves kept) or reopened.
     AccountClosed,
     AccountReopened,
+    /// A root sign-in inside the window of a request whose password was
+    /// released: explained, but the SOC hears of every one (seed 004).
+    RootSigninExpected,
 }
 
 impl Event {
-    pub const ALL: [Event; 20] = [
+    pub const ALL: [Event; 21] = [
         Event::RequestCreated,
         Event::RequestApproved,
         Event::RequestDenied,
@@ -71,6 +74,7 @@ impl Event {
         Event::HalfRotated,
         Event::CustodyEnded,
         Event::RootSigninAlert,
+        Event::RootSigninExpected,
         Event::AccountUpdated,
         Event::OnboardingStarted,
         Event::OnboardingProgress,
@@ -95,6 +99,7 @@ impl Event {
             Event::HalfRotated => "half.rotated",
             Event::CustodyEnded => "custody.ended",
             Event::RootSigninAlert => "root_signin.alert",
+            Event::RootSigninExpected => "root_signin.expected",
             Event::AccountUpdated => "account.updated",
             Event::OnboardingStarted => "onboarding.started",
             Event::OnboardingProgress => "onboarding.progress",

@@ -215,6 +215,12 @@ pub fn enqueue(
     Ok(queued)
 }
 
+/// The `channel` column at `index` (its CHECK admits only the three).
+fn channel_at(r: &rusqlite::Row, index: usize) -> rusqlite::Result<Channel> {
+    let raw: String = r.get(index)?;
+    Channel::parse(&raw).ok_or(rusqlite::Error::InvalidColumnType(index, raw, rusqlite::types::Type::Text))
+}
+
 /// One message to a person or a chat channel.
 #[derive(Debug, Clone)]
 pub struct NewMessage<'a> {
@@ -257,14 +263,11 @@ pub fn due(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<Due>, Store
           ORDER BY o.next_attempt_at, o.rowid LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![now_ms, limit], |r| {
-        let channel: String = r.get(1)?;
         let target: String = r.get(2)?;
-        let destination = match Channel::parse(&channel) {
-            Some(Channel::Webhook) => Destination::Webhook { url: r.get(3)?, secret: r.get(4)? },
-            Some(Channel::Email) => Destination::Email { to: target },
-            Some(Channel::Chat) => Destination::Chat { channel: target },
-            // The column's CHECK admits only the three.
-            None => return Err(rusqlite::Error::InvalidColumnType(1, channel, rusqlite::types::Type::Text)),
+        let destination = match channel_at(r, 1)? {
+            Channel::Webhook => Destination::Webhook { url: r.get(3)?, secret: r.get(4)? },
+            Channel::Email => Destination::Email { to: target },
+            Channel::Chat => Destination::Chat { channel: target },
         };
         Ok(Due { id: r.get(0)?, destination, event: r.get(5)?, payload: r.get(6)?, attempts: r.get(7)? })
     })?;
@@ -320,14 +323,9 @@ pub fn list(conn: &Connection, filter: &DeliveryFilter, limit: u32) -> Result<Ve
             limit
         ],
         |r| {
-            let channel: String = r.get(1)?;
             Ok(DeliveryRow {
                 id: r.get(0)?,
-                channel: Channel::parse(&channel).ok_or(rusqlite::Error::InvalidColumnType(
-                    1,
-                    channel,
-                    rusqlite::types::Type::Text,
-                ))?,
+                channel: channel_at(r, 1)?,
                 target: r.get(2)?,
                 account_id: r.get(3)?,
                 event: r.get(4)?,

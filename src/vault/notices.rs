@@ -52,6 +52,7 @@ impl Event {
             Event::RequestExpired => Some(Notice::RequestExpired),
             Event::CustodyEnded => Some(Notice::CustodyEnded),
             Event::RootSigninAlert => Some(Notice::RootSigninAlert),
+            Event::RootSigninExpected => Some(Notice::RootSigninExpected),
             Event::OnboardingStarted => Some(Notice::OnboardingStarted),
             Event::OnboardingCompleted => Some(Notice::OnboardingCompleted),
             Event::MoveRequested => Some(Notice::MoveRequested),

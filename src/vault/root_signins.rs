@@ -122,25 +122,27 @@ fn record(
         .detail("event_id", event.event_id.as_str())
         .detail("event_name", event.event_name.as_str())
         .detail("classification", classification.as_str())
-        .detail("request_id", request_id)
+        .detail("request_id", request_id.clone())
         .detail("source_ip", event.source_ip.clone())
         .detail("mfa_used", event.mfa_used)
         .detail("event_time", event_time.clone())
         .detail("login_outcome", event.outcome.as_str())
         .detail("region", event.region.clone());
-    if classification.alerts() {
-        let data = json!({
-            "root_signin_id": id,
-            "event_id": event.event_id.as_str(),
-            "event_name": event.event_name.as_str(),
-            "event_time": event_time,
-            "classification": classification.as_str(),
-            "source_ip": event.source_ip,
-            "mfa_used": event.mfa_used,
-            "region": event.region,
-        });
-        notify(tx, &event.account, Event::RootSigninAlert, None, data, now)?;
-    }
+    // Alerts for unexplained and failed ones; expected ones are told too,
+    // as information: the SOC hears of every root sign-in (seed 004).
+    let data = json!({
+        "root_signin_id": id,
+        "event_id": event.event_id.as_str(),
+        "event_name": event.event_name.as_str(),
+        "event_time": event_time,
+        "classification": classification.as_str(),
+        "source_ip": event.source_ip,
+        "mfa_used": event.mfa_used,
+        "region": event.region,
+        "request_id": request_id,
+    });
+    let kind = if classification.alerts() { Event::RootSigninAlert } else { Event::RootSigninExpected };
+    notify(tx, &event.account, kind, None, data, now)?;
     append(batch, draft, now)?;
     Ok(WatchOutcome::Recorded { classification })
 }

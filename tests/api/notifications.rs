@@ -409,7 +409,7 @@ async fn a_relay_without_starttls_gets_nothing_in_the_clear() {
 }
 
 #[tokio::test]
-async fn unexplained_and_failed_root_sign_ins_alert_both_parties_and_expected_ones_do_not() {
+async fn every_root_sign_in_reaches_both_parties_and_only_unexplained_or_failed_ones_as_alerts() {
     use crate::watch::{SIGN_IN, envelope, failed, new_id, new_queue, root_event, send, sqs};
     let sqs = sqs().await;
     let queue = new_queue(&sqs).await;
@@ -438,7 +438,14 @@ async fn unexplained_and_failed_root_sign_ins_alert_both_parties_and_expected_on
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     settled(&rig.app).await;
-    assert_eq!(alerts.len(), 12, "the expected sign-in alerts nobody: {alerts:#?}");
+    assert_eq!(alerts.len(), 12, "the expected sign-in is no alert: {alerts:#?}");
+    // The explained one is told too, as information, with its request (seed 004).
+    let told: Vec<Mail> = rig.smtp.messages().into_iter().filter(|m| m.subject.contains("[sign-in]")).collect();
+    let mut to: Vec<&str> = told.iter().map(Mail::to).collect();
+    to.sort_unstable();
+    assert_eq!(to, ["accounts@acme.example", "secops@globex.example", "soc@acme.example", "soc@globex.example"]);
+    assert!(told.iter().all(|m| m.subject.ends_with(": root sign-in during break-glass")), "{told:#?}");
+    assert!(told[0].text.contains(&id) && told[0].text.contains(&format!("{}/requests/{id}", rig.app.base)));
     let label = format!("{ACCOUNT} (Account {ACCOUNT})");
     for soc in ["soc@acme.example", "accounts@acme.example", "secops@globex.example", "soc@globex.example"] {
         let mut subjects: Vec<&str> = alerts.iter().filter(|m| m.to() == soc).map(|m| m.subject.as_str()).collect();
@@ -471,4 +478,5 @@ async fn unexplained_and_failed_root_sign_ins_alert_both_parties_and_expected_on
     assert_eq!(red, 3);
     let generic = rig.chat.bodies("generic");
     assert_eq!(generic.iter().filter(|b| b["event"] == "root_signin.alert").count(), 3);
+    assert_eq!(generic.iter().filter(|b| b["event"] == "root_signin.expected").count(), 1);
 }
