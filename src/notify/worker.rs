@@ -16,13 +16,9 @@ use super::target::{self, TargetError};
 use crate::config::{ChatChannel, PeopleChannels};
 use crate::store::outbox::{self, Destination, Due};
 use crate::store::{Store, StoreError};
-use crate::vault::{Vault, now_rfc3339};
+use crate::vault::{Vault, now_ms, now_rfc3339};
 
 const BATCH: u32 = 50;
-
-fn now_ms() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp_nanos().div_euclid(1_000_000) as i64
-}
 
 /// How one attempt went.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -107,6 +107,11 @@ pub fn unix_now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// The current time in Unix milliseconds, the outbox's clock of attempts.
+pub fn now_ms() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp_nanos().div_euclid(1_000_000) as i64
+}
+
 /// Unix seconds as the service's RFC 3339 form.
 pub fn rfc3339(unix: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix)
@@ -128,8 +133,7 @@ fn notify(
 ) -> Result<(), Error> {
     let actor = actor.map(ToString::to_string);
     let payload = notify::payload(event, account, now, actor.as_deref(), data);
-    let now_ms = OffsetDateTime::now_utc().unix_timestamp_nanos().div_euclid(1_000_000) as i64;
-    store::outbox::enqueue(tx, account, event.as_str(), &payload, now, now_ms)?;
+    store::outbox::enqueue(tx, account, event.as_str(), &payload, now, now_ms())?;
     if event.tells_people() {
         store::announcements::announce(tx, account, event.as_str(), &payload.to_string(), now)?;
     }

@@ -174,7 +174,6 @@ impl Route<'_> {
             occurred_at: payload.get("occurred_at").and_then(Value::as_str).unwrap_or(now),
             console,
         };
-        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos().div_euclid(1_000_000) as i64;
         let mut served = BTreeSet::new();
         for audience in audiences(notice, self.account, people) {
             for (channel, target) in self.targets(&audience)? {
@@ -191,7 +190,7 @@ impl Route<'_> {
                     subject: &message.subject,
                     payload: &body,
                 };
-                store::outbox::enqueue_message(self.tx, &new, now, now_ms)?;
+                store::outbox::enqueue_message(self.tx, &new, now, super::now_ms())?;
             }
         }
         Ok(())
