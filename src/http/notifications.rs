@@ -4,8 +4,6 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::extract::{Meta, or_refuse};
@@ -89,17 +87,14 @@ pub async fn list(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<DeliveryPage>, Error> {
     let draft = || EventDraft::new(Some(&caller.principal), Action::SysNotifications, Target::default(), &http);
-    let (filter, limit) = or_refuse(&app, draft, parse(query)).await?;
-    let (rows, next) = app.vault.notifications(&caller, &http, filter, limit).await?;
-    Ok(Json(DeliveryPage {
-        notifications: rows.into_iter().map(DeliveryView::from).collect(),
-        next_cursor: next.map(|(at, id)| URL_SAFE_NO_PAD.encode(format!("{at} {id}"))),
-    }))
+    let (filter, cursor, limit) = or_refuse(&app, draft, parse(query)).await?;
+    let (rows, next_cursor) = app.vault.notifications(&caller, &http, filter, cursor.as_deref(), limit).await?;
+    Ok(Json(DeliveryPage { notifications: rows.into_iter().map(DeliveryView::from).collect(), next_cursor }))
 }
 
 fn parse(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<(DeliveryFilter, u32), Error> {
+) -> Result<(DeliveryFilter, Option<String>, u32), Error> {
     let invalid = |m: &str| Error::malformed("invalid_query", m.to_owned());
     let Query(q) = query.map_err(|_| invalid("query parameters: state, channel, account_id, cursor, limit"))?;
     let state = match q.state.as_deref() {
@@ -114,18 +109,10 @@ fn parse(
         .map(|c| Channel::parse(&c).ok_or_else(|| invalid("channel is webhook, email or chat")))
         .transpose()?;
     let account = q.account_id.map(|a| a.parse::<AccountId>()).transpose()?;
-    let before = q
-        .cursor
-        .map(|c| {
-            let raw = URL_SAFE_NO_PAD.decode(c).ok().and_then(|r| String::from_utf8(r).ok());
-            raw.and_then(|r| r.split_once(' ').map(|(at, id)| (at.to_owned(), id.to_owned())))
-                .ok_or_else(|| invalid("the cursor is not one this service issued"))
-        })
-        .transpose()?;
     let limit = match q.limit {
         None => DEFAULT_LIMIT,
         Some(l) if (1..=NOTIFICATION_LIST_MAX).contains(&l) => l,
         Some(_) => return Err(invalid(&format!("limit is 1 to {NOTIFICATION_LIST_MAX}"))),
     };
-    Ok((DeliveryFilter { state, channel, account, before }, limit))
+    Ok((DeliveryFilter { state, channel, account, before: None }, q.cursor, limit))
 }

@@ -109,16 +109,25 @@ impl Vault {
     }
 
     /// `GET /v1/sys/notifications`: deliveries, newest first (provider
-    /// admins). Never a body: subjects, targets and states only. The second
-    /// value is where the next page starts, if there is one.
+    /// admins), after `cursor` (a previous page's). Never a body: subjects,
+    /// targets and states only. The second value is the next page's cursor,
+    /// if there is one.
     pub async fn notifications(
         &self,
         caller: &Caller,
         http: &HttpInfo,
-        filter: DeliveryFilter,
+        mut filter: DeliveryFilter,
+        cursor: Option<&str>,
         limit: u32,
-    ) -> Result<(Vec<DeliveryRow>, Option<(String, String)>), Error> {
+    ) -> Result<(Vec<DeliveryRow>, Option<String>), Error> {
         let draft = EventDraft::new(Some(&caller.principal), Action::SysNotifications, Target::default(), http);
+        // Deliveries sort by their creation time, kept as fixed-width RFC 3339
+        // text with milliseconds; the cursor carries it as Unix milliseconds.
+        let valid_id = |id: &str| uuid::Uuid::parse_str(id).is_ok();
+        match cursor.map(|c| super::cursor::decode(c, valid_id)).transpose() {
+            Ok(before) => filter.before = before.map(|(ms, id)| (rfc3339_ms(ms), id)),
+            Err(e) => return Err(self.refuse(draft, e).await),
+        }
         let (who, orgs) = (caller.clone(), self.orgs.clone());
         let limit = limit.clamp(1, NOTIFICATION_LIST_MAX);
         self.audited(draft, move |tx, _, _| {
@@ -129,7 +138,7 @@ impl Vault {
             let mut rows = store::outbox::list(tx, &filter, limit + 1)?;
             let next = if rows.len() > limit as usize {
                 rows.truncate(limit as usize);
-                rows.last().map(|r| (r.created_at.clone(), r.id.clone()))
+                rows.last().map(|r| super::cursor::encode(unix_ms(&r.created_at), &r.id))
             } else {
                 None
             };
@@ -137,6 +146,21 @@ impl Vault {
         })
         .await
     }
+}
+
+/// Unix milliseconds as the outbox's `created_at` text.
+fn rfc3339_ms(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map(super::rfc3339_of)
+        .unwrap_or_default()
+}
+
+/// The outbox's `created_at` text (always written by `now_rfc3339`) as
+/// Unix milliseconds.
+fn unix_ms(text: &str) -> i64 {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp_nanos().div_euclid(1_000_000) as i64)
+        .unwrap_or_default()
 }
 
 /// One announcement being routed, inside the routing write.
