@@ -484,14 +484,21 @@ mod tests {
         assert!(delete.unwrap_err().to_string().contains("append-only"));
     }
 
-    #[test]
-    fn events_stored_before_scopes_are_indexed_for_their_orgs_without_counters() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        let scopes = MIGRATIONS.iter().position(|m| m.contains("CREATE TABLE audit_scope")).unwrap();
-        for sql in &MIGRATIONS[..scopes] {
+    /// A database migrated up to, not including, the migration that holds
+    /// `marker`, as a service of that time left it.
+    fn schema_before(marker: &str) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        let at = MIGRATIONS.iter().position(|m| m.contains(marker)).unwrap();
+        for sql in &MIGRATIONS[..at] {
             conn.execute_batch(sql).unwrap();
         }
-        conn.pragma_update(None, "user_version", scopes).unwrap();
+        conn.pragma_update(None, "user_version", at).unwrap();
+        conn
+    }
+
+    #[test]
+    fn events_stored_before_scopes_are_indexed_for_their_orgs_without_counters() {
+        let mut conn = schema_before("CREATE TABLE audit_scope");
         conn.execute_batch(
             "INSERT INTO accounts (account_id, name, kind, model, dedicated_payer, custody, customer_org, root_email,
                                    contacts, kms_keys, created_at, created_by)
@@ -517,12 +524,7 @@ mod tests {
 
     #[test]
     fn accounts_from_before_the_lifecycle_count_as_onboarded_and_old_closures_as_final() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        let lifecycle = MIGRATIONS.iter().position(|m| m.contains("CREATE TABLE onboardings")).unwrap();
-        for sql in &MIGRATIONS[..lifecycle] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.pragma_update(None, "user_version", lifecycle).unwrap();
+        let mut conn = schema_before("CREATE TABLE onboardings");
         conn.execute_batch(
             "INSERT INTO accounts (account_id, name, kind, model, dedicated_payer, custody, customer_org, root_email,
                                    contacts, kms_keys, status, created_at, created_by)
