@@ -107,28 +107,25 @@ pub async fn deliver_due(store: &Store, deliverer: &Deliverer) -> Result<usize, 
     let due = store.read(move |c| outbox::due(c, now_ms(), BATCH)).await?;
     let mut delivered = 0;
     for item in due {
-        let attempt = deliverer.attempt(&item).await;
         let (id, attempts) = (item.id.clone(), item.attempts + 1);
         let channel = item.destination.channel().as_str();
-        match attempt {
+        let (error, permanent) = match deliverer.attempt(&item).await {
             Attempt::Delivered => {
                 store.write(move |b| outbox::mark_delivered(b.tx(), &id, &now_rfc3339())).await?;
                 delivered += 1;
+                continue;
             }
-            Attempt::Retry(error) | Attempt::GiveUp(error) if attempts >= deliverer.settings.max_attempts => {
-                tracing::warn!(delivery = %item.id, channel, attempts, %error, "delivery failed; giving up");
-                store.write(move |b| outbox::mark_failed(b.tx(), &id, &error, now_ms(), true)).await?;
-            }
-            Attempt::Retry(error) => {
-                let wait = i64::try_from(deliverer.settings.backoff(attempts).as_millis()).unwrap_or(i64::MAX / 2);
-                tracing::warn!(delivery = %item.id, channel, attempts, %error, "delivery failed; will retry");
-                store.write(move |b| outbox::mark_failed(b.tx(), &id, &error, now_ms() + wait, false)).await?;
-            }
-            Attempt::GiveUp(error) => {
-                tracing::warn!(delivery = %item.id, channel, attempts, %error, "delivery failed for good");
-                store.write(move |b| outbox::mark_failed(b.tx(), &id, &error, now_ms(), true)).await?;
-            }
-        }
+            Attempt::Retry(error) => (error, false),
+            Attempt::GiveUp(error) => (error, true),
+        };
+        let give_up = permanent || attempts >= deliverer.settings.max_attempts;
+        let next = if give_up {
+            now_ms()
+        } else {
+            now_ms() + i64::try_from(deliverer.settings.backoff(attempts).as_millis()).unwrap_or(i64::MAX / 2)
+        };
+        tracing::warn!(delivery = %item.id, channel, attempts, give_up, %error, "delivery failed");
+        store.write(move |b| outbox::mark_failed(b.tx(), &id, &error, next, give_up)).await?;
     }
     Ok(delivered)
 }
