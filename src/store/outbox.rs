@@ -351,11 +351,13 @@ pub fn mark_delivered(conn: &Connection, id: &str, now: &str) -> Result<(), Stor
 }
 
 /// Record a failed attempt; retry at `next_ms`, or give up when `give_up`.
+/// Only a delivery still pending is touched: one stopped while its attempt
+/// was under way (its subscriber removed) stays stopped.
 pub fn mark_failed(conn: &Connection, id: &str, error: &str, next_ms: i64, give_up: bool) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3,
                 state = CASE WHEN ?4 THEN 'failed' ELSE 'pending' END
-          WHERE id = ?1",
+          WHERE id = ?1 AND state = 'pending'",
         params![id, error, next_ms, give_up],
     )?;
     Ok(())

@@ -158,3 +158,33 @@ async fn subscribers_choose_events_and_are_managed_by_their_own_org() {
     );
     assert_eq!(app.get(path, &ada).await.body["subscribers"], json!([]));
 }
+
+#[tokio::test]
+async fn an_attempt_that_ends_after_its_subscriber_was_removed_does_not_revive_the_delivery() {
+    let app = spawn_app().await;
+    app.stocked_account("123456789012").await;
+    let url = format!("http://127.0.0.1:{}/hook", unused_port().await);
+    let (sub, _) = subscribe(&app, "globex/gina", &url, json!([])).await;
+    app.approved_request("123456789012").await;
+    let delivery: String =
+        app.db().query_row("SELECT id FROM outbox WHERE subscriber_id = ?1 LIMIT 1", [&sub], |r| r.get(0)).unwrap();
+
+    // The worker has taken the delivery and is trying it when the
+    // subscriber is removed; then its attempt fails.
+    let path = format!("/v1/accounts/123456789012/subscribers/{sub}");
+    let gina = app.token("globex/gina", &["admin"]);
+    assert_eq!(app.send(reqwest::Method::DELETE, &path, Some(&gina), None).await.status, StatusCode::NO_CONTENT);
+    let late = delivery.clone();
+    app.app
+        .vault
+        .store()
+        .write(move |b| rootvault::store::outbox::mark_failed(b.tx(), &late, "connection refused", 0, false))
+        .await
+        .unwrap();
+
+    let (state, error): (String, String) = app
+        .db()
+        .query_row("SELECT state, last_error FROM outbox WHERE id = ?1", [&delivery], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!((state.as_str(), error.as_str()), ("failed", "subscriber removed"));
+}
