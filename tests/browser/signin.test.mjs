@@ -37,9 +37,11 @@ function childEnv(extra = {}) {
 }
 
 /** Run the rootvault CLI to completion; `{ code, stdout, stderr }`. */
-function runCli(args, { env, input } = {}) {
+function runCli(args, { env } = {}) {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(BIN, args, { cwd: ROOT, env: env || childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    // Standard input is /dev/null: a pipe the child never reads can fail the
+    // test with EPIPE when the child exits before node closes it.
+    const child = spawn(BIN, args, { cwd: ROOT, env: env || childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
@@ -50,7 +52,6 @@ function runCli(args, { env, input } = {}) {
     }, CLI_TIMEOUT_MS);
     child.once('error', (e) => { clearTimeout(timer); reject(e); });
     child.once('exit', (code) => { clearTimeout(timer); resolvePromise({ code, stdout, stderr }); });
-    child.stdin.end(input ?? '');
   });
 }
 
