@@ -34,11 +34,15 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
         // The dev witness lives beside the temporary data directory; it goes
-        // with it (callers that keep their directory keep its witness too).
-        if self._dir.is_some()
-            && let Some(witness) = self.config.witness.file.as_ref().and_then(|f| f.parent())
-        {
-            let _ = std::fs::remove_dir_all(witness);
+        // with it (callers that keep their directory keep its witness too),
+        // and so does its database on the PostgreSQL pass.
+        if self._dir.is_some() {
+            if let Some(witness) = self.config.witness.file.as_ref().and_then(|f| f.parent()) {
+                let _ = std::fs::remove_dir_all(witness);
+            }
+            if let StorageConfig::Postgres(pg) = &self.config.storage {
+                drop_database(pg.url.config().get_dbname().unwrap_or_default());
+            }
         }
     }
 }
@@ -112,6 +116,16 @@ fn postgres_storage(dir: &Path) -> StorageConfig {
     }
     let url = DatabaseUrl::parse(url.as_str(), dir, false).unwrap();
     StorageConfig::Postgres(PostgresSettings { url, migration_url: None, pool_size: 4 })
+}
+
+/// Drop a database `postgres_storage` made (with its connections).
+fn drop_database(name: &str) {
+    let admin = std::env::var("ROOTVAULT_TEST_PG_URL").unwrap_or_default();
+    off_runtime(|| {
+        if let Ok(mut admin) = postgres::Client::connect(&admin, postgres::NoTls) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    });
 }
 
 /// The dev configuration of data directory `dir`, its state kept where this
@@ -522,6 +536,9 @@ impl Drop for DataDir {
     fn drop(&mut self) {
         if let Some(dir) = self.witness_file().parent() {
             let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Ok(name) = std::fs::read_to_string(self.path().join(DATABASE_NAME_FILE)) {
+            drop_database(&name);
         }
     }
 }
