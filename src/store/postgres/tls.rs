@@ -79,3 +79,81 @@ impl ServerCertVerifier for AnyCertificate {
         self.0.signature_verification_algorithms.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::{ServerConfig, ServerConnection};
+
+    use super::*;
+    use crate::store::postgres::{DatabaseUrl, connect};
+
+    /// The test CA and a certificate it signed for 127.0.0.1, valid from 2000
+    /// to 2999 (made once with Python's `cryptography`; the key is a test key).
+    const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/postgres/testdata");
+
+    /// A server on a loopback port that answers PostgreSQL's TLS request and
+    /// shakes hands with the test certificate. The thread says whether the
+    /// client accepted the certificate (the handshake completed).
+    fn tls_server() -> (u16, std::thread::JoinHandle<bool>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handshake = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut request = [0u8; 8];
+            socket.read_exact(&mut request).unwrap();
+            assert_eq!(request, [0, 0, 0, 8, 4, 210, 22, 47], "an SSLRequest (length 8, code 80877103)");
+            socket.write_all(b"S").unwrap();
+            let chain = CertificateDer::pem_file_iter(format!("{TESTDATA}/server.pem"))
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            let key = PrivateKeyDer::from_pem_file(format!("{TESTDATA}/server.key")).unwrap();
+            let config = ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(chain, key)
+                .unwrap();
+            let mut server = ServerConnection::new(Arc::new(config)).unwrap();
+            while server.is_handshaking() {
+                if server.complete_io(&mut socket).is_err() {
+                    return false;
+                }
+            }
+            true
+        });
+        (port, handshake)
+    }
+
+    /// Whether a client connecting with `url` (`PORT` replaced) accepts the
+    /// test server's certificate.
+    fn accepts(url: &str) -> bool {
+        let (port, handshake) = tls_server();
+        let url = DatabaseUrl::parse(&url.replace("PORT", &port.to_string()), Path::new(TESTDATA), false).unwrap();
+        assert!(connect(&url).is_err(), "the test server never completes a PostgreSQL start-up");
+        handshake.join().unwrap()
+    }
+
+    #[test]
+    fn verify_full_trusts_only_the_named_ca_and_checks_the_host() {
+        assert!(accepts("postgresql://svc@127.0.0.1:PORT/rv?sslrootcert=ca.pem"));
+        assert!(!accepts("postgresql://svc@127.0.0.1:PORT/rv"), "the Mozilla roots do not know the test CA");
+        assert!(
+            !accepts("postgresql://svc@db.example:PORT/rv?hostaddr=127.0.0.1&sslrootcert=ca.pem"),
+            "the certificate is for 127.0.0.1, not db.example"
+        );
+    }
+
+    #[test]
+    fn require_encrypts_with_any_certificate() {
+        assert!(accepts("postgresql://svc@db.example:PORT/rv?hostaddr=127.0.0.1&sslmode=require"));
+    }
+}

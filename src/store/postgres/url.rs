@@ -76,8 +76,9 @@ pub enum UrlError {
 pub struct DatabaseUrl {
     /// As given, kept only to compare two configurations.
     raw: SecretString,
-    /// The URL without the TLS parameters, which are applied from `tls`.
-    config: postgres::Config,
+    /// The URL without the TLS parameters, which are applied from `tls`
+    /// (boxed: it is large, and configurations are moved around whole).
+    config: Box<postgres::Config>,
     tls: TlsMode,
 }
 
@@ -136,7 +137,7 @@ impl DatabaseUrl {
         if config.get_application_name().is_none() {
             config.application_name("rootvault");
         }
-        Ok(Self { raw: SecretString::from(raw.to_owned()), config, tls })
+        Ok(Self { raw: SecretString::from(raw.to_owned()), config: Box::new(config), tls })
     }
 
     /// The connection settings, ready to connect (TLS mode applied).
@@ -301,6 +302,9 @@ mod tests {
 
     #[test]
     fn a_private_ca_comes_from_sslrootcert_relative_to_the_configuration() {
+        let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/postgres/testdata");
+        let url = DatabaseUrl::parse("postgresql://svc@db.example/rv?sslrootcert=ca.pem", &testdata, false).unwrap();
+        assert!(matches!(url.tls(), TlsMode::VerifyFull { roots: Some(roots) } if roots.len() == 1));
         let dir = tempfile::tempdir().unwrap();
         let missing = DatabaseUrl::parse("postgresql://svc@db.example/rv?sslrootcert=rds.pem", dir.path(), false);
         assert!(matches!(missing, Err(UrlError::RootCert { .. })));
