@@ -6,22 +6,22 @@
 //! queries run on both backends once their placeholders are rewritten.
 //! docs/postgres.md is the operator's side of this module.
 
+pub mod database_url;
 pub mod grants;
 pub mod migrations;
 mod tls;
-pub mod url;
 
 #[cfg(test)]
 mod append_only_tests;
 #[cfg(test)]
 mod schema_tests;
 #[cfg(test)]
-pub(crate) mod scratch;
+mod scratch;
 
 use r2d2_postgres::PostgresConnectionManager;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-pub use self::url::{DatabaseUrl, TlsMode, UrlError};
+pub use self::database_url::{DatabaseUrl, TlsMode, UrlError};
 use super::StoreError;
 
 /// The default size of a node's connection pool.

@@ -14,7 +14,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::url::TlsMode;
+use super::database_url::TlsMode;
 
 /// The connector for `mode`. With `disable` it is never used (the
 /// connection's `sslmode` is off), but one type serves every mode.
