@@ -6,7 +6,7 @@ use crate::auth::dev::DevIssuer;
 use crate::auth::issuer_keys::IssuerKeys;
 use crate::auth::jwt::Authenticator;
 use crate::auth::key_source::KeySource;
-use crate::config::{Config, JwksSource, KeysConfig};
+use crate::config::{Config, JwksSource, KeysConfig, StorageConfig};
 use crate::crypto::KeyProvider;
 use crate::crypto::kms::KmsKeyProvider;
 use crate::crypto::local::LocalKeyProvider;
@@ -37,6 +37,9 @@ pub enum StartError {
     Notify(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// Until the store runs on PostgreSQL (see `open_store`).
+    #[error("this build cannot keep its state in PostgreSQL: set storage.backend to \"sqlite\"")]
+    PostgresUnavailable,
 }
 
 /// The shared state of a running service.
@@ -81,11 +84,25 @@ async fn issuers(config: &Config) -> Result<Vec<IssuerKeys>, StartError> {
     Ok(out)
 }
 
+/// Open the store the configuration names: the one place that chooses a
+/// storage backend.
+pub fn open_store(config: &Config) -> Result<Store, StartError> {
+    match &config.storage {
+        StorageConfig::Sqlite | StorageConfig::SecretsManager(_) => {
+            std::fs::create_dir_all(&config.data_dir)?;
+            Ok(Store::open(&config.data_dir)?)
+        }
+        // The PostgreSQL store opens here: `store::postgres::pool`, after
+        // `store::postgres::migrations::state` says the schema is current
+        // (`serve` never migrates PostgreSQL; docs/postgres.md).
+        StorageConfig::Postgres(_) => Err(StartError::PostgresUnavailable),
+    }
+}
+
 /// Open the store, the key provider and the issuers. A `local` provider
 /// starts sealed; `aws-kms` is ready at once (recorded on first start).
 pub async fn build(config: &Config) -> Result<App, StartError> {
-    std::fs::create_dir_all(&config.data_dir)?;
-    let store = Store::open(&config.data_dir)?;
+    let store = open_store(config)?;
     let record = store.blocking(|c| keyring::load(c))?;
     let keys: Arc<dyn KeyProvider> = match (&config.keys, record) {
         (KeysConfig::Local, Some(KeyringRecord { provider, sealed: Some(ring) })) if provider == "local" => {
@@ -127,7 +144,7 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
         .with_witnesses(crate::vault::Witnesses::connect(&config.witness).await)
         .with_watch_rules(config.watch.as_ref().map(crate::watch::WatchSettings::rules).unwrap_or_default())
         .with_move_windows(config.move_windows.clone());
-    if let crate::config::StorageConfig::SecretsManager(settings) = &config.storage {
+    if let StorageConfig::SecretsManager(settings) = &config.storage {
         vault = vault
             .with_secrets_manager(crate::store::secrets_manager::SecretsManagerHalves::connect(settings.clone()).await);
     }

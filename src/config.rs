@@ -13,6 +13,7 @@ use serde::Deserialize;
 mod auth;
 mod lifecycle;
 mod notify;
+mod storage;
 mod watch;
 pub use auth::{AuthSettings, ClientSecret, OidcIssuer, OidcSettings, client_secret_env};
 pub use notify::{
@@ -26,6 +27,7 @@ use crate::domain::breakglass::{Policy, PolicyError};
 use crate::domain::ids::OrgName;
 use crate::http::ServerSettings;
 use crate::notify::NotifySettings;
+use crate::store::postgres::PostgresSettings;
 use crate::store::secrets_manager::SecretsManagerSettings;
 use crate::watch::WatchSettings;
 
@@ -91,13 +93,29 @@ impl KeysConfig {
     }
 }
 
-/// Where encrypted half versions are kept; metadata, custody and the audit
-/// log are always in SQLite.
+/// Where the service keeps its state (`[storage]`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum StorageConfig {
+    /// Everything in SQLite in the data directory.
     #[default]
     Sqlite,
+    /// SQLite, with the encrypted half versions in AWS Secrets Manager.
     SecretsManager(SecretsManagerSettings),
+    /// Everything in PostgreSQL, shared by the nodes of one service.
+    Postgres(PostgresSettings),
+}
+
+impl StorageConfig {
+    /// Where the state is, for the operator (no password).
+    pub fn describe(&self, data_dir: &Path) -> String {
+        match self {
+            StorageConfig::Sqlite => format!("data in {}", data_dir.display()),
+            StorageConfig::SecretsManager(sm) => {
+                format!("data in {}, halves in Secrets Manager ({})", data_dir.display(), sm.region)
+            }
+            StorageConfig::Postgres(pg) => format!("data in PostgreSQL at {}", pg.url.describe()),
+        }
+    }
 }
 
 /// The validated configuration.
@@ -151,7 +169,7 @@ struct FileConfig {
     break_glass: FileBreakGlass,
     #[serde(default)]
     notify: FileNotify,
-    storage: Option<FileStorage>,
+    storage: Option<storage::FileStorage>,
     #[serde(default)]
     server: FileServer,
     audit: Option<FileAudit>,
@@ -190,21 +208,6 @@ struct FileS3Witness {
     retention_days: u32,
     region: String,
     endpoint_url: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileStorage {
-    backend: String,
-    secrets_manager: Option<FileSecretsManager>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSecretsManager {
-    region: String,
-    endpoint_url: Option<String>,
-    prefix: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -562,46 +565,7 @@ impl Config {
                 server_defaults.body_read_timeout,
             )?,
         };
-        let storage = match file.storage {
-            None => StorageConfig::Sqlite,
-            Some(FileStorage { backend, secrets_manager }) => match (backend.as_str(), secrets_manager) {
-                ("sqlite", None) => StorageConfig::Sqlite,
-                ("sqlite", Some(_)) => {
-                    return Err(ConfigError::new(
-                        "storage.secrets_manager",
-                        "is only used with backend = \"secrets-manager\"",
-                    ));
-                }
-                ("secrets-manager", Some(sm)) => {
-                    if !matches!(keys, KeysConfig::AwsKms(_)) {
-                        return Err(ConfigError::new(
-                            "storage.backend",
-                            "secrets-manager needs keys.provider = \"aws-kms\": each secret is encrypted by its half's KMS key",
-                        ));
-                    }
-                    if sm.region.trim().is_empty() {
-                        return Err(ConfigError::new("storage.secrets_manager.region", "must not be empty"));
-                    }
-                    StorageConfig::SecretsManager(SecretsManagerSettings {
-                        region: sm.region,
-                        endpoint_url: env.var("ROOTVAULT_SECRETS_MANAGER_ENDPOINT_URL").or(sm.endpoint_url),
-                        prefix: sm.prefix.unwrap_or_else(|| "rootvault".into()),
-                    })
-                }
-                ("secrets-manager", None) => {
-                    return Err(ConfigError::new(
-                        "storage.secrets_manager",
-                        "is required with backend secrets-manager",
-                    ));
-                }
-                (other, _) => {
-                    return Err(ConfigError::new(
-                        "storage.backend",
-                        format!("{other:?} is not sqlite or secrets-manager"),
-                    ));
-                }
-            },
-        };
+        let storage = storage::parse_storage(file.storage, &keys, base_dir, env)?;
         let witness = parse_witness(file.audit.and_then(|a| a.witness), base_dir, &data_dir, env)?;
         let auth = auth::parse_auth(file.auth)?;
         let watch = watch::parse_watch(file.watch, env)?;

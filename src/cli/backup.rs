@@ -10,6 +10,8 @@ use super::client::{ServerArgs, token};
 use crate::audit::checkpoint::VerifierKey;
 use crate::audit::manifest::Manifest;
 use crate::audit::{Action, EventDraft, HttpInfo, Outcome, Target};
+use crate::config::{Config, ProcessEnv, StorageConfig};
+use crate::store::postgres::RESTORE_GUIDANCE;
 use crate::store::{DB_FILE, Store};
 use crate::vault::now_rfc3339;
 
@@ -49,6 +51,23 @@ pub fn backup(server: &ServerArgs, to: &Path) -> anyhow::Result<()> {
     let size = manifest.lines().nth(2).unwrap_or("?");
     println!("backup of {size} audit events written to {} (manifest {})", to.display(), manifest_path(to).display());
     Ok(())
+}
+
+/// The data directory a restore writes into: `--data-dir`, or the one the
+/// configuration names. A PostgreSQL configuration is refused: the
+/// database's own tools restore it.
+pub fn restore_target(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match (config, data_dir) {
+        (Some(path), _) => {
+            let config = Config::load(&path, &ProcessEnv)?;
+            if let StorageConfig::Postgres(_) = config.storage {
+                bail!(RESTORE_GUIDANCE);
+            }
+            Ok(config.data_dir)
+        }
+        (None, Some(dir)) => Ok(dir),
+        (None, None) => bail!("give --config or --data-dir"),
+    }
 }
 
 /// What `restore` is told.

@@ -11,22 +11,23 @@ use crate::store::keyring::{self, KeyringRecord};
 use crate::vault::now_rfc3339;
 
 pub fn run(config: Option<PathBuf>, data_dir: Option<PathBuf>, shares: u8, threshold: u8) -> anyhow::Result<()> {
-    let data_dir = match (config, data_dir) {
+    if threshold > shares {
+        bail!("the threshold ({threshold}) cannot exceed the number of shares ({shares})");
+    }
+    let (store, data_dir) = match (config, data_dir) {
         (Some(path), _) => {
             let config = Config::load(&path, &ProcessEnv)?;
             if config.keys != KeysConfig::Local {
                 bail!("init creates local keys; with aws-kms the keys live in KMS and `serve` needs no init");
             }
-            config.data_dir
+            (crate::app::open_store(&config)?, config.data_dir)
         }
-        (None, Some(dir)) => dir,
+        (None, Some(dir)) => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            (Store::open(&dir)?, dir)
+        }
         (None, None) => bail!("give --config or --data-dir"),
     };
-    if threshold > shares {
-        bail!("the threshold ({threshold}) cannot exceed the number of shares ({shares})");
-    }
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
-    let store = Store::open(&data_dir)?;
     if store.blocking(|c| keyring::load(c))?.is_some() {
         bail!("{} is already initialised; its shares were printed when it was", data_dir.display());
     }

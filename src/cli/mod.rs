@@ -11,6 +11,7 @@ mod credentials;
 mod init;
 mod link;
 mod login;
+mod migrate;
 mod report;
 mod request;
 mod reveal;
@@ -133,8 +134,13 @@ enum Command {
         /// The backup file (its FILE.manifest must be beside it).
         #[arg(long)]
         from: PathBuf,
+        /// The data directory to restore into.
+        #[arg(long, conflicts_with = "config", required_unless_present = "config")]
+        data_dir: Option<PathBuf>,
+        /// Configuration file naming the data directory (PostgreSQL is
+        /// restored with its own tools instead).
         #[arg(long)]
-        data_dir: PathBuf,
+        config: Option<PathBuf>,
         /// The log's verifier key (or a file holding it) that signed the manifest.
         #[arg(long)]
         public_key: String,
@@ -144,6 +150,11 @@ enum Command {
         /// Restore even if the log would roll back past the pinned checkpoint (recorded).
         #[arg(long)]
         danger_force_rollback: bool,
+    },
+    /// Bring a PostgreSQL schema up to this build's version, as its owner (SQLite migrates itself).
+    Migrate {
+        #[arg(long, env = "ROOTVAULT_CONFIG")]
+        config: PathBuf,
     },
     /// Measure the audit log: durable appends, proof generation, offline verification.
     /// Sign the command line in through your org's identity provider; the
@@ -206,15 +217,18 @@ pub fn main() -> ExitCode {
         Command::Whoami { server, json } => login::whoami(&server, json),
         Command::Logout { server } => login::logout(&server),
         Command::Backup { server, to } => backup::backup(&server, &to),
-        Command::Restore { from, data_dir, public_key, trusted_checkpoint, danger_force_rollback } => {
-            backup::restore(&backup::RestoreArgs {
-                from,
-                data_dir,
-                public_key,
-                trusted_checkpoint,
-                danger_force_rollback,
+        Command::Restore { from, data_dir, config, public_key, trusted_checkpoint, danger_force_rollback } => {
+            backup::restore_target(config, data_dir).and_then(|data_dir| {
+                backup::restore(&backup::RestoreArgs {
+                    from,
+                    data_dir,
+                    public_key,
+                    trusted_checkpoint,
+                    danger_force_rollback,
+                })
             })
         }
+        Command::Migrate { config } => migrate::run(&config),
         Command::Reveal { server, json, command } => reveal::run(&server, command, json),
     };
     match result {

@@ -56,10 +56,10 @@ pub fn run_serve(path: &Path, check_only: bool) -> anyhow::Result<()> {
     let config = Config::load(path, &ProcessEnv)?;
     if check_only {
         println!(
-            "configuration OK: {} orgs, {} keys, data in {}",
+            "configuration OK: {} orgs, {} keys, {}",
             config.orgs.len(),
             config.keys.kind(),
-            config.data_dir.display()
+            config.storage.describe(&config.data_dir)
         );
         return Ok(());
     }

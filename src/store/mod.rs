@@ -26,6 +26,7 @@ pub mod moves;
 pub mod onboarding;
 pub mod outbox;
 pub mod people;
+pub mod postgres;
 pub mod requests;
 pub mod reverse;
 pub mod root_signins;
@@ -48,6 +49,8 @@ use crate::audit::merkle::Hash;
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(#[from] ::postgres::Error),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     #[error("the background task running a database call failed")]

@@ -11,7 +11,7 @@ use rootvault::domain::ids::Role;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rootvault");
 
-fn run(args: &[&str]) -> Output {
+pub fn run(args: &[&str]) -> Output {
     Command::new(BIN).args(args).stdin(Stdio::null()).output().unwrap()
 }
 
@@ -53,7 +53,7 @@ pub fn wait_for_listening(stdout: &Path) -> String {
     }
 }
 
-fn write_config(dir: &Path, data_dir: &Path) -> std::path::PathBuf {
+pub fn write_config(dir: &Path, data_dir: &Path) -> std::path::PathBuf {
     let mut orgs = String::new();
     for org in ["acme", "globex"] {
         let issuer = DevIssuer::load_or_create(&dir.join("idp"), &org.parse().unwrap()).unwrap();

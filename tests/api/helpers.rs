@@ -1,6 +1,7 @@
 //! `spawn_app()` and friends: a fresh service per test.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use reqwest::StatusCode;
 use rootvault::app::{self, App};
@@ -10,6 +11,7 @@ use rootvault::crypto::kms::KmsSettings;
 use rootvault::crypto::local::SealedKeyring;
 use rootvault::domain::ids::{OrgName, Role, Subject};
 use rootvault::store::keyring::{self, KeyringRecord};
+use rootvault::store::postgres::{DatabaseUrl, PostgresSettings, migrations};
 use rootvault::store::secrets_manager::SecretsManagerSettings;
 use rootvault::store::{DB_FILE, Store};
 use serde_json::{Value, json};
@@ -32,11 +34,15 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
         // The dev witness lives beside the temporary data directory; it goes
-        // with it (callers that keep their directory keep its witness too).
-        if self._dir.is_some()
-            && let Some(witness) = self.config.witness.file.as_ref().and_then(|f| f.parent())
-        {
-            let _ = std::fs::remove_dir_all(witness);
+        // with it (callers that keep their directory keep its witness too),
+        // and so does its database on the PostgreSQL pass.
+        if self._dir.is_some() {
+            if let Some(witness) = self.config.witness.file.as_ref().and_then(|f| f.parent()) {
+                let _ = std::fs::remove_dir_all(witness);
+            }
+            if let StorageConfig::Postgres(pg) = &self.config.storage {
+                drop_database(pg.url.config().get_dbname().unwrap_or_default());
+            }
         }
     }
 }
@@ -68,22 +74,86 @@ pub fn secrets_manager_backend() -> bool {
     std::env::var("ROOTVAULT_TEST_BACKEND").is_ok_and(|b| b == "secrets-manager")
 }
 
+/// Whether the suite keeps every service's state in PostgreSQL
+/// (`ROOTVAULT_TEST_BACKEND=postgres`, the third pass of `scripts/test`,
+/// which also starts the server `ROOTVAULT_TEST_PG_URL` names).
+pub fn postgres_backend() -> bool {
+    std::env::var("ROOTVAULT_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// Run blocking PostgreSQL client calls on a thread of their own: the
+/// synchronous client refuses to run inside the test's async runtime.
+fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(work).join().unwrap())
+}
+
+/// The file in a data directory that names its PostgreSQL database, so a
+/// service restarted on the same directory finds its state again.
+const DATABASE_NAME_FILE: &str = "test-postgres-database";
+
+/// A migrated database of its own for the service of data directory `dir`:
+/// created through the admin URL on first use (named after this process and
+/// a counter), the same one after that.
+fn postgres_storage(dir: &Path) -> StorageConfig {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let admin = std::env::var("ROOTVAULT_TEST_PG_URL")
+        .expect("ROOTVAULT_TEST_PG_URL is not set: run the PostgreSQL pass with scripts/test, which starts the server");
+    let known = std::fs::read_to_string(dir.join(DATABASE_NAME_FILE)).ok();
+    let name = known
+        .clone()
+        .unwrap_or_else(|| format!("rv_api_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    url.set_query(Some("sslmode=disable"));
+    if known.is_none() {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(DATABASE_NAME_FILE), &name).unwrap();
+        off_runtime(|| {
+            let mut admin = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+            admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+            migrations::apply(&mut postgres::Client::connect(url.as_str(), postgres::NoTls).unwrap()).unwrap();
+        });
+    }
+    let url = DatabaseUrl::parse(url.as_str(), dir, false).unwrap();
+    StorageConfig::Postgres(PostgresSettings { url, migration_url: None, pool_size: 4 })
+}
+
+/// Drop a database `postgres_storage` made (with its connections).
+fn drop_database(name: &str) {
+    let admin = std::env::var("ROOTVAULT_TEST_PG_URL").unwrap_or_default();
+    off_runtime(|| {
+        if let Ok(mut admin) = postgres::Client::connect(&admin, postgres::NoTls) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    });
+}
+
+/// The dev configuration of data directory `dir`, its state kept where this
+/// pass of the suite keeps it.
+fn dev_config(dir: &Path) -> Config {
+    let mut config = Config::dev(dir.to_path_buf(), localhost());
+    if postgres_backend() {
+        config.storage = postgres_storage(dir);
+    }
+    config
+}
+
 /// An unsealed service with dev issuers and no accounts: local keys and
-/// SQLite, or KMS keys and Secrets Manager on the backend pass.
+/// SQLite (or PostgreSQL on that pass), or KMS keys and Secrets Manager on
+/// the Secrets Manager pass.
 pub async fn spawn_app() -> TestApp {
     if secrets_manager_backend() {
         return spawn_secrets_manager_app().await;
     }
     let dir = tempfile::tempdir().unwrap();
-    let dev = rootvault::dev::open_empty(dir.path().to_path_buf(), localhost()).await.unwrap();
-    start(dev.app, dev.config, Some(dir)).await
+    start_configured(dev_config(dir.path()), Some(dir)).await
 }
 
-/// A dev service (local keys, SQLite) whose configuration and state are
-/// adjusted before it starts serving, for settings other than dev's.
+/// A dev service (local keys) whose configuration and state are adjusted
+/// before it starts serving, for settings other than dev's.
 pub async fn spawn_app_adjusted(adjust: impl FnOnce(&mut Config, &mut App)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let mut dev = rootvault::dev::open_empty(dir.path().to_path_buf(), localhost()).await.unwrap();
+    let mut dev = rootvault::dev::open_configured(dev_config(dir.path())).await.unwrap();
     adjust(&mut dev.config, &mut dev.app);
     start(dev.app, dev.config, Some(dir)).await
 }
@@ -95,13 +165,12 @@ pub async fn spawn_dev_app() -> TestApp {
 
 /// The same, on a data directory the caller keeps (to restart on it).
 pub async fn spawn_app_at(dir: &std::path::Path) -> TestApp {
-    let dev = rootvault::dev::open_empty(dir.to_path_buf(), localhost()).await.unwrap();
-    start(dev.app, dev.config, None).await
+    start_configured(dev_config(dir), None).await
 }
 
 /// The same, anchoring checkpoints in `witness` instead of the default file.
 pub async fn spawn_app_witnessed(dir: &std::path::Path, witness: rootvault::audit::witness::WitnessConfig) -> TestApp {
-    let mut config = Config::dev(dir.to_path_buf(), localhost());
+    let mut config = dev_config(dir);
     config.witness = witness;
     start_configured(config, None).await
 }
@@ -112,7 +181,7 @@ pub async fn spawn_app_witnessed(dir: &std::path::Path, witness: rootvault::audi
 /// outside dev mode.
 pub async fn spawn_app_configured(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::dev(dir.path().to_path_buf(), localhost());
+    let mut config = dev_config(dir.path());
     adjust(&mut config);
     start_configured(config, Some(dir)).await
 }
@@ -123,7 +192,8 @@ async fn start_configured(config: Config, dir: Option<TempDir>) -> TestApp {
 }
 
 /// A sealed service with local keys split into `shares` shares, any
-/// `threshold` of which unseal it. Returns the shares.
+/// `threshold` of which unseal it. Returns the shares. (SQLite on every
+/// pass: the shares are written straight into its file.)
 pub async fn spawn_sealed_app(shares: u8, threshold: u8) -> (TestApp, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::dev(dir.path().to_path_buf(), localhost());
@@ -174,7 +244,7 @@ pub async fn spawn_kms_app() -> TestApp {
 
 /// An unsealed service using the given KMS keys for its two halves.
 pub async fn spawn_kms_app_with(password_key_id: String, mfa_key_id: String) -> TestApp {
-    spawn_kms_app_storing(password_key_id, mfa_key_id, StorageConfig::Sqlite).await
+    spawn_kms_app_storing(password_key_id, mfa_key_id, None).await
 }
 
 /// KMS keys and the halves' ciphertexts in (emulated) Secrets Manager.
@@ -187,16 +257,18 @@ pub async fn spawn_secrets_manager_app() -> TestApp {
         endpoint_url: Some(kms_endpoint()),
         prefix: format!("rootvault-test-{}", uuid::Uuid::new_v4().simple()),
     });
-    spawn_kms_app_storing(password, mfa, storage).await
+    spawn_kms_app_storing(password, mfa, Some(storage)).await
 }
 
-async fn spawn_kms_app_storing(password_key_id: String, mfa_key_id: String, storage: StorageConfig) -> TestApp {
+/// KMS keys, and the state kept in `storage` (where this pass keeps it when
+/// `None`).
+async fn spawn_kms_app_storing(password_key_id: String, mfa_key_id: String, storage: Option<StorageConfig>) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let settings =
         KmsSettings { region: "us-east-1".into(), endpoint_url: Some(kms_endpoint()), password_key_id, mfa_key_id };
-    let mut config = Config::dev(dir.path().to_path_buf(), localhost());
+    let mut config = dev_config(dir.path());
     config.keys = KeysConfig::AwsKms(settings);
-    config.storage = storage;
+    config.storage = storage.unwrap_or(config.storage);
     config.dev = false;
     let app = app::build(&config).await.unwrap();
     start(app, config, Some(dir)).await
@@ -271,14 +343,21 @@ impl TestApp {
         rusqlite::Connection::open(self.config.data_dir.join(DB_FILE)).unwrap()
     }
 
-    /// Every audit event, oldest first.
+    /// Every audit event, oldest first, read straight from the database.
     pub fn audit_events(&self) -> Vec<Value> {
-        let db = self.db();
-        let mut stmt = db.prepare("SELECT event_json FROM audit_events ORDER BY seq").unwrap();
-        stmt.query_map([], |r| r.get::<_, String>(0))
-            .unwrap()
-            .map(|j| serde_json::from_str(&j.unwrap()).unwrap())
-            .collect()
+        const SQL: &str = "SELECT event_json FROM audit_events ORDER BY seq";
+        let rows: Vec<String> = match &self.config.storage {
+            StorageConfig::Postgres(pg) => off_runtime(|| {
+                let mut client = rootvault::store::postgres::connect(&pg.url).unwrap();
+                client.query(SQL, &[]).unwrap().iter().map(|r| r.get(0)).collect()
+            }),
+            _ => {
+                let db = self.db();
+                let mut stmt = db.prepare(SQL).unwrap();
+                stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+            }
+        };
+        rows.iter().map(|j| serde_json::from_str(j).unwrap()).collect()
     }
 
     /// The newest audit event with `action`.
@@ -457,6 +536,9 @@ impl Drop for DataDir {
     fn drop(&mut self) {
         if let Some(dir) = self.witness_file().parent() {
             let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Ok(name) = std::fs::read_to_string(self.path().join(DATABASE_NAME_FILE)) {
+            drop_database(&name);
         }
     }
 }

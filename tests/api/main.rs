@@ -38,6 +38,7 @@ mod not_found;
 mod notifications;
 mod onboarding;
 mod passphrase_race;
+mod postgres_storage;
 mod request_paging;
 mod requests;
 mod reverse;
