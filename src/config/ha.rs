@@ -204,7 +204,8 @@ mod tests {
 
     #[test]
     fn each_mistake_names_its_key() {
-        let cases: [(&str, &[(&'static str, &'static str)], &str); 9] = [
+        type Case = (&'static str, &'static [(&'static str, &'static str)], &'static str);
+        let cases: [Case; 9] = [
             ("node = \"\"", &[], "ha.node"),
             ("node = \"rv 1\"", &[], "ha.node"),
             ("api_addr = \"rv-1.internal:8750\"", &[], "ha.api_addr"),

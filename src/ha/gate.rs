@@ -42,6 +42,20 @@ impl From<Vec<JoinHandle<()>>> for Workers {
     }
 }
 
+impl Workers {
+    /// Abort the tasks and wait until they are gone.
+    pub async fn stop(mut self) {
+        let tasks = std::mem::take(&mut self.0);
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            // A task ends cancelled here; one that panicked said so already.
+            let _ = task.await;
+        }
+    }
+}
+
 impl Drop for Workers {
     fn drop(&mut self) {
         for task in &self.0 {
@@ -72,8 +86,10 @@ pub fn supervise(
                     arm(fence.as_deref(), term);
                 }
                 Role::Active { term } => {
-                    // Old workers never overlap a new term.
-                    running = None;
+                    // Old workers are gone before a new term's start.
+                    if let Some((_, workers)) = running.take() {
+                        workers.stop().await;
+                    }
                     if let Err(e) = promotion(term).await {
                         tracing::error!(error = %e, "reloading state for the new term failed; trying again");
                         tokio::select! {
@@ -89,7 +105,8 @@ pub fn supervise(
                     }
                 }
                 Role::Standby { .. } => {
-                    if running.take().is_some() {
+                    if let Some((_, workers)) = running.take() {
+                        workers.stop().await;
                         tracing::info!("background work stopped: this node is a standby");
                     }
                 }

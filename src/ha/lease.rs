@@ -213,6 +213,16 @@ impl LeaseHandle {
     }
 }
 
+#[cfg(test)]
+impl LeaseHandle {
+    /// End the loop as a crash would: no release, the lease just expires.
+    pub(crate) fn kill(&self) {
+        if let Some(task) = self.task.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            task.abort();
+        }
+    }
+}
+
 /// Start the lease loop for `me`. Its first round runs at once; until it
 /// answers the node is a standby that knows of no active node.
 pub fn spawn(me: Candidate, options: LeaseOptions, fence: Arc<FenceState>) -> LeaseHandle {

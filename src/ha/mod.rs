@@ -16,6 +16,8 @@ pub mod fence;
 pub mod forward;
 pub mod gate;
 pub mod lease;
+#[cfg(test)]
+mod pg_tests;
 mod proof;
 pub mod role;
 
