@@ -96,7 +96,11 @@ pub(super) struct FileHa {
 
 /// The host's name if it is a usable node name, else `rootvault`.
 fn host_name() -> String {
-    hostname::get().ok().and_then(|h| h.into_string().ok()).filter(|h| valid_node(h)).unwrap_or_else(|| "rootvault".into())
+    hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| valid_node(h))
+        .unwrap_or_else(|| "rootvault".into())
 }
 
 /// 1 to 63 letters, digits, `.`, `-` or `_`: any host name is one.

@@ -107,7 +107,8 @@ impl Forwarder {
             .read_timeout(READ_TIMEOUT);
         if let Some(path) = &settings.ca_file {
             let pem = std::fs::read(path).map_err(|e| format!("cannot read [ha] ca_file: {e}"))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| "[ha] ca_file is not PEM".to_owned())?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| "[ha] ca_file is not PEM".to_owned())?;
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
             }
@@ -152,7 +153,8 @@ pub async fn accept(State(app): State<App>, mut req: Request, next: Next) -> Res
             tracing::warn!(peer = %peer(&req).ip(), problem = e.as_str(), "refused a request that claims a node forwarded it");
             let (mut parts, _) = req.into_parts();
             parts.extensions.insert(RequestId(uuid::Uuid::new_v4().to_string()));
-            let http = match <Meta as axum::extract::FromRequestParts<App>>::from_request_parts(&mut parts, &app).await {
+            let http = match <Meta as axum::extract::FromRequestParts<App>>::from_request_parts(&mut parts, &app).await
+            {
                 Ok(Meta(http)) => http,
                 Err(e) => return e.into_response(),
             };
@@ -200,7 +202,10 @@ async fn forward(app: &App, to: &ActiveNode, req: Request) -> Result<Response, E
     };
     let claim = Claim {
         client: peer(&req),
-        request_id: req.extensions().get::<RequestId>().map_or_else(|| uuid::Uuid::new_v4().to_string(), |r| r.0.clone()),
+        request_id: req
+            .extensions()
+            .get::<RequestId>()
+            .map_or_else(|| uuid::Uuid::new_v4().to_string(), |r| r.0.clone()),
         issued_at: crate::vault::unix_now(),
     };
     let target = target(&req);
@@ -211,7 +216,8 @@ async fn forward(app: &App, to: &ActiveNode, req: Request) -> Result<Response, E
     let proof = proof::sign(secret, parts.method.as_str(), &target, &claim);
     headers.insert(
         HeaderName::from_static(HEADER),
-        HeaderValue::from_str(&proof).map_err(|_| Error::Internal("a forwarding proof is not a header value".into()))?,
+        HeaderValue::from_str(&proof)
+            .map_err(|_| Error::Internal("a forwarding proof is not a header value".into()))?,
     );
     let url = format!("{}{target}", to.api_addr.trim_end_matches('/'));
     let sent = forwarder.client.request(parts.method, url).headers(headers).body(body).send().await;

@@ -32,9 +32,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_postgres::Client;
 
+use super::SeenNode;
 use super::fence::FenceState;
 use super::role::{ActiveNode, Attempt, InstanceId, LeaseTimings, Role, Tenure, Term};
-use super::SeenNode;
 
 /// The tables of the lease and the node list, for the PostgreSQL
 /// migrations. The service's role needs SELECT, INSERT and UPDATE on
@@ -293,16 +293,17 @@ impl LeaseLoop {
             let role = tenure.after(attempt, started, Instant::now(), &timings);
             self.publish(role);
             let seen = match &client {
-                Some(c) => match tokio::time::timeout(timings.renew_every, survey(c, &self.me, tenure.term().is_some()))
-                    .await
-                {
-                    Ok(Ok(seen)) => seen,
-                    Ok(Err(e)) => {
-                        tracing::warn!(node = %self.me.node, error = %e, "the node list could not be read");
-                        Vec::new()
+                Some(c) => {
+                    match tokio::time::timeout(timings.renew_every, survey(c, &self.me, tenure.term().is_some())).await
+                    {
+                        Ok(Ok(seen)) => seen,
+                        Ok(Err(e)) => {
+                            tracing::warn!(node = %self.me.node, error = %e, "the node list could not be read");
+                            Vec::new()
+                        }
+                        Err(_) => Vec::new(),
                     }
-                    Err(_) => Vec::new(),
-                },
+                }
                 None => Vec::new(),
             };
             self.nodes.send_replace(seen);

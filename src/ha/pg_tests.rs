@@ -22,8 +22,11 @@ use super::role::{Attempt, InstanceId, LeaseTimings, Role, Term};
 const PATIENCE: Duration = Duration::from_secs(15);
 
 /// Fast timings: renew every 100 ms, expire after 1 s, believe 700 ms.
-const FAST: LeaseTimings =
-    LeaseTimings { renew_every: Duration::from_millis(100), ttl: Duration::from_secs(1), margin: Duration::from_millis(300) };
+const FAST: LeaseTimings = LeaseTimings {
+    renew_every: Duration::from_millis(100),
+    ttl: Duration::from_secs(1),
+    margin: Duration::from_millis(300),
+};
 
 /// A database of the test's own, dropped when the test ends.
 struct Scratch {
@@ -177,7 +180,10 @@ async fn the_first_node_takes_the_lease_and_the_second_stays_a_standby_that_name
     let b = Node::start(&scratch, "rv-b");
     let role = b.becomes(standby_naming(&a)).await;
     let Role::Standby { active: Some(active) } = role else { unreachable!() };
-    assert_eq!((active.node.as_str(), active.api_addr.as_str(), active.term), ("rv-a", a.me.api_addr.as_str(), Term::new(1)));
+    assert_eq!(
+        (active.node.as_str(), active.api_addr.as_str(), active.term),
+        ("rv-a", a.me.api_addr.as_str(), Term::new(1))
+    );
     assert_eq!(b.fence.claim(), None);
 
     // Both heartbeat; the node list names the holder.

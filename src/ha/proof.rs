@@ -82,11 +82,7 @@ pub fn verify(secret: &[u8], method: &str, target: &str, header: &str, now: i64)
         return Err(ProofError::Malformed);
     }
     let mut field = |name: &str| {
-        fields
-            .next()
-            .and_then(|f| f.strip_prefix(name))
-            .and_then(|f| f.strip_prefix('='))
-            .ok_or(ProofError::Malformed)
+        fields.next().and_then(|f| f.strip_prefix(name)).and_then(|f| f.strip_prefix('=')).ok_or(ProofError::Malformed)
     };
     let issued_at: i64 = field("ts")?.parse().map_err(|_| ProofError::Malformed)?;
     let client: SocketAddr = field("client")?.parse().map_err(|_| ProofError::Malformed)?;

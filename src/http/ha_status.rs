@@ -137,11 +137,9 @@ mod tests {
             api_addr: "https://rv-1.internal:8750".into(),
             term: Term::new(4),
         };
-        let view = serde_json::to_value(HaStatusView::from(status(
-            Role::Standby { active: Some(active) },
-            Backend::Postgres,
-        )))
-        .unwrap();
+        let view =
+            serde_json::to_value(HaStatusView::from(status(Role::Standby { active: Some(active) }, Backend::Postgres)))
+                .unwrap();
         assert_eq!(view["ha_enabled"], true);
         assert_eq!(view["backend"], "postgres");
         assert_eq!(view["node"]["role"], "standby");

@@ -71,7 +71,11 @@ async fn a_standby_forwards_requests_to_the_active_node_which_sees_the_client_an
 
     let created = standby.post("/v1/accounts", &ada, account_body("111122223333", "provider_split", None)).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    assert_eq!(active.get("/v1/accounts/111122223333", &ada).await.status, StatusCode::OK, "written on the active node");
+    assert_eq!(
+        active.get("/v1/accounts/111122223333", &ada).await.status,
+        StatusCode::OK,
+        "written on the active node"
+    );
     let event = active.last_event("account.create");
     assert_eq!(event["http"]["ip"], CLIENT_IP, "the active node sees the client, not the standby");
     assert!(standby.audit_events().iter().all(|e| e["action"] != "account.create"), "the standby wrote nothing");
