@@ -186,6 +186,12 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), seen.recv()).await.unwrap().unwrap()
     }
 
+    /// The next two things seen are a promotion under `term` and a start.
+    async fn promoted_and_started(seen: &mut mpsc::UnboundedReceiver<Seen>, term: Option<i64>) {
+        assert_eq!(next(seen).await, Seen::Promoted(term));
+        assert_eq!(next(seen).await, Seen::Started);
+    }
+
     fn active(term: i64) -> Role {
         Role::Active { term: Some(Term::new(term)) }
     }
@@ -196,8 +202,7 @@ mod tests {
         let (roles, mut seen, _task) = rig(Some(Arc::clone(&fence)), false);
         fence.set_leased(Some(Term::new(1)));
         roles.send_replace(active(1));
-        assert_eq!(next(&mut seen).await, Seen::Promoted(Some(1)));
-        assert_eq!(next(&mut seen).await, Seen::Started);
+        promoted_and_started(&mut seen, Some(1)).await;
         assert_eq!(fence.claim(), Some(Term::new(1)), "armed once promoted");
 
         fence.set_leased(None);
@@ -206,8 +211,7 @@ mod tests {
 
         fence.set_leased(Some(Term::new(3)));
         roles.send_replace(active(3));
-        assert_eq!(next(&mut seen).await, Seen::Promoted(Some(3)));
-        assert_eq!(next(&mut seen).await, Seen::Started);
+        promoted_and_started(&mut seen, Some(3)).await;
         assert_eq!(fence.claim(), Some(Term::new(3)));
     }
 
@@ -217,13 +221,11 @@ mod tests {
         let (roles, mut seen, _task) = rig(Some(Arc::clone(&fence)), false);
         fence.set_leased(Some(Term::new(1)));
         roles.send_replace(active(1));
-        assert_eq!(next(&mut seen).await, Seen::Promoted(Some(1)));
-        assert_eq!(next(&mut seen).await, Seen::Started);
+        promoted_and_started(&mut seen, Some(1)).await;
         fence.set_leased(Some(Term::new(2)));
         roles.send_replace(active(2));
         assert_eq!(next(&mut seen).await, Seen::Stopped, "the old term's workers stop first");
-        assert_eq!(next(&mut seen).await, Seen::Promoted(Some(2)));
-        assert_eq!(next(&mut seen).await, Seen::Started);
+        promoted_and_started(&mut seen, Some(2)).await;
         roles.send_replace(Role::Standby { active: None });
         assert_eq!(next(&mut seen).await, Seen::Stopped);
         assert!(seen.try_recv().is_err());
@@ -235,8 +237,7 @@ mod tests {
         let (roles, mut seen, _task) = rig(Some(Arc::clone(&fence)), false);
         fence.set_leased(Some(Term::new(1)));
         roles.send_replace(active(1));
-        assert_eq!(next(&mut seen).await, Seen::Promoted(Some(1)));
-        assert_eq!(next(&mut seen).await, Seen::Started);
+        promoted_and_started(&mut seen, Some(1)).await;
         // The lease loop stepped down and renewed before the supervisor
         // looked: it sees `active(1)` again, with the fence disarmed.
         fence.set_leased(None);
@@ -256,16 +257,14 @@ mod tests {
         let (roles, mut seen, _task) = rig(Some(Arc::clone(&fence)), true);
         fence.set_leased(Some(Term::new(5)));
         roles.send_replace(active(5));
-        assert_eq!(next(&mut seen).await, Seen::Promoted(Some(5)), "the second try succeeds");
-        assert_eq!(next(&mut seen).await, Seen::Started);
+        promoted_and_started(&mut seen, Some(5)).await;
     }
 
     #[tokio::test]
     async fn a_single_node_without_a_fence_runs_its_workers_until_the_supervisor_is_aborted() {
         let (roles, mut seen, task) = rig(None, false);
         roles.send_replace(Role::Active { term: None });
-        assert_eq!(next(&mut seen).await, Seen::Promoted(None));
-        assert_eq!(next(&mut seen).await, Seen::Started);
+        promoted_and_started(&mut seen, None).await;
         task.abort();
         assert_eq!(next(&mut seen).await, Seen::Stopped);
     }
@@ -274,8 +273,7 @@ mod tests {
     async fn workers_stop_when_the_role_source_goes_away() {
         let (roles, mut seen, _task) = rig(None, false);
         roles.send_replace(Role::Active { term: None });
-        assert_eq!(next(&mut seen).await, Seen::Promoted(None));
-        assert_eq!(next(&mut seen).await, Seen::Started);
+        promoted_and_started(&mut seen, None).await;
         drop(roles);
         assert_eq!(next(&mut seen).await, Seen::Stopped);
     }

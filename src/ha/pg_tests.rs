@@ -299,39 +299,78 @@ fn armed(me: &Candidate, term: Term) -> Arc<FenceState> {
     fence
 }
 
-/// Steps of a writer thread, told from the test.
-enum Step {
-    Commit,
+/// A writer thread inside a transaction that passed its fence and wrote a
+/// note, waiting to be told to commit (until then its session sits idle in
+/// the transaction, as a stopped process's would).
+struct HeldWriter {
+    commit: std::sync::mpsc::Sender<()>,
+    done: std::thread::JoinHandle<Result<(), String>>,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_takeover_waits_for_a_transaction_that_passed_the_fence_and_then_the_old_holder_commits_nothing() {
-    let Some(scratch) = Scratch::new().await else { return };
+impl HeldWriter {
+    /// Returns once the fence passed. With `lift_idle_timeout` the server
+    /// lets the session sit idle for ever.
+    async fn open(scratch: &Scratch, fence: &Arc<FenceState>, note: &'static str, lift_idle_timeout: bool) -> Self {
+        let (fenced_tx, mut fenced) = tokio::sync::mpsc::channel(1);
+        let (commit, go) = std::sync::mpsc::channel::<()>();
+        let (connect, fence) = (scratch.writer(), Arc::clone(fence));
+        let done = std::thread::spawn(move || {
+            let mut conn = connect();
+            let mut tx = conn.transaction().unwrap();
+            let term = fence::check(&mut tx, &fence).map(Term::get);
+            if lift_idle_timeout {
+                tx.batch_execute("SET LOCAL idle_in_transaction_session_timeout = 0").unwrap();
+            }
+            tx.execute("INSERT INTO writes VALUES ($1)", &[&note]).unwrap();
+            fenced_tx.blocking_send(term).unwrap();
+            go.recv().unwrap();
+            tx.commit().map_err(|e| e.to_string())
+        });
+        let term = tokio::time::timeout(PATIENCE, fenced.recv()).await.unwrap().unwrap();
+        assert_eq!(term.unwrap(), 1, "the writer passed its fence");
+        HeldWriter { commit, done }
+    }
+
+    fn commit(self) -> Result<(), String> {
+        self.commit.send(()).unwrap();
+        self.done.join().unwrap()
+    }
+}
+
+/// The fence in a fresh transaction of its own.
+fn fence_alone(scratch: &Scratch, fence: &Arc<FenceState>) -> Result<i64, FenceError> {
+    let (connect, fence) = (scratch.writer(), Arc::clone(fence));
+    std::thread::spawn(move || {
+        let mut conn = connect();
+        let mut tx = conn.transaction().unwrap();
+        fence::check(&mut tx, &fence).map(Term::get)
+    })
+    .join()
+    .unwrap()
+}
+
+/// A table to write notes in, and A holding a short lease (term 1) with an
+/// armed fence; B ready to take over.
+async fn a_holds_the_lease(scratch: &Scratch) -> (Client, Candidate, Arc<FenceState>, Candidate) {
     let setup = scratch.client("setup").await;
     setup.batch_execute("CREATE TABLE writes (note TEXT NOT NULL)").await.unwrap();
     let (a, b) = (candidate("rv-a"), candidate("rv-b"));
     let term = take(&setup, &a, Duration::from_millis(300)).await;
     let a_fence = armed(&a, term);
+    (setup, a, a_fence, b)
+}
 
-    // A's writer passes the fence and writes, then waits to be told to
-    // commit. (Its idle timeout is lifted here: this test is about the
-    // lock, the next one about the timeout.)
-    let (fenced_tx, mut fenced) = tokio::sync::mpsc::channel(1);
-    let (step_tx, step) = std::sync::mpsc::channel::<Step>();
-    let writer = {
-        let (connect, fence) = (scratch.writer(), Arc::clone(&a_fence));
-        std::thread::spawn(move || {
-            let mut conn = connect();
-            let mut tx = conn.transaction().unwrap();
-            let fenced = fence::check(&mut tx, &fence).map(|t| t.get());
-            tx.batch_execute("SET LOCAL idle_in_transaction_session_timeout = 0").unwrap();
-            tx.execute("INSERT INTO writes VALUES ('a, before the takeover')", &[]).unwrap();
-            fenced_tx.blocking_send(fenced).unwrap();
-            let Ok(Step::Commit) = step.recv() else { panic!("no step") };
-            tx.commit().map_err(|e| e.to_string())
-        })
-    };
-    assert_eq!(tokio::time::timeout(PATIENCE, fenced.recv()).await.unwrap().unwrap().unwrap(), 1);
+async fn notes(client: &Client) -> Vec<String> {
+    client.query("SELECT note FROM writes", &[]).await.unwrap().iter().map(|r| r.get(0)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_waits_for_a_transaction_that_passed_the_fence_and_then_the_old_holder_commits_nothing() {
+    let Some(scratch) = Scratch::new().await else { return };
+    let (setup, _a, a_fence, b) = a_holds_the_lease(&scratch).await;
+    // The idle timeout is lifted here: this test is about the lock, the
+    // next one about the timeout.
+    let writer = HeldWriter::open(&scratch, &a_fence, "a, before the takeover", true).await;
 
     eventually("A's lease expired by the database's clock", || lease_expired(&setup)).await;
     let b_client = scratch.client("rv-b").await;
@@ -347,66 +386,22 @@ async fn a_takeover_waits_for_a_transaction_that_passed_the_fence_and_then_the_o
     .await;
     assert!(!takeover.is_finished());
 
-    step_tx.send(Step::Commit).unwrap();
-    assert_eq!(writer.join().unwrap(), Ok(()), "A committed before the takeover did");
+    assert_eq!(writer.commit(), Ok(()), "A commits before the takeover does");
     assert_eq!(takeover.await.unwrap(), Attempt::Held(Term::new(2)));
 
     // A transaction that starts after the takeover fails its fence, though
-    // A still believes in its term.
-    let late = {
-        let (connect, fence) = (scratch.writer(), Arc::clone(&a_fence));
-        std::thread::spawn(move || {
-            let mut conn = connect();
-            let mut tx = conn.transaction().unwrap();
-            fence::check(&mut tx, &fence).map(Term::get)
-        })
-        .join()
-        .unwrap()
-    };
+    // A still believes in its term; the new holder's passes.
+    let late = fence_alone(&scratch, &a_fence);
     assert!(matches!(late, Err(FenceError::LeaseLost)), "{late:?}");
-    let b_fence = armed(&b, Term::new(2));
-    let fresh = {
-        let connect = scratch.writer();
-        std::thread::spawn(move || {
-            let mut conn = connect();
-            let mut tx = conn.transaction().unwrap();
-            fence::check(&mut tx, &b_fence).map(Term::get)
-        })
-        .join()
-        .unwrap()
-    };
-    assert_eq!(fresh.unwrap(), 2, "the new holder passes");
-    let notes: Vec<String> =
-        setup.query("SELECT note FROM writes", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
-    assert_eq!(notes, ["a, before the takeover"]);
+    assert_eq!(fence_alone(&scratch, &armed(&b, Term::new(2))).unwrap(), 2);
+    assert_eq!(notes(&setup).await, ["a, before the takeover"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_old_holder_stopped_inside_its_transaction_is_cut_off_by_the_server_and_its_commit_fails() {
     let Some(scratch) = Scratch::new().await else { return };
-    let setup = scratch.client("setup").await;
-    setup.batch_execute("CREATE TABLE writes (note TEXT NOT NULL)").await.unwrap();
-    let (a, b) = (candidate("rv-a"), candidate("rv-b"));
-    let term = take(&setup, &a, Duration::from_millis(300)).await;
-    let a_fence = armed(&a, term);
-
-    // A's writer passes the fence, writes, and then hears nothing (as if
-    // the process were stopped) until told to commit.
-    let (fenced_tx, mut fenced) = tokio::sync::mpsc::channel(1);
-    let (step_tx, step) = std::sync::mpsc::channel::<Step>();
-    let writer = {
-        let (connect, fence) = (scratch.writer(), Arc::clone(&a_fence));
-        std::thread::spawn(move || {
-            let mut conn = connect();
-            let mut tx = conn.transaction().unwrap();
-            let fenced = fence::check(&mut tx, &fence).map(|t| t.get());
-            tx.execute("INSERT INTO writes VALUES ('a, stopped')", &[]).unwrap();
-            fenced_tx.blocking_send(fenced).unwrap();
-            let Ok(Step::Commit) = step.recv() else { panic!("no step") };
-            tx.commit().map_err(|e| e.to_string())
-        })
-    };
-    assert_eq!(tokio::time::timeout(PATIENCE, fenced.recv()).await.unwrap().unwrap().unwrap(), 1);
+    let (setup, _a, a_fence, b) = a_holds_the_lease(&scratch).await;
+    let writer = HeldWriter::open(&scratch, &a_fence, "a, stopped", false).await;
 
     // B's takeover goes through once the server ends A's idle session.
     eventually("A's lease expired by the database's clock", || lease_expired(&setup)).await;
@@ -414,8 +409,6 @@ async fn an_old_holder_stopped_inside_its_transaction_is_cut_off_by_the_server_a
     let taken = tokio::time::timeout(PATIENCE, lease::attempt(&b_client, &b, Duration::from_secs(5))).await;
     assert_eq!(taken.unwrap().unwrap(), Attempt::Held(Term::new(2)));
 
-    step_tx.send(Step::Commit).unwrap();
-    assert!(writer.join().unwrap().is_err(), "the stopped holder's commit fails");
-    let notes = setup.query("SELECT note FROM writes", &[]).await.unwrap();
-    assert!(notes.is_empty(), "nothing A wrote survives");
+    assert!(writer.commit().is_err(), "the stopped holder's commit fails");
+    assert!(notes(&setup).await.is_empty(), "nothing A wrote survives");
 }
