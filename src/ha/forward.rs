@@ -2,9 +2,9 @@
 //! (DESIGN §17), and the active node believes what a standby says about the
 //! client only with a proof (`proof`).
 //!
-//! Two middlewares:
+//! Two steps:
 //!
-//! - [`accept`], outermost, on every node: a request carrying the
+//! - [`accept`], first thing on every node: a request carrying the
 //!   forwarding header is refused with 503 `no_active_node` on a node that
 //!   is not active (it was meant for an active node: forwarding it again
 //!   could loop), and with 401 (an `auth.fail` event, counted against the
@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -130,12 +130,15 @@ fn target(req: &Request) -> String {
     req.uri().path_and_query().map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned())
 }
 
-/// Middleware, outermost: judge a request that says a node forwarded it
-/// (see the module doc).
-pub async fn accept(State(app): State<App>, mut req: Request, next: Next) -> Response {
-    let Some(value) = req.headers().get(HEADER) else { return next.run(req).await };
+/// Judge a request that says a node forwarded it (see the module doc):
+/// the request to serve, with the client's address and the standby's
+/// request id when the proof holds, or the refusal to answer with. The
+/// request-id middleware calls it first thing, so a refusal is logged
+/// and carries an id like any answer.
+pub async fn accept(app: &App, mut req: Request) -> Result<Request, Response> {
+    let Some(value) = req.headers().get(HEADER) else { return Ok(req) };
     if !app.ha.role().is_active() {
-        return Error::NoActiveNode.into_response();
+        return Err(Error::NoActiveNode.into_response());
     }
     let verdict = match (app.ha.forwarder().secret(), value.to_str()) {
         (Some(secret), Ok(value)) => {
@@ -147,20 +150,17 @@ pub async fn accept(State(app): State<App>, mut req: Request, next: Next) -> Res
         Ok(Claim { client, request_id, .. }) => {
             req.extensions_mut().insert(ConnectInfo(client));
             req.extensions_mut().insert(RequestId(request_id));
-            next.run(req).await
+            Ok(req)
         }
         Err(e) => {
             tracing::warn!(peer = %peer(&req).ip(), problem = e.as_str(), "refused a request that claims a node forwarded it");
             let (mut parts, _) = req.into_parts();
-            parts.extensions.insert(RequestId(uuid::Uuid::new_v4().to_string()));
-            let http = match <Meta as axum::extract::FromRequestParts<App>>::from_request_parts(&mut parts, &app).await
-            {
+            let http = match Meta::from_request_parts(&mut parts, app).await {
                 Ok(Meta(http)) => http,
-                Err(e) => return e.into_response(),
+                Err(e) => return Err(e.into_response()),
             };
-            crate::http::extract::auth_failed(&app, &parts, &http, "invalid forwarding proof", None)
-                .await
-                .into_response()
+            let refusal = crate::http::extract::auth_failed(app, &parts, &http, "invalid forwarding proof", None).await;
+            Err(refusal.into_response())
         }
     }
 }

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -65,19 +65,25 @@ async fn remember_route(req: Request, next: Next) -> Response {
     response
 }
 
-/// Give every request an id (a forwarded one keeps the id its standby
-/// gave it, see `crate::ha::forward::accept`), answer with it, mark every
-/// response uncacheable, and log one line per request (never bodies or
-/// headers).
-async fn request_context(mut req: Request, next: Next) -> Response {
-    let id = match req.extensions().get::<RequestId>() {
-        Some(forwarded) => forwarded.0.clone(),
-        None => uuid::Uuid::new_v4().to_string(),
-    };
+/// Give every request an id, answer with it, mark every response
+/// uncacheable, and log one line per request (never bodies or headers).
+/// A request a standby forwarded keeps the standby's id and is served
+/// under the client's address, once its proof holds
+/// (`crate::ha::forward::accept`).
+async fn request_context(State(app): State<App>, mut req: Request, next: Next) -> Response {
+    let mut id = uuid::Uuid::new_v4().to_string();
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     let started = Instant::now();
-    let mut response = next.run(req).await;
+    let mut response = match forward::accept(&app, req).await {
+        Ok(req) => {
+            if let Some(RequestId(forwarded)) = req.extensions().get::<RequestId>() {
+                id.clone_from(forwarded);
+            }
+            next.run(req).await
+        }
+        Err(refusal) => refusal,
+    };
     let route = match (response.extensions().get::<RouteTemplate>(), response.extensions().get::<Forwarded>()) {
         (Some(route), _) => route.0.clone(),
         (None, Some(Forwarded)) => "(forwarded to the active node)".to_owned(),
@@ -222,7 +228,6 @@ pub fn router(app: App) -> Router {
         // A standby forwards before any limit: the active node counts
         // every client's requests, under the client's own address.
         .layer(middleware::from_fn_with_state(app.clone(), forward::to_active))
-        .layer(middleware::from_fn(request_context))
-        .layer(middleware::from_fn_with_state(app.clone(), forward::accept))
+        .layer(middleware::from_fn_with_state(app.clone(), request_context))
         .with_state(app)
 }

@@ -127,9 +127,11 @@ async fn a_claim_to_be_forwarded_without_a_valid_proof_is_refused_and_recorded()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_eq!(json_of(response).await["error"]["code"], "unauthenticated");
     let event = active.last_event("auth.fail");
     assert_eq!(event["details"]["reason"], "invalid forwarding proof");
+    assert_eq!(event["http"]["request_id"], id.as_str(), "the refusal's own id, not the claimed one");
     assert_eq!(event["http"]["ip"], "127.0.0.1", "the claimed address is not believed");
     assert!(active.audit_events().iter().all(|e| e["action"] != "account.list"));
 }
