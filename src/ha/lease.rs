@@ -18,8 +18,9 @@
 //! renewal has not come back before the lease could have expired (the
 //! database may be unreachable, or the renewal stuck behind a lock): it
 //! never believes it leads longer than `ttl - margin` after the start of
-//! its last successful renewal. A node that may not lead (sealed, or its
-//! audit log found altered) gives the lease up and does not take it.
+//! its last successful renewal. A node that may not lead (see
+//! [`super::may_lead`]: a sealed one) gives the lease up and does not take
+//! it.
 //!
 //! Each round also writes a heartbeat into `ha_nodes` and reads the nodes
 //! seen in the last 30 s, for `GET /v1/sys/ha-status`.
@@ -102,7 +103,7 @@ ORDER BY n.node, n.instance";
 /// logged, so it must not contain the URL or a password.
 pub type Connect = Arc<dyn Fn() -> BoxFuture<'static, Result<Client, String>> + Send + Sync>;
 
-/// Whether this node may lead right now (unsealed, audit log intact).
+/// Whether this node may lead right now ([`super::may_lead`]).
 pub type MayLead = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// What the lease loop needs besides who this node is.
@@ -331,7 +332,7 @@ impl LeaseLoop {
             return Ok(attempt(c, &self.me, self.options.timings.ttl).await?);
         }
         if release(c, &self.me).await? {
-            tracing::warn!(node = %self.me.node, "this node may not lead (sealed, or its audit log altered): it gave the lease up");
+            tracing::warn!(node = %self.me.node, "this node may not lead (sealed): it gave the lease up");
         }
         Ok(Attempt::Elsewhere(active(c, &self.me).await?))
     }

@@ -89,6 +89,20 @@ pub enum HaError {
     Forwarder(String),
 }
 
+/// The lease loop's predicate for a node serving `vault`: it may lead while
+/// unsealed with its log key loaded (a sealed node can do nothing a leader
+/// must).
+///
+/// A log found altered does not stop a node from leading: the log is the
+/// shared database's, so every node finds the same once it reloads, and a
+/// rule that made each give the lease up would leave no active node at all,
+/// while DESIGN §3 and §7 want the auditors to keep reading and exporting
+/// it (the write guard already refuses everything else on such a log).
+pub fn may_lead(vault: &crate::vault::Vault) -> lease::MayLead {
+    let vault = vault.clone();
+    Arc::new(move || !vault.keys().seal_status().sealed && vault.store().log().keys().is_some())
+}
+
 /// A node's handle on the cluster; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Ha {
