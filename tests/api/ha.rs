@@ -11,7 +11,7 @@ use rootvault::ha::{ActiveNode, Backend, FORWARDED_HEADER, Ha, InstanceId, Role,
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::helpers::{STAFF, TestApp, account_body, spawn_app, spawn_app_adjusted};
+use crate::helpers::{STAFF, TestApp, account_body, spawn_app, spawn_app_adjusted, spawn_sealed_app};
 
 const SECRET: &str = "a cluster secret for tests, 32 bytes or more";
 
@@ -208,4 +208,19 @@ async fn on_sqlite_ha_status_shows_one_active_node_without_a_term_to_provider_ad
         assert_eq!((refused.status, refused.code()), (StatusCode::FORBIDDEN, "forbidden"), "{who}");
     }
     assert_eq!(app.send(reqwest::Method::GET, "/v1/sys/ha-status", None, None).await.status, 401);
+}
+
+#[tokio::test]
+async fn a_node_may_lead_once_unsealed_and_still_on_a_log_found_altered() {
+    let (app, shares) = spawn_sealed_app(3, 2).await;
+    let may_lead = rootvault::ha::may_lead(&app.app.vault);
+    assert!(!may_lead(), "a sealed node does not lead");
+    for share in &shares[..2] {
+        let unsealed = app.send(reqwest::Method::POST, "/v1/sys/unseal", None, Some(json!({"share": share}))).await;
+        assert_eq!(unsealed.status, StatusCode::OK, "{}", unsealed.body);
+    }
+    assert!(may_lead());
+    // The auditors of an altered log still need an active node.
+    app.app.vault.store().log().flag("rows were edited (flagged by the test)".into());
+    assert!(may_lead());
 }
