@@ -287,6 +287,9 @@ impl LeaseLoop {
                 Err(_) => {
                     tracing::warn!(node = %self.me.node, "the database did not answer the lease in time");
                     // Dropping the connection abandons the stuck statement.
+                    // The server may still run it once its lock is free;
+                    // the next round reads the outcome (a renewal keeps
+                    // the term, so nothing is lost either way).
                     client = None;
                     Attempt::Failed
                 }
