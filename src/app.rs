@@ -11,6 +11,7 @@ use crate::crypto::KeyProvider;
 use crate::crypto::kms::KmsKeyProvider;
 use crate::crypto::local::LocalKeyProvider;
 use crate::domain::orgs::OrgDirectory;
+use crate::ha::gate::Workers;
 use crate::notify::worker::Deliverer;
 use crate::store::keyring::{self, KeyringRecord};
 use crate::store::{Store, StoreError};
@@ -35,6 +36,8 @@ pub enum StartError {
     AuditLog(String),
     #[error("cannot prepare notifications: {0}")]
     Notify(String),
+    #[error("cannot join the cluster: {0}")]
+    Ha(#[from] crate::ha::HaError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     /// Until the store runs on PostgreSQL (see `open_store`).
@@ -57,6 +60,8 @@ pub struct App {
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// The dev identity provider at `/dev/idp/{org}`: `rootvault dev` only.
     pub dev_idp: Option<Arc<crate::auth::dev_idp::DevIdp>>,
+    /// This node's role in its cluster (DESIGN §17); always active on SQLite.
+    pub ha: crate::ha::Ha,
 }
 
 /// Load the trusted issuers named by the configuration.
@@ -161,6 +166,7 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
         server: config.server,
         draining: Arc::default(),
         dev_idp: None,
+        ha: crate::ha::Ha::single(&config.ha)?,
     })
 }
 
@@ -187,13 +193,33 @@ impl Drop for Background {
 }
 
 impl App {
-    /// Start the webhook delivery worker, the request-expiry sweeper, the
-    /// daily sweep of closed accounts, the checkpointer, the authentication-failure summariser, the refresher
-    /// of issuers' keys and, when `[watch]` names a queue, the root sign-in
-    /// watch.
+    /// Start the refresher of issuers' keys, which every node needs, and
+    /// the work that writes, which runs only while this node is the active
+    /// one (`crate::ha::gate`; always on SQLite): the webhook delivery
+    /// worker, the request-expiry sweeper, the daily sweep of closed
+    /// accounts, the checkpointer, the authentication-failure summariser
+    /// and, when `[watch]` names a queue, the root sign-in watch.
     pub fn start_background(&self, config: &Config) -> Result<Background, StartError> {
         let deliverer = Deliverer::new(config.notify, &config.people).map_err(StartError::Notify)?;
-        let worker = tokio::spawn(crate::notify::worker::run(self.vault.clone(), deliverer));
+        let auth = Arc::clone(&self.auth);
+        let key_refresher = tokio::spawn(async move {
+            // Every refresh moves its issuer's due time on (an hour after a
+            // success, a minute after a failure), so this never spins.
+            while let Some(due) = auth.next_refresh() {
+                tokio::time::sleep_until(due.into()).await;
+                auth.refresh_due(std::time::Instant::now()).await;
+            }
+        });
+        let (app, watch) = (self.clone(), config.watch.clone());
+        let writers = crate::ha::gate::supervise(self.ha.roles(), self.ha.fence(), self.ha.promotion(), move || {
+            app.spawn_writers(&deliverer, watch.as_ref())
+        });
+        Ok(Background(vec![key_refresher, writers]))
+    }
+
+    /// The background work that writes (see `start_background`).
+    fn spawn_writers(&self, deliverer: &Deliverer, watch: Option<&crate::watch::WatchSettings>) -> Workers {
+        let worker = tokio::spawn(crate::notify::worker::run(self.vault.clone(), deliverer.clone()));
         let vault = self.vault.clone();
         let sweeper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(EXPIRY_SWEEP);
@@ -241,19 +267,10 @@ impl App {
                 crate::http::failures::record(&vault, owed).await;
             }
         });
-        let auth = Arc::clone(&self.auth);
-        let key_refresher = tokio::spawn(async move {
-            // Every refresh moves its issuer's due time on (an hour after a
-            // success, a minute after a failure), so this never spins.
-            while let Some(due) = auth.next_refresh() {
-                tokio::time::sleep_until(due.into()).await;
-                auth.refresh_due(std::time::Instant::now()).await;
-            }
-        });
-        let mut tasks = vec![worker, sweeper, closure_sweeper, checkpointer, summariser, key_refresher];
-        if let Some(watch) = &config.watch {
+        let mut tasks = vec![worker, sweeper, closure_sweeper, checkpointer, summariser];
+        if let Some(watch) = watch {
             tasks.push(tokio::spawn(crate::watch::consumer::run(self.vault.clone(), watch.clone())));
         }
-        Ok(Background(tasks))
+        Workers::from(tasks)
     }
 }

@@ -11,11 +11,13 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod auth;
+mod ha;
 mod lifecycle;
 mod notify;
 mod storage;
 mod watch;
 pub use auth::{AuthSettings, ClientSecret, OidcIssuer, OidcSettings, client_secret_env};
+pub use ha::{CLUSTER_SECRET_ENV, ClusterSecret, HaSettings};
 pub use notify::{
     ChatChannel, ChatFormat, ChatUrl, EmailSettings, OrgRouting, PeopleChannels, SMTP_PASSWORD_ENV, SmtpPassword,
     SmtpTls, chat_url_env, routing_of,
@@ -150,6 +152,8 @@ pub struct Config {
     pub watch: Option<WatchSettings>,
     /// When DDI moves may happen without a fee (`[lifecycle]`).
     pub move_windows: crate::domain::moves::MoveWindows,
+    /// This node within a cluster (`[ha]`).
+    pub ha: HaSettings,
     /// Set only by `rootvault dev`: dev issuers and auto-unseal.
     pub dev: bool,
 }
@@ -177,6 +181,7 @@ struct FileConfig {
     auth: auth::FileAuth,
     watch: Option<watch::FileWatch>,
     lifecycle: Option<lifecycle::FileLifecycle>,
+    ha: Option<ha::FileHa>,
 }
 
 #[derive(Deserialize, Default)]
@@ -570,6 +575,7 @@ impl Config {
         let auth = auth::parse_auth(file.auth)?;
         let watch = watch::parse_watch(file.watch, env)?;
         let move_windows = lifecycle::parse_lifecycle(file.lifecycle)?;
+        let ha = ha::parse_ha(file.ha, base_dir, env)?;
         let public_url = env.var("ROOTVAULT_PUBLIC_URL").or(file.public_url);
         if let Some(url) = &public_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
@@ -593,6 +599,7 @@ impl Config {
             auth,
             watch,
             move_windows,
+            ha,
             dev: false,
         })
     }
@@ -627,6 +634,7 @@ impl Config {
             auth: AuthSettings::dev(),
             watch: None,
             move_windows: crate::domain::moves::MoveWindows::default(),
+            ha: HaSettings::single_node(),
             dev: true,
         }
     }

@@ -68,6 +68,11 @@ pub enum Error {
     /// 503: a dependency (KMS) failed; details are logged.
     #[error("a dependency is unavailable")]
     Unavailable(String),
+    /// 503: in a cluster (DESIGN §17), no node holds the lease right now, or
+    /// this node lost it while the request was under way; a retry a moment
+    /// later reaches the new active node.
+    #[error("no node of the cluster is active right now; retry in a moment")]
+    NoActiveNode,
     /// 500: a bug or a storage failure; details are logged.
     #[error("internal error")]
     Internal(String),
@@ -112,6 +117,7 @@ impl Error {
             Error::AuditUnavailable => "audit_unavailable",
             Error::AuditTampered => "audit_log_tampered",
             Error::Unavailable(_) => "unavailable",
+            Error::NoActiveNode => "no_active_node",
             Error::Internal(_) => "internal_error",
         }
     }
@@ -119,7 +125,9 @@ impl Error {
     /// How an audit event records this error: a rule said no, or we failed.
     pub fn outcome(&self) -> Outcome {
         match self {
-            Error::AuditUnavailable | Error::Unavailable(_) | Error::Internal(_) => Outcome::Error,
+            Error::AuditUnavailable | Error::Unavailable(_) | Error::NoActiveNode | Error::Internal(_) => {
+                Outcome::Error
+            }
             _ => Outcome::Denied,
         }
     }

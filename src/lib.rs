@@ -13,6 +13,7 @@
 //! - [`auth`]: bearer-token verification and dev issuers.
 //! - [`vault`]: the use cases, each one audited transaction.
 //! - [`http`]: the JSON API.
+//! - [`ha`]: high availability: the lease, fencing, forwarding, gating.
 //! - [`watch`]: the root sign-in watch's queue consumer.
 //! - [`cli`]: the command line.
 
@@ -27,6 +28,7 @@ pub mod crypto;
 pub mod dev;
 pub mod domain;
 pub mod error;
+pub mod ha;
 pub mod http;
 pub mod notify;
 pub mod store;

@@ -24,9 +24,11 @@ pub fn status_of(err: &Error) -> StatusCode {
         Error::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        Error::Sealed | Error::AuditUnavailable | Error::AuditTampered | Error::Unavailable(_) => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        Error::Sealed
+        | Error::AuditUnavailable
+        | Error::AuditTampered
+        | Error::Unavailable(_)
+        | Error::NoActiveNode => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -43,6 +45,10 @@ impl IntoResponse for Error {
             response
                 .headers_mut()
                 .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        if let Error::NoActiveNode = self {
+            // A standby takes over within seconds (DESIGN §17).
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
         }
         response
     }

@@ -11,6 +11,7 @@ mod dev_idp;
 pub mod error;
 pub mod extract;
 pub mod failures;
+mod ha_status;
 mod halves;
 pub mod html;
 mod links;
@@ -31,7 +32,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -39,10 +40,16 @@ use axum::routing::{delete, get, post, put};
 
 use crate::app::App;
 use crate::error::Error;
+use crate::ha::forward::{self, Forwarded};
 use extract::RequestId;
 
 /// Request bodies above this size are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The largest body a standby forwards: the largest any route takes (the
+/// console's QR picture upload); the active node holds each route to its own.
+pub const MAX_FORWARD_BODY_BYTES: usize =
+    if console::MAX_UPLOAD_BYTES > MAX_BODY_BYTES { console::MAX_UPLOAD_BYTES } else { MAX_BODY_BYTES };
 
 /// The route template a response was produced by, for logs: raw paths may
 /// one day carry capability ids, templates never do.
@@ -60,13 +67,28 @@ async fn remember_route(req: Request, next: Next) -> Response {
 
 /// Give every request an id, answer with it, mark every response
 /// uncacheable, and log one line per request (never bodies or headers).
-async fn request_context(mut req: Request, next: Next) -> Response {
-    let id = uuid::Uuid::new_v4().to_string();
+/// A request a standby forwarded keeps the standby's id and is served
+/// under the client's address, once its proof holds
+/// (`crate::ha::forward::accept`).
+async fn request_context(State(app): State<App>, mut req: Request, next: Next) -> Response {
+    let mut id = uuid::Uuid::new_v4().to_string();
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     let started = Instant::now();
-    let mut response = next.run(req).await;
-    let route = response.extensions().get::<RouteTemplate>().map_or("(unmatched)", |r| r.0.as_str()).to_owned();
+    let mut response = match forward::accept(&app, req).await {
+        Ok(req) => {
+            if let Some(RequestId(forwarded)) = req.extensions().get::<RequestId>() {
+                id.clone_from(forwarded);
+            }
+            next.run(req).await
+        }
+        Err(refusal) => refusal,
+    };
+    let route = match (response.extensions().get::<RouteTemplate>(), response.extensions().get::<Forwarded>()) {
+        (Some(route), _) => route.0.clone(),
+        (None, Some(Forwarded)) => "(forwarded to the active node)".to_owned(),
+        (None, None) => "(unmatched)".to_owned(),
+    };
     tracing::info!(
         request_id = %id,
         method = %method,
@@ -154,6 +176,7 @@ pub fn router(app: App) -> Router {
         .route("/v1/sys/unseal", post(sys::unseal))
         .route("/v1/sys/backup", get(sys::backup))
         .route("/v1/sys/notifications", get(notifications::list))
+        .route("/v1/sys/ha-status", get(ha_status::show))
         .route("/v1/accounts", post(accounts::create).get(accounts::list))
         .route("/v1/accounts/{account_id}", get(accounts::show).patch(accounts::update))
         .route("/v1/accounts/{account_id}/custodians/{half}", put(accounts::set_custodians))
@@ -202,6 +225,9 @@ pub fn router(app: App) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(utf8_path))
         .layer(middleware::from_fn_with_state(app.clone(), ratelimit::guard))
-        .layer(middleware::from_fn(request_context))
+        // A standby forwards before any limit: the active node counts
+        // every client's requests, under the client's own address.
+        .layer(middleware::from_fn_with_state(app.clone(), forward::to_active))
+        .layer(middleware::from_fn_with_state(app.clone(), request_context))
         .with_state(app)
 }

@@ -26,6 +26,7 @@ mod dev_errors;
 mod dev_idp;
 mod encryption_context;
 mod fake_idp;
+mod ha;
 mod halves;
 mod helpers;
 mod input_hardening;

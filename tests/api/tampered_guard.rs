@@ -178,6 +178,8 @@ async fn on_a_tampered_log_no_route_and_no_worker_changes_anything_or_releases_a
         ),
         Call { allowed: true, ..call(Method::GET, "/v1/sys/backup", "/v1/sys/backup".into(), &ada, None) },
         call(Method::GET, "/v1/sys/notifications", "/v1/sys/notifications".into(), &ada, None),
+        // The cluster's status reads no account and writes nothing.
+        Call { allowed: true, ..call(Method::GET, "/v1/sys/ha-status", "/v1/sys/ha-status".into(), &ada, None) },
         call(
             Method::POST,
             "/v1/accounts",

@@ -22,6 +22,7 @@ mod signed;
 mod signin;
 mod visitor;
 
+pub use qr_upload::MAX_UPLOAD_BYTES;
 pub use signed::{CsrfForm, SignedIn};
 
 pub use page::{headers as page_headers, page, problem};
