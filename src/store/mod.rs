@@ -31,6 +31,7 @@ pub mod reverse;
 pub mod root_signins;
 pub mod secrets_manager;
 pub mod sessions;
+pub mod sql;
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -39,15 +40,21 @@ use std::time::Duration;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
+use self::sql::Conn;
+
 use crate::audit::log::AuditLog;
 use crate::audit::merkle::Hash;
 
-/// Storage failures. SQLite's messages can quote values, so they are logged
-/// by the caller and never sent to clients.
-#[derive(Debug, thiserror::Error)]
+/// Storage failures. The engines' messages can quote values, so they are
+/// logged by the caller and never sent to clients.
+#[derive(thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database error: {}", postgres_summary(.0))]
+    Postgres(#[from] ::postgres::Error),
+    #[error("a query parameter is wrong: {0}")]
+    Parameter(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     #[error("the background task running a database call failed")]
@@ -64,11 +71,35 @@ pub enum StoreError {
     ProviderUnknown,
 }
 
+/// A PostgreSQL error without its detail, which can quote a row's values.
+fn postgres_summary(e: &::postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
+    }
+}
+
+/// The message only: a PostgreSQL error's own `Debug` shows its detail.
+impl std::fmt::Debug for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoreError({self})")
+    }
+}
+
 impl StoreError {
-    /// Whether the error is a uniqueness or check constraint violation.
+    /// Whether the error is a uniqueness or check constraint violation
+    /// (SQLSTATE class 23 on PostgreSQL).
     pub fn is_constraint(&self) -> bool {
-        matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
-            if e.code == rusqlite::ErrorCode::ConstraintViolation)
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::ConstraintViolation
+            }
+            StoreError::Postgres(e) => e.code().is_some_and(|c| c.code().starts_with("23")),
+            _ => false,
+        }
     }
 }
 
@@ -280,7 +311,7 @@ impl Store {
 
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> bool {
-        self.read(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map_err(StoreError::from)).await.is_ok()
+        self.read(|c| Conn::sqlite(c).query_one("SELECT 1", sql::params![])).await.is_ok()
     }
 
     /// Synchronous access for start-up and command-line tasks that run
