@@ -86,7 +86,7 @@ async fn issuers(config: &Config) -> Result<Vec<IssuerKeys>, StartError> {
 pub async fn build(config: &Config) -> Result<App, StartError> {
     std::fs::create_dir_all(&config.data_dir)?;
     let store = Store::open(&config.data_dir)?;
-    let record = store.blocking(|c| keyring::load(c))?;
+    let record = store.blocking(keyring::load)?;
     let keys: Arc<dyn KeyProvider> = match (&config.keys, record) {
         (KeysConfig::Local, Some(KeyringRecord { provider, sealed: Some(ring) })) if provider == "local" => {
             Arc::new(LocalKeyProvider::sealed(ring))

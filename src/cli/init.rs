@@ -27,7 +27,7 @@ pub fn run(config: Option<PathBuf>, data_dir: Option<PathBuf>, shares: u8, thres
     }
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     let store = Store::open(&data_dir)?;
-    if store.blocking(|c| keyring::load(c))?.is_some() {
+    if store.blocking(keyring::load)?.is_some() {
         bail!("{} is already initialised; its shares were printed when it was", data_dir.display());
     }
     let (ring, shares_out) = SealedKeyring::create(shares, threshold)?;

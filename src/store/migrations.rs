@@ -1,4 +1,5 @@
-//! Versioned schema migrations, applied in order on start.
+//! Versioned schema migrations of the SQLite database, applied in order on
+//! start (SQLite only).
 //!
 //! The schema version lives in SQLite's `user_version`. Each migration runs
 //! in one transaction with its version bump, so a crash mid-migration leaves
@@ -446,7 +447,8 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-/// Bring the schema up to the latest version.
+/// Bring the schema up to the latest version. SQLite only: the
+/// PostgreSQL schema has migrations of its own.
 pub fn apply(conn: &mut Connection) -> Result<(), StoreError> {
     let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?.try_into().unwrap_or(0);
     if current > MIGRATIONS.len() {

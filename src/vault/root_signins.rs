@@ -87,12 +87,12 @@ fn record(
     tolerances: Tolerances,
     now: &str,
 ) -> Result<WatchOutcome, Error> {
-    match store::accounts::status(batch.tx(), &event.account)?.as_deref() {
+    match store::accounts::status(batch.conn(), &event.account)?.as_deref() {
         None => return reject(batch, message_id, RejectReason::UnknownAccount, Some(&event.account), now),
         Some("active") => {}
         Some(_) => return reject(batch, message_id, RejectReason::NotInCustody, Some(&event.account), now),
     }
-    let tx = batch.tx();
+    let tx = batch.conn();
     if store::root_signins::exists(tx, &event.event_id)? {
         return Ok(WatchOutcome::Duplicate);
     }

@@ -9,6 +9,18 @@ pub enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// The statement that opens a write transaction. SQLite takes its
+    /// write lock at once, so a group commit never fails half-way for
+    /// want of it.
+    pub(in crate::store) fn begin_write(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        }
+    }
+}
+
 /// One step of a path into a JSON document.
 #[derive(Debug, Clone, Copy)]
 pub enum Key<'a> {

@@ -73,6 +73,15 @@ impl<'a> Conn<'a> {
         }
     }
 
+    /// The SQLite connection, for what only SQLite has (its backup API,
+    /// its write-ahead log); `None` on PostgreSQL.
+    pub(crate) fn as_sqlite(&self) -> Option<&rusqlite::Connection> {
+        match &self.0 {
+            Engine::Sqlite(conn) => Some(conn),
+            Engine::Postgres(_) => None,
+        }
+    }
+
     /// Run one statement; returns how many rows it changed.
     pub fn execute(&self, sql: &str, params: &[Value]) -> Result<usize, StoreError> {
         match &self.0 {
