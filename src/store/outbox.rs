@@ -251,13 +251,14 @@ pub fn enqueue_message(tx: &Conn, message: &NewMessage<'_>, now: &str, now_ms: i
     Ok(())
 }
 
-/// Deliveries whose next attempt is due, oldest first.
+/// Deliveries whose next attempt is due, oldest first (in the order they
+/// were queued when due at the same time).
 pub fn due(conn: &Conn, now_ms: i64, limit: u32) -> Result<Vec<Due>, StoreError> {
     let rows = conn.query(
         "SELECT o.id, o.channel, o.target, s.url, s.secret, o.event, o.payload, o.attempts
            FROM outbox o LEFT JOIN subscribers s ON s.id = o.subscriber_id
           WHERE o.state = 'pending' AND o.next_attempt_at <= ?1
-          ORDER BY o.next_attempt_at, o.rowid LIMIT ?2",
+          ORDER BY o.next_attempt_at, o.seq LIMIT ?2",
         params![now_ms, limit],
     )?;
     rows.iter()
