@@ -66,10 +66,15 @@ pub fn exists(conn: &Conn, event_id: &EventId) -> Result<bool, StoreError> {
     conn.query_one("SELECT EXISTS (SELECT 1 FROM root_signins WHERE event_id = ?1)", params![event_id.as_str()])?.get(0)
 }
 
-/// Record `event` as `id` with its verdict.
-pub fn insert(tx: &Conn, id: &str, event: &RootEvent, verdict: &Verdict, now: &str) -> Result<(), StoreError> {
-    tx.execute(
-        &format!("INSERT INTO root_signins ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+/// Record `event` as `id` with its verdict; false (and nothing written) if
+/// an event with its CloudTrail id is already recorded. A duplicate is not
+/// an error, so the transaction goes on (PostgreSQL would abort it).
+pub fn insert(tx: &Conn, id: &str, event: &RootEvent, verdict: &Verdict, now: &str) -> Result<bool, StoreError> {
+    let inserted = tx.execute(
+        &format!(
+            "INSERT INTO root_signins ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (event_id) DO NOTHING"
+        ),
         params![
             id,
             event.account.as_str(),
@@ -85,7 +90,7 @@ pub fn insert(tx: &Conn, id: &str, event: &RootEvent, verdict: &Verdict, now: &s
             event.region,
         ],
     )?;
-    Ok(())
+    Ok(inserted == 1)
 }
 
 /// Where a listing stands: the `(event_time, id)` of a row.
@@ -167,4 +172,43 @@ pub fn rotation_candidates(conn: &Conn, account: &AccountId, from: i64, to: i64)
         half = json_text(d, "event_json", &[Key::Name("target"), Key::Name("half")]),
     );
     conn.query(&sql, params![account.as_str(), from, to])?.iter().map(|r| r.get(0)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn an_event_recorded_twice_is_kept_once_without_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let event = RootEvent {
+            event_id: EventId::parse("0b6c8c1e-9a3f-4c1e-8a52-3f1f2b6d7e01").unwrap(),
+            account: "123456789012".parse().unwrap(),
+            event_name: EventName::ConsoleLogin,
+            event_time: 1_772_368_496,
+            source_ip: None,
+            mfa_used: Some(true),
+            outcome: LoginOutcome::Success,
+            region: None,
+        };
+        let verdict = Verdict { classification: Classification::Unexplained, request_id: None };
+        let stored = store
+            .blocking(|c| {
+                c.execute(
+                    "INSERT INTO accounts (account_id, name, kind, model, dedicated_payer, custody, root_email, contacts,
+                                           kms_keys, created_at, created_by)
+                     VALUES ('123456789012', 'a', 'payer', 'spam', 1, 'provider_split', 'r@x', '{}', '{}', 't', 'acme/ada')",
+                    params![],
+                )?;
+                let first = insert(c, "first", &event, &verdict, "t")?;
+                let second = insert(c, "second", &event, &verdict, "t")?;
+                Ok((first, second, list(c, &event.account, None, 10)?.0))
+            })
+            .unwrap();
+        assert_eq!((stored.0, stored.1), (true, false));
+        assert_eq!(stored.2.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["first"]);
+        assert_eq!(stored.2[0].mfa_used, Some(true));
+    }
 }

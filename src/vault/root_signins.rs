@@ -107,10 +107,9 @@ fn record(
     )?;
     let verdict = root_signin::classify(event, Evidence { releases: &releases, rotations: &rotations }, tolerances);
     let id = uuid::Uuid::new_v4().to_string();
-    match store::root_signins::insert(tx, &id, event, &verdict, now) {
+    if !store::root_signins::insert(tx, &id, event, &verdict, now)? {
         // Recorded by another writer since the check: the same as a duplicate.
-        Err(e) if e.is_constraint() => return Ok(WatchOutcome::Duplicate),
-        other => other?,
+        return Ok(WatchOutcome::Duplicate);
     }
     let Verdict { classification, request_id } = verdict;
     let target = match &request_id {
