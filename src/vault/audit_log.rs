@@ -106,7 +106,8 @@ struct Selection {
 
 impl Selection {
     fn new(scope: Scope, q: &AuditQuery, below: u64, limit: u64) -> Result<Self, Error> {
-        // Sequence numbers are SQLite integers; a larger cursor would wrap.
+        // Sequence numbers are 64-bit signed integers in the database; a
+        // larger cursor would wrap.
         if q.after_seq.is_some_and(|a| i64::try_from(a).is_err()) {
             return Err(Error::malformed("invalid_query", "after_seq is out of range"));
         }

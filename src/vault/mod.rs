@@ -3,7 +3,7 @@
 //!
 //! HTTP handlers and command-line tasks call these methods; each one checks
 //! the domain rules, does its crypto, and commits its change together with
-//! its audit event in one SQLite transaction. A refusal is recorded too, in a
+//! its audit event in one database transaction. A refusal is recorded too, in a
 //! transaction of its own. If an event cannot be committed, the caller gets
 //! `Error::AuditUnavailable` and nothing has changed (invariant 4).
 
@@ -80,7 +80,7 @@ pub struct Vault {
     public_url: Arc<std::sync::RwLock<String>>,
     /// Seconds added to the clock of calendar rules; only tests move it.
     clock_shift: Arc<std::sync::atomic::AtomicI64>,
-    /// Where ciphertexts live when not in SQLite.
+    /// Where ciphertexts live when not in the database.
     secrets: Option<crate::store::secrets_manager::SecretsManagerHalves>,
     /// Webhooks may target private addresses (dev mode; see `notify::target`).
     allow_private_webhooks: bool,

@@ -197,7 +197,7 @@ pub(crate) mod scratch {
             return None;
         };
         let admin: postgres::Config = url.parse().expect("ROOTVAULT_TEST_PG_URL is a PostgreSQL URL");
-        let name = format!("rootvault_test_{}", uuid::Uuid::new_v4().simple());
+        let name = format!("rootvault_unit_{}", uuid::Uuid::new_v4().simple());
         let mut client = admin.connect(postgres::NoTls).expect("the test server answers");
         client.batch_execute(&format!("CREATE DATABASE {name}")).expect("a scratch database can be created");
         let conn = admin.clone().dbname(&name).connect(postgres::NoTls).expect("the scratch database answers");
