@@ -108,7 +108,7 @@ pub fn open_store(config: &Config) -> Result<Store, StartError> {
 /// starts sealed; `aws-kms` is ready at once (recorded on first start).
 pub async fn build(config: &Config) -> Result<App, StartError> {
     let store = open_store(config)?;
-    let record = store.blocking(|c| keyring::load(c))?;
+    let record = store.blocking(keyring::load)?;
     let keys: Arc<dyn KeyProvider> = match (&config.keys, record) {
         (KeysConfig::Local, Some(KeyringRecord { provider, sealed: Some(ring) })) if provider == "local" => {
             Arc::new(LocalKeyProvider::sealed(ring))

@@ -173,7 +173,7 @@ fn caller(org: &str, sub: &str, roles: &[Role]) -> Caller {
 /// Create the key ring and the dev share on first use; return the share.
 fn ensure_keyring(store: &Store, data_dir: &Path) -> Result<SecretString, DevError> {
     let share_path = data_dir.join(SHARE_FILE);
-    if store.blocking(|c| keyring::load(c))?.is_none() {
+    if store.blocking(keyring::load)?.is_none() {
         let (ring, shares) = SealedKeyring::create(1, 1).map_err(Error::from)?;
         let mut file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&share_path)?;
         for share in &shares {

@@ -2,7 +2,7 @@
 //!
 //! Every request that touches an account, a half, custody or the seal is one
 //! event, granted or refused, and so is every authentication failure. Events
-//! are written in the same SQLite transaction as the change they record
+//! are written in the same database transaction as the change they record
 //! (`crate::vault`), into a table whose triggers refuse UPDATE and DELETE.
 //! The leaf bytes of an event are its RFC 8785 canonical JSON. Each event
 //! names the orgs it is scoped to, with a dense counter per org

@@ -98,13 +98,12 @@ pub fn restore(args: &RestoreArgs) -> anyhow::Result<()> {
     if <[u8; 32]>::from(Sha256::digest(&bytes)) != manifest.sha256 {
         bail!("the backup file does not match its manifest (its hash differs)");
     }
-    let conn = rusqlite::Connection::open(&args.from)?;
-    let rows = crate::store::audit::rows(&conn)?;
+    let (rows, tree) = crate::store::backup::read_copy(&args.from, |c| {
+        Ok((crate::store::audit::rows(c)?, crate::store::audit::rebuild_tree(c)?))
+    })?;
     if let Some((i, row)) = rows.iter().enumerate().find(|(i, r)| r.seq != *i as u64) {
         bail!("the backup's audit log is missing entry {i} (found seq {})", row.seq);
     }
-    let tree = crate::store::audit::rebuild_tree(&conn)?;
-    drop(conn);
     if tree.size() != manifest.size || tree.root(manifest.size)? != manifest.root {
         bail!("the backup's audit log does not match its manifest (size {} or root differs)", tree.size());
     }

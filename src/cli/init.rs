@@ -28,7 +28,7 @@ pub fn run(config: Option<PathBuf>, data_dir: Option<PathBuf>, shares: u8, thres
         }
         (None, None) => bail!("give --config or --data-dir"),
     };
-    if store.blocking(|c| keyring::load(c))?.is_some() {
+    if store.blocking(keyring::load)?.is_some() {
         bail!("{} is already initialised; its shares were printed when it was", data_dir.display());
     }
     let (ring, shares_out) = SealedKeyring::create(shares, threshold)?;

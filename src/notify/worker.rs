@@ -111,7 +111,7 @@ pub async fn deliver_due(store: &Store, deliverer: &Deliverer) -> Result<usize, 
         let channel = item.destination.channel().as_str();
         let (error, permanent) = match deliverer.attempt(&item).await {
             Attempt::Delivered => {
-                store.write(move |b| outbox::mark_delivered(b.tx(), &id, &now_rfc3339())).await?;
+                store.write(move |b| outbox::mark_delivered(b.conn(), &id, &now_rfc3339())).await?;
                 delivered += 1;
                 continue;
             }
@@ -125,7 +125,7 @@ pub async fn deliver_due(store: &Store, deliverer: &Deliverer) -> Result<usize, 
             now_ms() + i64::try_from(deliverer.settings.backoff(attempts).as_millis()).unwrap_or(i64::MAX / 2)
         };
         tracing::warn!(delivery = %item.id, channel, attempts, give_up, %error, "delivery failed");
-        store.write(move |b| outbox::mark_failed(b.tx(), &id, &error, next, give_up)).await?;
+        store.write(move |b| outbox::mark_failed(b.conn(), &id, &error, next, give_up)).await?;
     }
     Ok(delivered)
 }

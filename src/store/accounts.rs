@@ -1,8 +1,7 @@
 //! The `accounts` table.
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
-
 use super::StoreError;
+use super::sql::{Conn, Row, params};
 use crate::domain::account::{Account, AccountKind, AccountModel, AssignmentTerms, CustodyMode};
 use crate::domain::closure::AccountStatus;
 use crate::domain::ids::{AccountId, OrgName, Principal};
@@ -24,7 +23,7 @@ fn enum_from<T: serde::de::DeserializeOwned>(text: String, what: &str) -> Result
 }
 
 /// Insert a new account. A duplicate id is a constraint violation.
-pub fn insert(tx: &Transaction, account: &Account, by: &Principal, now: &str) -> Result<(), StoreError> {
+pub fn insert(tx: &Conn, account: &Account, by: &Principal, now: &str) -> Result<(), StoreError> {
     let contacts = serde_json::to_string(&account.contacts).map_err(|_| corrupt("contacts"))?;
     let kms_keys = serde_json::to_string(&account.kms_keys).map_err(|_| corrupt("kms_keys"))?;
     let onboarding = OnboardingState::for_new_account(account.custody);
@@ -56,7 +55,7 @@ pub fn insert(tx: &Transaction, account: &Account, by: &Principal, now: &str) ->
 
 /// Store the details a provider admin may change: name, root e-mail,
 /// contacts and the consent flags.
-pub fn update_details(tx: &Transaction, account: &Account) -> Result<(), StoreError> {
+pub fn update_details(tx: &Conn, account: &Account) -> Result<(), StoreError> {
     let contacts = serde_json::to_string(&account.contacts).map_err(|_| corrupt("contacts"))?;
     tx.execute(
         "UPDATE accounts SET name = ?2, root_email = ?3, contacts = ?4, public_sector = ?5, aws_india = ?6
@@ -76,63 +75,48 @@ pub fn update_details(tx: &Transaction, account: &Account) -> Result<(), StoreEr
 const COLUMNS: &str = "account_id, name, kind, model, dedicated_payer, custody, customer_org, root_email, contacts, \
                        kms_keys, public_sector, aws_india";
 
-/// The selected columns, in `COLUMNS` order.
-type AccountRow = (String, String, String, String, bool, String, Option<String>, String, String, String, bool, bool);
-
-fn from_row(row: &Row) -> Result<Result<Account, StoreError>, rusqlite::Error> {
-    let raw: AccountRow = (
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-        row.get(9)?,
-        row.get(10)?,
-        row.get(11)?,
-    );
-    Ok(parse(raw))
-}
-
-fn parse(
-    (id, name, kind, model, dedicated, custody, customer, email, contacts, keys, public_sector, aws_india): AccountRow,
-) -> Result<Account, StoreError> {
+/// An account from a row of `COLUMNS`.
+fn from_row(row: &Row) -> Result<Account, StoreError> {
     Ok(Account {
-        account_id: id.parse().map_err(|_| corrupt("account_id"))?,
-        name,
-        kind: enum_from::<AccountKind>(kind, "kind")?,
-        model: enum_from::<AccountModel>(model, "model")?,
-        dedicated_payer: dedicated,
-        custody: custody.parse::<CustodyMode>().map_err(|_| corrupt("custody"))?,
-        customer_org: customer.map(|o| o.parse()).transpose().map_err(|_| corrupt("customer_org"))?,
-        root_email: email.parse().map_err(|_| corrupt("root_email"))?,
-        contacts: serde_json::from_str(&contacts).map_err(|_| corrupt("contacts"))?,
-        kms_keys: serde_json::from_str(&keys).map_err(|_| corrupt("kms_keys"))?,
-        assignment: AssignmentTerms { public_sector, aws_india },
+        account_id: row.get::<String>(0)?.parse().map_err(|_| corrupt("account_id"))?,
+        name: row.get(1)?,
+        kind: enum_from::<AccountKind>(row.get(2)?, "kind")?,
+        model: enum_from::<AccountModel>(row.get(3)?, "model")?,
+        dedicated_payer: row.get(4)?,
+        custody: row.get::<String>(5)?.parse::<CustodyMode>().map_err(|_| corrupt("custody"))?,
+        customer_org: row
+            .get::<Option<String>>(6)?
+            .map(|o| o.parse())
+            .transpose()
+            .map_err(|_| corrupt("customer_org"))?,
+        root_email: row.get::<String>(7)?.parse().map_err(|_| corrupt("root_email"))?,
+        contacts: serde_json::from_str(&row.get::<String>(8)?).map_err(|_| corrupt("contacts"))?,
+        kms_keys: serde_json::from_str(&row.get::<String>(9)?).map_err(|_| corrupt("kms_keys"))?,
+        assignment: AssignmentTerms { public_sector: row.get(10)?, aws_india: row.get(11)? },
     })
 }
 
 /// One account by id.
-pub fn get(conn: &Connection, id: &AccountId) -> Result<Option<Account>, StoreError> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM accounts WHERE account_id = ?1"), [id.as_str()], from_row)
-        .optional()?
+pub fn get(conn: &Conn, id: &AccountId) -> Result<Option<Account>, StoreError> {
+    conn.query_opt(&format!("SELECT {COLUMNS} FROM accounts WHERE account_id = ?1"), params![id.as_str()])?
+        .map(|row| from_row(&row))
         .transpose()
 }
 
 /// All accounts, in id order.
-pub fn list(conn: &Connection) -> Result<Vec<Account>, StoreError> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM accounts ORDER BY account_id"))?;
-    let rows = stmt.query_map([], from_row)?;
-    rows.map(|r| r.map_err(StoreError::from).and_then(|a| a)).collect()
+pub fn list(conn: &Conn) -> Result<Vec<Account>, StoreError> {
+    conn.query(&format!("SELECT {COLUMNS} FROM accounts ORDER BY account_id"), params![])?
+        .iter()
+        .map(from_row)
+        .collect()
 }
 
 /// `active`, `returned` (handed back to the customer), `closed` or
 /// `closed_permanently`.
-pub fn status(conn: &Connection, id: &AccountId) -> Result<Option<String>, StoreError> {
-    Ok(conn.query_row("SELECT status FROM accounts WHERE account_id = ?1", [id.as_str()], |r| r.get(0)).optional()?)
+pub fn status(conn: &Conn, id: &AccountId) -> Result<Option<String>, StoreError> {
+    conn.query_opt("SELECT status FROM accounts WHERE account_id = ?1", params![id.as_str()])?
+        .map(|r| r.get(0))
+        .transpose()
 }
 
 /// Where an account stands in its life.
@@ -145,30 +129,27 @@ pub struct Lifecycle {
 }
 
 /// The lifecycle of one account.
-pub fn lifecycle(conn: &Connection, id: &AccountId) -> Result<Option<Lifecycle>, StoreError> {
+pub fn lifecycle(conn: &Conn, id: &AccountId) -> Result<Option<Lifecycle>, StoreError> {
     let row = conn
-        .query_row("SELECT status, onboarding, closed_at FROM accounts WHERE account_id = ?1", [id.as_str()], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
-        })
-        .optional()?;
-    row.map(|(status, onboarding, closed_at)| {
+        .query_opt("SELECT status, onboarding, closed_at FROM accounts WHERE account_id = ?1", params![id.as_str()])?;
+    row.map(|r| {
         Ok(Lifecycle {
-            status: AccountStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
-            onboarding: OnboardingState::parse(&onboarding).ok_or_else(|| corrupt("onboarding"))?,
-            closed_at,
+            status: AccountStatus::parse(&r.get::<String>(0)?).ok_or_else(|| corrupt("status"))?,
+            onboarding: OnboardingState::parse(&r.get::<String>(1)?).ok_or_else(|| corrupt("onboarding"))?,
+            closed_at: r.get(2)?,
         })
     })
     .transpose()
 }
 
 /// Record where the account's onboarding stands.
-pub fn set_onboarding(tx: &Transaction, id: &AccountId, state: OnboardingState) -> Result<(), StoreError> {
+pub fn set_onboarding(tx: &Conn, id: &AccountId, state: OnboardingState) -> Result<(), StoreError> {
     tx.execute("UPDATE accounts SET onboarding = ?2 WHERE account_id = ?1", params![id.as_str(), state.as_str()])?;
     Ok(())
 }
 
 /// Close an account at `at` (Unix seconds), keeping everything it holds.
-pub fn close(tx: &Transaction, id: &AccountId, at: i64) -> Result<(), StoreError> {
+pub fn close(tx: &Conn, id: &AccountId, at: i64) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE accounts SET status = 'closed', closed_at = ?2 WHERE account_id = ?1",
         params![id.as_str(), at],
@@ -177,27 +158,23 @@ pub fn close(tx: &Transaction, id: &AccountId, at: i64) -> Result<(), StoreError
 }
 
 /// Reopen a closed account: it is active again.
-pub fn reopen(tx: &Transaction, id: &AccountId) -> Result<(), StoreError> {
-    tx.execute("UPDATE accounts SET status = 'active', closed_at = NULL WHERE account_id = ?1", [id.as_str()])?;
+pub fn reopen(tx: &Conn, id: &AccountId) -> Result<(), StoreError> {
+    tx.execute("UPDATE accounts SET status = 'active', closed_at = NULL WHERE account_id = ?1", params![id.as_str()])?;
     Ok(())
 }
 
 /// Accounts that are closed (and may still be reopened), with when.
-pub fn closed(conn: &Connection) -> Result<Vec<(AccountId, i64)>, StoreError> {
-    let mut stmt = conn.prepare(
+pub fn closed(conn: &Conn) -> Result<Vec<(AccountId, i64)>, StoreError> {
+    let rows = conn.query(
         "SELECT account_id, closed_at FROM accounts WHERE status = 'closed' AND closed_at IS NOT NULL
           ORDER BY account_id",
+        params![],
     )?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-    rows.map(|row| {
-        let (id, at) = row?;
-        Ok((id.parse().map_err(|_| corrupt("account_id"))?, at))
-    })
-    .collect()
+    rows.iter().map(|r| Ok((r.get::<String>(0)?.parse().map_err(|_| corrupt("account_id"))?, r.get(1)?))).collect()
 }
 
 /// Hand the account to another customer.
-pub fn move_to(tx: &Transaction, id: &AccountId, customer: &OrgName) -> Result<(), StoreError> {
+pub fn move_to(tx: &Conn, id: &AccountId, customer: &OrgName) -> Result<(), StoreError> {
     tx.execute("UPDATE accounts SET customer_org = ?2 WHERE account_id = ?1", params![id.as_str(), customer.as_str()])?;
     Ok(())
 }
@@ -205,11 +182,14 @@ pub fn move_to(tx: &Transaction, id: &AccountId, customer: &OrgName) -> Result<(
 /// End custody of an account: destroy the wrapped data keys of every half
 /// version (crypto-shredding: the ciphertexts can never be opened again),
 /// drop pending rotations and custodians, and record the new status.
-pub fn end_custody(tx: &Transaction, id: &AccountId, status: &str) -> Result<(), StoreError> {
-    tx.execute("UPDATE half_versions SET wrapped_key = x'', ciphertext = x'' WHERE account_id = ?1", [id.as_str()])?;
-    tx.execute("DELETE FROM pending_rotations WHERE account_id = ?1", [id.as_str()])?;
+pub fn end_custody(tx: &Conn, id: &AccountId, status: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE half_versions SET wrapped_key = ?2, ciphertext = ?2 WHERE account_id = ?1",
+        params![id.as_str(), super::SHREDDED],
+    )?;
+    tx.execute("DELETE FROM pending_rotations WHERE account_id = ?1", params![id.as_str()])?;
     super::fingerprints::forget(tx, id)?;
-    tx.execute("DELETE FROM custodians WHERE account_id = ?1", [id.as_str()])?;
+    tx.execute("DELETE FROM custodians WHERE account_id = ?1", params![id.as_str()])?;
     tx.execute("UPDATE accounts SET status = ?2 WHERE account_id = ?1", params![id.as_str(), status])?;
     Ok(())
 }

@@ -4,9 +4,8 @@
 //! the notifier later turns it into e-mail and chat deliveries in the
 //! outbox and marks it routed, in one transaction, so each is routed once.
 
-use rusqlite::{Connection, Transaction, params};
-
 use super::StoreError;
+use super::sql::{Conn, params};
 use crate::domain::ids::AccountId;
 
 /// An event not yet routed.
@@ -18,34 +17,28 @@ pub struct Unrouted {
     pub payload: String,
 }
 
-pub fn announce(
-    tx: &Transaction,
-    account: &AccountId,
-    event: &str,
-    payload: &str,
-    now: &str,
-) -> Result<(), StoreError> {
-    tx.prepare_cached(
+pub fn announce(tx: &Conn, account: &AccountId, event: &str, payload: &str, now: &str) -> Result<(), StoreError> {
+    tx.execute(
         "INSERT INTO announcements (id, event, account_id, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![uuid::Uuid::new_v4().to_string(), event, account.as_str(), payload, now])?;
+        params![uuid::Uuid::new_v4().to_string(), event, account.as_str(), payload, now],
+    )?;
     Ok(())
 }
 
 /// The oldest announcements not yet routed.
-pub fn unrouted(conn: &Connection, limit: u32) -> Result<Vec<Unrouted>, StoreError> {
-    let mut stmt = conn.prepare(
+pub fn unrouted(conn: &Conn, limit: u32) -> Result<Vec<Unrouted>, StoreError> {
+    let rows = conn.query(
         "SELECT id, event, account_id, payload FROM announcements WHERE routed_at IS NULL
           ORDER BY created_at, id LIMIT ?1",
+        params![limit],
     )?;
-    let rows = stmt.query_map([limit], |r| {
-        Ok(Unrouted { id: r.get(0)?, event: r.get(1)?, account_id: r.get(2)?, payload: r.get(3)? })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    rows.iter()
+        .map(|r| Ok(Unrouted { id: r.get(0)?, event: r.get(1)?, account_id: r.get(2)?, payload: r.get(3)? }))
+        .collect()
 }
 
 /// Mark an announcement routed; false if another worker got there first.
-pub fn mark_routed(tx: &Transaction, id: &str, now: &str) -> Result<bool, StoreError> {
+pub fn mark_routed(tx: &Conn, id: &str, now: &str) -> Result<bool, StoreError> {
     let changed =
         tx.execute("UPDATE announcements SET routed_at = ?2 WHERE id = ?1 AND routed_at IS NULL", params![id, now])?;
     Ok(changed == 1)

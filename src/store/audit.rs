@@ -2,8 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
-
+use super::sql::{Conn, params};
 use super::{Batch, StoreError};
 use crate::audit::log::{StoredRow, may_lack_mac};
 use crate::audit::merkle::{Hash, MerkleTree, leaf_hash};
@@ -15,14 +14,13 @@ use crate::audit::{AuditEvent, EventDraft, Outcome};
 /// transaction and savepoint that will hold the event, so a job that rolls
 /// back takes its counters with it and the next event reuses them: they
 /// stay dense whatever the group commit does.
-fn scope_of(tx: &Transaction<'_>, provider: &str, draft: &EventDraft) -> Result<BTreeMap<String, u64>, StoreError> {
+fn scope_of(tx: &Conn, provider: &str, draft: &EventDraft) -> Result<BTreeMap<String, u64>, StoreError> {
     let account = match &draft.target.account_id {
         Some(id) => Some(
-            tx.query_row("SELECT customer_org FROM accounts WHERE account_id = ?1", [id], |r| {
-                r.get::<_, Option<String>>(0)
-            })
-            .optional()?
-            .flatten(),
+            tx.query_opt("SELECT customer_org FROM accounts WHERE account_id = ?1", params![id])?
+                .map(|r| r.get::<Option<String>>(0))
+                .transpose()?
+                .flatten(),
         ),
         None => None,
     };
@@ -31,9 +29,8 @@ fn scope_of(tx: &Transaction<'_>, provider: &str, draft: &EventDraft) -> Result<
     orgs.extend(draft.former_customer.as_ref().map(ToString::to_string));
     let mut scope = BTreeMap::new();
     for org in orgs {
-        let next: i64 =
-            tx.query_row("SELECT COALESCE(MAX(n), 0) + 1 FROM audit_scope WHERE org = ?1", [&org], |r| r.get(0))?;
-        let next = u64::try_from(next).map_err(|_| StoreError::Corrupt("audit_scope.n".into()))?;
+        let next: u64 =
+            tx.query_one("SELECT COALESCE(MAX(n), 0) + 1 FROM audit_scope WHERE org = ?1", params![org])?.get(0)?;
         scope.insert(org, next);
     }
     Ok(scope)
@@ -62,23 +59,22 @@ pub fn append(
     if outcome == Outcome::Ok && draft.action.changes_state() && batch.log().tampered().is_some() {
         return Err(StoreError::LogTampered);
     }
-    let seq: i64 = batch.tx().query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_events", [], |r| r.get(0))?;
-    let seq = u64::try_from(seq).map_err(|_| StoreError::Corrupt("audit_events.seq".into()))?;
+    let seq: u64 = batch.conn().query_one("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_events", params![])?.get(0)?;
     let provider = batch.log().provider().ok_or(StoreError::ProviderUnknown)?;
-    let scope = scope_of(batch.tx(), &provider, &draft)?;
+    let scope = scope_of(batch.conn(), &provider, &draft)?;
     let mut event = draft.seal(seq, time, outcome, reason);
     event.scope = scope;
     let json = event.leaf_json().map_err(|e| StoreError::Corrupt(format!("event did not serialize: {e}")))?;
     let leaf = leaf_hash(json.as_bytes());
     let mac = keys.map(|k| k.row_mac(seq, &leaf).to_vec());
     let macless = mac.is_none();
-    batch.tx().execute(
+    batch.conn().execute(
         "INSERT INTO audit_events (seq, time, actor, action, account_id, outcome, event_json, mac)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![seq as i64, time, event.actor, event.action, event.target.account_id, outcome.as_str(), json, mac],
     )?;
     for (org, n) in &event.scope {
-        batch.tx().execute(
+        batch.conn().execute(
             "INSERT INTO audit_scope (org, n, seq) VALUES (?1, ?2, ?3)",
             params![org, *n as i64, seq as i64],
         )?;
@@ -94,31 +90,24 @@ pub fn append(
 
 /// How many events of `org` carry a counter among the first `size` events
 /// of the log: the counter of its last such event (they are dense).
-pub fn scope_count(conn: &Connection, org: &str, size: u64) -> Result<u64, StoreError> {
-    let n: Option<i64> = conn
-        .query_row(
-            "SELECT n FROM audit_scope WHERE org = ?1 AND seq < ?2 AND n IS NOT NULL ORDER BY seq DESC LIMIT 1",
-            params![org, size as i64],
-            |r| r.get(0),
-        )
-        .optional()?;
-    u64::try_from(n.unwrap_or(0)).map_err(|_| StoreError::Corrupt("audit_scope.n".into()))
+pub fn scope_count(conn: &Conn, org: &str, size: u64) -> Result<u64, StoreError> {
+    let n = conn.query_opt(
+        "SELECT n FROM audit_scope WHERE org = ?1 AND seq < ?2 AND n IS NOT NULL ORDER BY seq DESC LIMIT 1",
+        params![org, size as i64],
+    )?;
+    Ok(n.map(|r| r.get(0)).transpose()?.unwrap_or(0))
 }
 
 /// Every stored row in `seq` order, for the integrity check.
-pub fn rows(conn: &Connection) -> Result<Vec<StoredRow>, StoreError> {
-    let mut stmt = conn.prepare("SELECT seq, event_json, mac FROM audit_events ORDER BY seq")?;
-    let rows = stmt
-        .query_map([], |r| Ok(StoredRow { seq: r.get::<_, i64>(0)? as u64, event_json: r.get(1)?, mac: r.get(2)? }))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn rows(conn: &Conn) -> Result<Vec<StoredRow>, StoreError> {
+    let rows = conn.query("SELECT seq, event_json, mac FROM audit_events ORDER BY seq", params![])?;
+    rows.iter().map(|r| Ok(StoredRow { seq: r.get(0)?, event_json: r.get(1)?, mac: r.get(2)? })).collect()
 }
 
 /// The Merkle tree of the stored events, in `seq` order.
-pub fn rebuild_tree(conn: &Connection) -> Result<MerkleTree, StoreError> {
+pub fn rebuild_tree(conn: &Conn) -> Result<MerkleTree, StoreError> {
     let mut tree = MerkleTree::default();
-    let mut stmt = conn.prepare("SELECT event_json FROM audit_events ORDER BY seq")?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
+    for row in conn.query("SELECT event_json FROM audit_events ORDER BY seq", params![])? {
         let json: String = row.get(0)?;
         tree.push(leaf_hash(json.as_bytes()));
     }
@@ -126,36 +115,34 @@ pub fn rebuild_tree(conn: &Connection) -> Result<MerkleTree, StoreError> {
 }
 
 /// The newest checkpoint: its size and signed note.
-pub fn latest_checkpoint(conn: &Connection) -> Result<Option<(u64, String)>, StoreError> {
-    Ok(conn
-        .query_row("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1", [], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
-        })
-        .optional()?)
+pub fn latest_checkpoint(conn: &Conn) -> Result<Option<(u64, String)>, StoreError> {
+    conn.query_opt("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1", params![])?
+        .map(|r| Ok((r.get(0)?, r.get(1)?)))
+        .transpose()
 }
 
 /// The checkpoint of exactly `size`, if one was issued.
-pub fn checkpoint_at(conn: &Connection, size: u64) -> Result<Option<String>, StoreError> {
-    Ok(conn.query_row("SELECT note FROM checkpoints WHERE size = ?1", [size as i64], |r| r.get(0)).optional()?)
+pub fn checkpoint_at(conn: &Conn, size: u64) -> Result<Option<String>, StoreError> {
+    conn.query_opt("SELECT note FROM checkpoints WHERE size = ?1", params![size as i64])?.map(|r| r.get(0)).transpose()
 }
 
 /// Keep a signed checkpoint (the first one of a size wins).
-pub fn store_checkpoint(conn: &Connection, size: u64, root: &Hash, note: &str, now: &str) -> Result<(), StoreError> {
+pub fn store_checkpoint(conn: &Conn, size: u64, root: &Hash, note: &str, now: &str) -> Result<(), StoreError> {
     conn.execute(
-        "INSERT OR IGNORE INTO checkpoints (size, root, note, created_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO checkpoints (size, root, note, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
         params![size as i64, root.as_slice(), note, now],
     )?;
     Ok(())
 }
 
 /// The wrapped audit log key and the key that wrapped it.
-pub fn log_key(conn: &Connection) -> Result<Option<(Vec<u8>, String)>, StoreError> {
-    Ok(conn
-        .query_row("SELECT wrapped, key_id FROM audit_key WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?)
+pub fn log_key(conn: &Conn) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+    conn.query_opt("SELECT wrapped, key_id FROM audit_key WHERE id = 1", params![])?
+        .map(|r| Ok((r.get(0)?, r.get(1)?)))
+        .transpose()
 }
 
-pub fn store_log_key(conn: &Connection, wrapped: &[u8], key_id: &str, now: &str) -> Result<(), StoreError> {
+pub fn store_log_key(conn: &Conn, wrapped: &[u8], key_id: &str, now: &str) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO audit_key (id, wrapped, key_id, created_at) VALUES (1, ?1, ?2, ?3)",
         params![wrapped, key_id, now],
@@ -165,18 +152,15 @@ pub fn store_log_key(conn: &Connection, wrapped: &[u8], key_id: &str, now: &str)
 
 /// The recorded key boundary (the log size when the key came into being)
 /// and its MAC; `None` for a key made before boundaries were recorded.
-pub fn key_boundary(conn: &Connection) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-    let row: Option<(Option<i64>, Option<Vec<u8>>)> = conn
-        .query_row("SELECT boundary, boundary_mac FROM audit_key WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    Ok(match row {
-        Some((Some(size), Some(mac))) => Some((size as u64, mac)),
-        _ => None,
-    })
+pub fn key_boundary(conn: &Conn) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+    let Some(row) = conn.query_opt("SELECT boundary, boundary_mac FROM audit_key WHERE id = 1", params![])? else {
+        return Ok(None);
+    };
+    Ok(row.get::<Option<u64>>(0)?.zip(row.get::<Option<Vec<u8>>>(1)?))
 }
 
 /// Record the key boundary once (it is never changed afterwards).
-pub fn store_key_boundary(conn: &Connection, boundary: u64, mac: &[u8]) -> Result<(), StoreError> {
+pub fn store_key_boundary(conn: &Conn, boundary: u64, mac: &[u8]) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE audit_key SET boundary = ?1, boundary_mac = ?2 WHERE id = 1 AND boundary IS NULL",
         params![boundary as i64, mac],
@@ -185,14 +169,13 @@ pub fn store_key_boundary(conn: &Connection, boundary: u64, mac: &[u8]) -> Resul
 }
 
 /// Every stored checkpoint's size, root and signed note, oldest first.
-pub fn checkpoint_notes(conn: &Connection) -> Result<Vec<(u64, Hash, String)>, StoreError> {
-    let mut stmt = conn.prepare("SELECT size, root, note FROM checkpoints ORDER BY size")?;
-    let rows =
-        stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?, r.get::<_, String>(2)?)))?;
-    rows.map(|row| {
-        let (size, root, note) = row?;
-        let root: Hash = root.try_into().map_err(|_| StoreError::Corrupt("checkpoints.root".into()))?;
-        Ok((size, root, note))
-    })
-    .collect()
+pub fn checkpoint_notes(conn: &Conn) -> Result<Vec<(u64, Hash, String)>, StoreError> {
+    let rows = conn.query("SELECT size, root, note FROM checkpoints ORDER BY size", params![])?;
+    rows.iter()
+        .map(|r| {
+            let root: Hash =
+                r.get::<Vec<u8>>(1)?.try_into().map_err(|_| StoreError::Corrupt("checkpoints.root".into()))?;
+            Ok((r.get(0)?, root, r.get(2)?))
+        })
+        .collect()
 }

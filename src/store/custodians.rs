@@ -2,19 +2,16 @@
 
 use std::collections::BTreeSet;
 
-use rusqlite::{Connection, Transaction, params};
-
 use super::StoreError;
+use super::sql::{Conn, params};
 use crate::domain::custody::CustodianSets;
 use crate::domain::ids::{AccountId, Half, OrgName, Principal};
 
 /// Both custodian sets of an account.
-pub fn load(conn: &Connection, account: &AccountId) -> Result<CustodianSets, StoreError> {
-    let mut stmt = conn.prepare("SELECT half, principal FROM custodians WHERE account_id = ?1")?;
+pub fn load(conn: &Conn, account: &AccountId) -> Result<CustodianSets, StoreError> {
     let mut sets = CustodianSets::default();
-    let rows = stmt.query_map([account.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-    for row in rows {
-        let (half, principal) = row?;
+    for row in conn.query("SELECT half, principal FROM custodians WHERE account_id = ?1", params![account.as_str()])? {
+        let (half, principal): (String, String) = (row.get(0)?, row.get(1)?);
         let principal: Principal = principal.parse().map_err(|_| StoreError::Corrupt("custodians.principal".into()))?;
         match half.parse::<Half>().map_err(|_| StoreError::Corrupt("custodians.half".into()))? {
             Half::Password => sets.password.insert(principal),
@@ -26,7 +23,7 @@ pub fn load(conn: &Connection, account: &AccountId) -> Result<CustodianSets, Sto
 
 /// Replace the custodian set of one half with `next`.
 pub fn replace(
-    tx: &Transaction,
+    tx: &Conn,
     account: &AccountId,
     half: Half,
     next: &BTreeSet<Principal>,
@@ -34,18 +31,18 @@ pub fn replace(
     now: &str,
 ) -> Result<(), StoreError> {
     tx.execute("DELETE FROM custodians WHERE account_id = ?1 AND half = ?2", params![account.as_str(), half.as_str()])?;
-    let mut insert = tx.prepare(
-        "INSERT INTO custodians (account_id, half, principal, assigned_at, assigned_by) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
     for principal in next {
-        insert.execute(params![account.as_str(), half.as_str(), principal.to_string(), now, by.to_string()])?;
+        tx.execute(
+            "INSERT INTO custodians (account_id, half, principal, assigned_at, assigned_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![account.as_str(), half.as_str(), principal.to_string(), now, by.to_string()],
+        )?;
     }
     Ok(())
 }
 
 /// Remove every custodian of `org` from both halves of an account (the
 /// account left that org); returns who was removed.
-pub fn retire_org(tx: &Transaction, account: &AccountId, org: &OrgName) -> Result<Vec<Principal>, StoreError> {
+pub fn retire_org(tx: &Conn, account: &AccountId, org: &OrgName) -> Result<Vec<Principal>, StoreError> {
     let sets = load(tx, account)?;
     let mut retired: Vec<Principal> =
         sets.password.iter().chain(sets.mfa.iter()).filter(|p| p.org == *org).cloned().collect();

@@ -1,8 +1,7 @@
 //! The `exposures` table: who has seen which version of which half.
 
-use rusqlite::{Connection, Transaction, params};
-
 use super::StoreError;
+use super::sql::{Conn, params};
 use crate::domain::ids::{AccountId, Half, Principal};
 use crate::domain::wall::Exposure;
 
@@ -29,24 +28,28 @@ impl ExposureKind {
 }
 
 /// Every exposure on record for an account.
-pub fn for_account(conn: &Connection, account: &AccountId) -> Result<Vec<Exposure>, StoreError> {
-    let mut stmt = conn.prepare("SELECT DISTINCT principal, half, version FROM exposures WHERE account_id = ?1")?;
-    let rows = stmt
-        .query_map([account.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?)))?;
-    rows.map(|row| {
-        let (principal, half, version) = row?;
-        Ok(Exposure {
-            principal: principal.parse().map_err(|_| StoreError::Corrupt("exposures.principal".into()))?,
-            half: half.parse().map_err(|_| StoreError::Corrupt("exposures.half".into()))?,
-            version,
+pub fn for_account(conn: &Conn, account: &AccountId) -> Result<Vec<Exposure>, StoreError> {
+    let rows = conn.query(
+        "SELECT DISTINCT principal, half, version FROM exposures WHERE account_id = ?1",
+        params![account.as_str()],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok(Exposure {
+                principal: r
+                    .get::<String>(0)?
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt("exposures.principal".into()))?,
+                half: r.get::<String>(1)?.parse().map_err(|_| StoreError::Corrupt("exposures.half".into()))?,
+                version: r.get(2)?,
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
 /// Record that `who` saw `version` of `half`.
 pub fn record(
-    tx: &Transaction,
+    tx: &Conn,
     account: &AccountId,
     who: &Principal,
     half: Half,
@@ -55,7 +58,8 @@ pub fn record(
     now: &str,
 ) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT OR IGNORE INTO exposures (account_id, principal, half, version, kind, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO exposures (account_id, principal, half, version, kind, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT DO NOTHING",
         params![account.as_str(), who.to_string(), half.as_str(), version, kind.as_str(), now],
     )?;
     Ok(())

@@ -1,10 +1,10 @@
 //! The `halves` and `half_versions` tables: encrypted half versions and
 //! which one is current.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use super::StoreError;
+use super::sql::{Conn, Row, params};
 use crate::crypto::WrappedKey;
 use crate::domain::ids::{AccountId, Half};
 use crate::domain::wall::CurrentVersions;
@@ -81,12 +81,12 @@ pub struct StoredHalf {
 }
 
 /// The current version of each half.
-pub fn current_versions(conn: &Connection, account: &AccountId) -> Result<CurrentVersions, StoreError> {
-    let mut stmt = conn.prepare("SELECT half, current_version FROM halves WHERE account_id = ?1")?;
-    let rows = stmt.query_map([account.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<u32>>(1)?)))?;
+pub fn current_versions(conn: &Conn, account: &AccountId) -> Result<CurrentVersions, StoreError> {
+    let rows =
+        conn.query("SELECT half, current_version FROM halves WHERE account_id = ?1", params![account.as_str()])?;
     let mut current = CurrentVersions::default();
     for row in rows {
-        let (half, version) = row?;
+        let (half, version): (String, Option<u32>) = (row.get(0)?, row.get(1)?);
         match half.parse::<Half>().map_err(|_| StoreError::Corrupt("halves.half".into()))? {
             Half::Password => current.password = version,
             Half::Mfa => current.mfa = version,
@@ -96,19 +96,20 @@ pub fn current_versions(conn: &Connection, account: &AccountId) -> Result<Curren
 }
 
 /// The version number the next deposit of `half` will get.
-pub fn next_version(conn: &Connection, account: &AccountId, half: Half) -> Result<u32, StoreError> {
-    let max: Option<u32> = conn.query_row(
-        "SELECT MAX(version) FROM half_versions WHERE account_id = ?1 AND half = ?2",
-        params![account.as_str(), half.as_str()],
-        |r| r.get(0),
-    )?;
+pub fn next_version(conn: &Conn, account: &AccountId, half: Half) -> Result<u32, StoreError> {
+    let max: Option<u32> = conn
+        .query_one(
+            "SELECT MAX(version) FROM half_versions WHERE account_id = ?1 AND half = ?2",
+            params![account.as_str(), half.as_str()],
+        )?
+        .get(0)?;
     Ok(max.unwrap_or(0) + 1)
 }
 
 /// Store `new` as the current version of its half, superseding the old one.
 /// Returns `false` (and writes nothing) if another version was stored since
 /// `new.version` was chosen.
-pub fn insert_current(tx: &Transaction, new: &NewVersion, now: &str) -> Result<bool, StoreError> {
+pub fn insert_current(tx: &Conn, new: &NewVersion, now: &str) -> Result<bool, StoreError> {
     if next_version(tx, new.account, new.half)? != new.version {
         return Ok(false);
     }
@@ -143,21 +144,20 @@ pub fn insert_current(tx: &Transaction, new: &NewVersion, now: &str) -> Result<b
 }
 
 /// The ciphertext of the current version of `half`, if one was deposited.
-pub fn load_current(conn: &Connection, account: &AccountId, half: Half) -> Result<Option<StoredHalf>, StoreError> {
-    Ok(conn
-        .query_row(
-            "SELECT v.version, v.ciphertext, v.wrapped_key, v.key_id, v.sm_version_id
-               FROM halves h JOIN half_versions v
-                 ON v.account_id = h.account_id AND v.half = h.half AND v.version = h.current_version
-              WHERE h.account_id = ?1 AND h.half = ?2",
-            params![account.as_str(), half.as_str()],
-            stored_half,
-        )
-        .optional()?)
+pub fn load_current(conn: &Conn, account: &AccountId, half: Half) -> Result<Option<StoredHalf>, StoreError> {
+    conn.query_opt(
+        "SELECT v.version, v.ciphertext, v.wrapped_key, v.key_id, v.sm_version_id
+           FROM halves h JOIN half_versions v
+             ON v.account_id = h.account_id AND v.half = h.half AND v.version = h.current_version
+          WHERE h.account_id = ?1 AND h.half = ?2",
+        params![account.as_str(), half.as_str()],
+    )?
+    .map(|r| stored_half(&r))
+    .transpose()
 }
 
 /// A `StoredHalf` from `version, ciphertext, wrapped_key, key_id, sm_version_id`.
-fn stored_half(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredHalf> {
+fn stored_half(r: &Row) -> Result<StoredHalf, StoreError> {
     Ok(StoredHalf {
         version: r.get(0)?,
         ciphertext: r.get(1)?,
@@ -168,38 +168,39 @@ fn stored_half(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredHalf> {
 
 /// The ciphertext of one stored version of `half` (empty once shredded).
 pub fn load_version(
-    conn: &Connection,
+    conn: &Conn,
     account: &AccountId,
     half: Half,
     version: u32,
 ) -> Result<Option<StoredHalf>, StoreError> {
-    Ok(conn
-        .query_row(
-            "SELECT version, ciphertext, wrapped_key, key_id, sm_version_id FROM half_versions
-              WHERE account_id = ?1 AND half = ?2 AND version = ?3",
-            params![account.as_str(), half.as_str(), version],
-            stored_half,
-        )
-        .optional()?)
+    conn.query_opt(
+        "SELECT version, ciphertext, wrapped_key, key_id, sm_version_id FROM half_versions
+          WHERE account_id = ?1 AND half = ?2 AND version = ?3",
+        params![account.as_str(), half.as_str(), version],
+    )?
+    .map(|r| stored_half(&r))
+    .transpose()
 }
 
 /// Metadata of both halves of an account, oldest version first.
-pub fn status(conn: &Connection, account: &AccountId) -> Result<Vec<HalfStatus>, StoreError> {
+pub fn status(conn: &Conn, account: &AccountId) -> Result<Vec<HalfStatus>, StoreError> {
     let mut out = Vec::with_capacity(2);
     for half in Half::BOTH {
         let head: Option<(Option<u32>, bool, String)> = conn
-            .query_row(
+            .query_opt(
                 "SELECT current_version, rotation_due, updated_at FROM halves WHERE account_id = ?1 AND half = ?2",
                 params![account.as_str(), half.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        let mut stmt = conn.prepare(
-            "SELECT version, state, source, key_id, created_at, created_by FROM half_versions
-              WHERE account_id = ?1 AND half = ?2 ORDER BY version",
-        )?;
-        let versions = stmt
-            .query_map(params![account.as_str(), half.as_str()], |r| {
+            )?
+            .map(|r| Ok::<_, StoreError>((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .transpose()?;
+        let versions = conn
+            .query(
+                "SELECT version, state, source, key_id, created_at, created_by FROM half_versions
+                  WHERE account_id = ?1 AND half = ?2 ORDER BY version",
+                params![account.as_str(), half.as_str()],
+            )?
+            .iter()
+            .map(|r| {
                 Ok(VersionInfo {
                     version: r.get(0)?,
                     state: r.get(1)?,
@@ -208,8 +209,8 @@ pub fn status(conn: &Connection, account: &AccountId) -> Result<Vec<HalfStatus>,
                     created_at: r.get(4)?,
                     created_by: r.get(5)?,
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let (current_version, rotation_due, updated_at) = match head {
             Some((v, due, at)) => (v, due, Some(at)),
             None => (None, false, None),
@@ -223,12 +224,12 @@ pub fn status(conn: &Connection, account: &AccountId) -> Result<Vec<HalfStatus>,
 /// custody ends, for one half only): the wrapped data keys and ciphertexts
 /// are erased, its fingerprints and any pending rotation go, and the half
 /// has no current version until the next deposit.
-pub fn shred(tx: &Transaction, account: &AccountId, half: Half, now: &str) -> Result<(), StoreError> {
+pub fn shred(tx: &Conn, account: &AccountId, half: Half, now: &str) -> Result<(), StoreError> {
     let (account, half) = (account.as_str(), half.as_str());
     tx.execute(
-        "UPDATE half_versions SET wrapped_key = x'', ciphertext = x'', state = 'superseded'
+        "UPDATE half_versions SET wrapped_key = ?3, ciphertext = ?3, state = 'superseded'
           WHERE account_id = ?1 AND half = ?2",
-        params![account, half],
+        params![account, half, super::SHREDDED],
     )?;
     tx.execute(
         "UPDATE halves SET current_version = NULL, rotation_due = 0, updated_at = ?3 WHERE account_id = ?1 AND half = ?2",
@@ -240,7 +241,7 @@ pub fn shred(tx: &Transaction, account: &AccountId, half: Half, now: &str) -> Re
 }
 
 /// Flag a half for rotation (after its password was released: invariant 7).
-pub fn mark_rotation_due(tx: &Transaction, account: &AccountId, half: Half, now: &str) -> Result<(), StoreError> {
+pub fn mark_rotation_due(tx: &Conn, account: &AccountId, half: Half, now: &str) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE halves SET rotation_due = 1, updated_at = ?3 WHERE account_id = ?1 AND half = ?2",
         params![account.as_str(), half.as_str(), now],
@@ -263,17 +264,17 @@ pub struct PendingRotation {
 }
 
 /// Store (or replace) the pending rotation of an account's password.
-pub fn put_pending(
-    tx: &Transaction,
-    account: &AccountId,
-    pending: &PendingRotation,
-    now: &str,
-) -> Result<(), StoreError> {
+pub fn put_pending(tx: &Conn, account: &AccountId, pending: &PendingRotation, now: &str) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT OR REPLACE INTO pending_rotations
+        "INSERT INTO pending_rotations
             (account_id, half, version, ciphertext, wrapped_key, key_id, history_hash, created_at, created_by, sm_version_id,
              fingerprint)
-         VALUES (?1, 'password', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         VALUES (?1, 'password', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (account_id, half) DO UPDATE SET
+            version = excluded.version, ciphertext = excluded.ciphertext, wrapped_key = excluded.wrapped_key,
+            key_id = excluded.key_id, history_hash = excluded.history_hash, created_at = excluded.created_at,
+            created_by = excluded.created_by, sm_version_id = excluded.sm_version_id,
+            fingerprint = excluded.fingerprint",
         params![
             account.as_str(),
             pending.version,
@@ -291,25 +292,25 @@ pub fn put_pending(
 }
 
 /// Remove and return the pending rotation of an account's password.
-pub fn take_pending(tx: &Transaction, account: &AccountId) -> Result<Option<PendingRotation>, StoreError> {
+pub fn take_pending(tx: &Conn, account: &AccountId) -> Result<Option<PendingRotation>, StoreError> {
     let pending = tx
-        .query_row(
+        .query_opt(
             "SELECT version, ciphertext, wrapped_key, key_id, history_hash, created_by, sm_version_id, fingerprint
                FROM pending_rotations WHERE account_id = ?1 AND half = 'password'",
-            [account.as_str()],
-            |r| {
-                Ok(PendingRotation {
-                    version: r.get(0)?,
-                    ciphertext: r.get(1)?,
-                    wrapped: WrappedKey { blob: r.get(2)?, key_id: r.get(3)? },
-                    history_hash: r.get(4)?,
-                    created_by: r.get(5)?,
-                    sm_version_id: r.get(6)?,
-                    fingerprint: r.get::<_, Option<Vec<u8>>>(7)?.and_then(|f| f.try_into().ok()),
-                })
-            },
-        )
-        .optional()?;
-    tx.execute("DELETE FROM pending_rotations WHERE account_id = ?1", [account.as_str()])?;
+            params![account.as_str()],
+        )?
+        .map(|r| {
+            Ok::<_, StoreError>(PendingRotation {
+                version: r.get(0)?,
+                ciphertext: r.get(1)?,
+                wrapped: WrappedKey { blob: r.get(2)?, key_id: r.get(3)? },
+                history_hash: r.get(4)?,
+                created_by: r.get(5)?,
+                sm_version_id: r.get(6)?,
+                fingerprint: r.get::<Option<Vec<u8>>>(7)?.and_then(|f| f.try_into().ok()),
+            })
+        })
+        .transpose()?;
+    tx.execute("DELETE FROM pending_rotations WHERE account_id = ?1", params![account.as_str()])?;
     Ok(pending)
 }

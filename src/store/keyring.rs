@@ -1,9 +1,8 @@
 //! The `keyring` table: which key provider the data was written with and,
 //! for the local provider, the sealed key ring.
 
-use rusqlite::{Connection, OptionalExtension, params};
-
 use super::StoreError;
+use super::sql::{Conn, params};
 use crate::crypto::local::SealedKeyring;
 
 /// What was recorded at `init`.
@@ -13,13 +12,10 @@ pub struct KeyringRecord {
     pub sealed: Option<SealedKeyring>,
 }
 
-pub fn load(conn: &Connection) -> Result<Option<KeyringRecord>, StoreError> {
-    let row = conn
-        .query_row("SELECT provider, sealed FROM keyring WHERE id = 1", [], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
-        })
-        .optional()?;
-    row.map(|(provider, sealed)| {
+pub fn load(conn: &Conn) -> Result<Option<KeyringRecord>, StoreError> {
+    let row = conn.query_opt("SELECT provider, sealed FROM keyring WHERE id = 1", params![])?;
+    row.map(|r| {
+        let (provider, sealed): (String, Option<String>) = (r.get(0)?, r.get(1)?);
         let sealed = sealed
             .map(|s| serde_json::from_str(&s))
             .transpose()
@@ -30,7 +26,7 @@ pub fn load(conn: &Connection) -> Result<Option<KeyringRecord>, StoreError> {
 }
 
 /// Record the key provider once; a second `init` is refused by the primary key.
-pub fn save(conn: &Connection, record: &KeyringRecord, now: &str) -> Result<(), StoreError> {
+pub fn save(conn: &Conn, record: &KeyringRecord, now: &str) -> Result<(), StoreError> {
     let sealed = record
         .sealed
         .as_ref()

@@ -1,8 +1,7 @@
 //! The `links` table: one-time links, by the hash of their id.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
-
 use super::StoreError;
+use super::sql::{Conn, Row, params};
 use crate::domain::ids::{AccountId, Half};
 use crate::domain::links::{LinkState, Purpose};
 
@@ -34,7 +33,7 @@ pub struct StoredLink {
     pub made_as_admin: bool,
 }
 
-pub fn insert(tx: &Transaction, link: &StoredLink) -> Result<(), StoreError> {
+pub fn insert(tx: &Conn, link: &StoredLink) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO links (id_hash, purpose, account_id, half, created_by, created_at, expires_at, recipient_name,
                             recipient_email, request_id, handoff, ciphertext, passphrase_hash, attempts, state,
@@ -70,80 +69,51 @@ const COLUMNS: &str = "id_hash, purpose, account_id, half, created_by, created_a
                        recipient_email, request_id, handoff, ciphertext, passphrase_hash, attempts, state, used_at,
                        revoked_at, base_version, made_as_admin";
 
-/// A row as read, before its text is checked.
-type Raw = (
-    (String, String, String, String),
-    (String, String, i64, String),
-    (String, Option<String>, bool),
-    (Option<Vec<u8>>, Option<String>, u32),
-    (String, Option<String>, Option<String>),
-    (Option<u32>, bool),
-);
-
-fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Raw> {
-    Ok((
-        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
-        (r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?),
-        (r.get(8)?, r.get(9)?, r.get(10)?),
-        (r.get(11)?, r.get(12)?, r.get(13)?),
-        (r.get(14)?, r.get(15)?, r.get(16)?),
-        (r.get(17)?, r.get(18)?),
-    ))
-}
-
-fn checked(raw: Raw) -> Result<StoredLink, StoreError> {
-    let (
-        (id_hash, purpose, account, half),
-        (created_by, created_at, expires_at, recipient_name),
-        (recipient_email, request_id, handoff),
-        (ciphertext, passphrase_hash, attempts),
-        (state, used_at, revoked_at),
-        (base_version, made_as_admin),
-    ) = raw;
+/// A link from a row of [`COLUMNS`].
+fn from_row(r: &Row) -> Result<StoredLink, StoreError> {
     Ok(StoredLink {
-        id_hash,
-        purpose: match purpose.as_str() {
+        id_hash: r.get(0)?,
+        purpose: match r.get::<String>(1)?.as_str() {
             "deliver" => Purpose::Deliver,
             "collect" => Purpose::Collect,
             _ => return Err(corrupt("purpose")),
         },
-        account_id: account.parse().map_err(|_| corrupt("account_id"))?,
-        half: half.parse().map_err(|_| corrupt("half"))?,
-        created_by,
-        created_at,
-        expires_at,
-        recipient_name,
-        recipient_email,
-        request_id,
-        handoff,
-        ciphertext,
-        passphrase_hash,
-        attempts,
-        state: LinkState::parse(&state).ok_or_else(|| corrupt("state"))?,
-        used_at,
-        revoked_at,
+        account_id: r.get::<String>(2)?.parse().map_err(|_| corrupt("account_id"))?,
+        half: r.get::<String>(3)?.parse().map_err(|_| corrupt("half"))?,
+        created_by: r.get(4)?,
+        created_at: r.get(5)?,
+        expires_at: r.get(6)?,
+        recipient_name: r.get(7)?,
+        recipient_email: r.get(8)?,
+        request_id: r.get(9)?,
+        handoff: r.get(10)?,
+        ciphertext: r.get(11)?,
+        passphrase_hash: r.get(12)?,
+        attempts: r.get(13)?,
+        state: LinkState::parse(&r.get::<String>(14)?).ok_or_else(|| corrupt("state"))?,
+        used_at: r.get(15)?,
+        revoked_at: r.get(16)?,
         // 0 is stored for "nothing deposited yet" (and NULL for deliver links).
-        base_version: base_version.filter(|v| *v > 0),
-        made_as_admin,
+        base_version: r.get::<Option<u32>>(17)?.filter(|v| *v > 0),
+        made_as_admin: r.get(18)?,
     })
 }
 
-pub fn load(conn: &Connection, id_hash: &str) -> Result<Option<StoredLink>, StoreError> {
+pub fn load(conn: &Conn, id_hash: &str) -> Result<Option<StoredLink>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM links WHERE id_hash = ?1");
-    conn.query_row(&sql, [id_hash], from_row).optional()?.map(checked).transpose()
+    conn.query_opt(&sql, params![id_hash])?.map(|r| from_row(&r)).transpose()
 }
 
-/// The links `created_by` made, newest first, at most `limit`.
-pub fn by_creator(conn: &Connection, created_by: &str, limit: u32) -> Result<Vec<StoredLink>, StoreError> {
+/// The links `created_by` made, newest first, at most `limit`. Links made
+/// in the same millisecond come in the order of their hashes.
+pub fn by_creator(conn: &Conn, created_by: &str, limit: u32) -> Result<Vec<StoredLink>, StoreError> {
     let sql =
-        format!("SELECT {COLUMNS} FROM links WHERE created_by = ?1 ORDER BY created_at DESC, rowid DESC LIMIT ?2");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![created_by, limit], from_row)?.collect::<Result<Vec<_>, _>>()?;
-    rows.into_iter().map(checked).collect()
+        format!("SELECT {COLUMNS} FROM links WHERE created_by = ?1 ORDER BY created_at DESC, id_hash DESC LIMIT ?2");
+    conn.query(&sql, params![created_by, limit])?.iter().map(from_row).collect()
 }
 
 /// Mark a pending link used and drop its ciphertext; false if it was not pending.
-pub fn mark_used(tx: &Transaction, id_hash: &str, now: &str) -> Result<bool, StoreError> {
+pub fn mark_used(tx: &Conn, id_hash: &str, now: &str) -> Result<bool, StoreError> {
     Ok(tx.execute(
         "UPDATE links SET state = 'opened', ciphertext = NULL, used_at = ?2 WHERE id_hash = ?1 AND state = 'pending'",
         params![id_hash, now],
@@ -154,22 +124,20 @@ pub fn mark_used(tx: &Transaction, id_hash: &str, now: &str) -> Result<bool, Sto
 /// attempts were counted (or the link is no longer pending). Counting first,
 /// in one conditional write, is what stops concurrent guesses from running
 /// more checks than the limit allows.
-pub fn count_passphrase_attempt(tx: &Transaction, id_hash: &str, limit: u32) -> Result<Option<u32>, StoreError> {
-    let counted = tx
-        .query_row(
-            "UPDATE links SET attempts = attempts + 1
-              WHERE id_hash = ?1 AND state = 'pending' AND attempts < ?2
-          RETURNING attempts",
-            params![id_hash, limit],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(counted)
+pub fn count_passphrase_attempt(tx: &Conn, id_hash: &str, limit: u32) -> Result<Option<u32>, StoreError> {
+    tx.query_opt(
+        "UPDATE links SET attempts = attempts + 1
+          WHERE id_hash = ?1 AND state = 'pending' AND attempts < ?2
+      RETURNING attempts",
+        params![id_hash, limit],
+    )?
+    .map(|r| r.get(0))
+    .transpose()
 }
 
 /// After a wrong passphrase: burn the link (dropping its ciphertext) once
 /// its attempts reached `limit`.
-pub fn burn_if_spent(tx: &Transaction, id_hash: &str, limit: u32) -> Result<(), StoreError> {
+pub fn burn_if_spent(tx: &Conn, id_hash: &str, limit: u32) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE links SET state = 'burned', ciphertext = NULL WHERE id_hash = ?1 AND state = 'pending' AND attempts >= ?2",
         params![id_hash, limit],
@@ -178,7 +146,7 @@ pub fn burn_if_spent(tx: &Transaction, id_hash: &str, limit: u32) -> Result<(), 
 }
 
 /// Revoke a pending link; false if it was not pending.
-pub fn revoke(tx: &Transaction, id_hash: &str, now: &str) -> Result<bool, StoreError> {
+pub fn revoke(tx: &Conn, id_hash: &str, now: &str) -> Result<bool, StoreError> {
     Ok(tx.execute(
         "UPDATE links SET state = 'revoked', ciphertext = NULL, revoked_at = ?2 WHERE id_hash = ?1 AND state = 'pending'",
         params![id_hash, now],
@@ -188,16 +156,16 @@ pub fn revoke(tx: &Transaction, id_hash: &str, now: &str) -> Result<bool, StoreE
 /// Revoke the pending collect links of one half of an account (its
 /// custodians changed, so what their makers stood for no longer holds);
 /// a hand-off's link belongs to the workflow and stays. Returns how many.
-pub fn revoke_collect(tx: &Transaction, account: &AccountId, half: Half, now: &str) -> Result<usize, StoreError> {
-    Ok(tx.execute(
+pub fn revoke_collect(tx: &Conn, account: &AccountId, half: Half, now: &str) -> Result<usize, StoreError> {
+    tx.execute(
         "UPDATE links SET state = 'revoked', revoked_at = ?3
           WHERE account_id = ?1 AND half = ?2 AND purpose = 'collect' AND handoff = 0 AND state = 'pending'",
         params![account.as_str(), half.as_str(), now],
-    )?)
+    )
 }
 
 /// Revoke every pending link of an account (when its custody ends).
-pub fn revoke_all(tx: &Transaction, account: &AccountId, now: &str) -> Result<(), StoreError> {
+pub fn revoke_all(tx: &Conn, account: &AccountId, now: &str) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE links SET state = 'revoked', ciphertext = NULL, revoked_at = ?2 WHERE account_id = ?1 AND state = 'pending'",
         params![account.as_str(), now],

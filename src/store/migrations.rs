@@ -1,4 +1,5 @@
-//! Versioned schema migrations, applied in order on start.
+//! Versioned schema migrations of the SQLite database, applied in order on
+//! start (SQLite only).
 //!
 //! The schema version lives in SQLite's `user_version`. Each migration runs
 //! in one transaction with its version bump, so a crash mid-migration leaves
@@ -444,9 +445,44 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX moves_by_account ON moves (account_id, created_at);
     "#,
+    // 13: the outbox's queue order as a column of its own. Deliveries due at
+    // the same moment go out in the order they were queued; that order was
+    // SQLite's implicit rowid, which PostgreSQL has no counterpart of. `seq`
+    // is now that rowid (an alias of it, keeping its values), and `id` stays
+    // unique.
+    r#"
+    CREATE TABLE outbox_v13 (
+        seq             INTEGER PRIMARY KEY,
+        id              TEXT NOT NULL UNIQUE,
+        channel         TEXT NOT NULL CHECK (channel IN ('webhook', 'email', 'chat')),
+        subscriber_id   TEXT REFERENCES subscribers(id),
+        target          TEXT NOT NULL,
+        account_id      TEXT,
+        event           TEXT NOT NULL,
+        subject         TEXT,
+        payload         TEXT NOT NULL,
+        state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        created_at      TEXT NOT NULL,
+        delivered_at    TEXT,
+        last_error      TEXT,
+        CHECK ((channel = 'webhook') = (subscriber_id IS NOT NULL))
+    ) STRICT;
+    INSERT INTO outbox_v13 (seq, id, channel, subscriber_id, target, account_id, event, subject, payload, state,
+                            attempts, next_attempt_at, created_at, delivered_at, last_error)
+        SELECT rowid, id, channel, subscriber_id, target, account_id, event, subject, payload, state,
+               attempts, next_attempt_at, created_at, delivered_at, last_error
+          FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v13 RENAME TO outbox;
+    CREATE INDEX outbox_due ON outbox (state, next_attempt_at, seq);
+    CREATE INDEX outbox_by_created ON outbox (created_at, id);
+    "#,
 ];
 
-/// Bring the schema up to the latest version.
+/// Bring the schema up to the latest version. SQLite only: the
+/// PostgreSQL schema has migrations of its own.
 pub fn apply(conn: &mut Connection) -> Result<(), StoreError> {
     let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?.try_into().unwrap_or(0);
     if current > MIGRATIONS.len() {
@@ -547,5 +583,28 @@ mod tests {
                 ("closed_permanently".to_owned(), "completed".to_owned(), 0, None)
             ]
         );
+    }
+
+    #[test]
+    fn queued_deliveries_keep_their_order_as_seq_and_new_ones_follow() {
+        let mut conn = schema_before("CREATE TABLE outbox_v13");
+        let queue = |id: &str| {
+            format!(
+                "INSERT INTO outbox (id, channel, target, event, payload, state, next_attempt_at, created_at)
+                 VALUES ('{id}', 'email', 'a@x', 'e', '{{}}', 'pending', 0, 't')"
+            )
+        };
+        conn.execute_batch(&format!("{}; {};", queue("b"), queue("a"))).unwrap();
+        apply(&mut conn).unwrap();
+        conn.execute_batch(&queue("c")).unwrap();
+        let rows: Vec<(i64, String)> = conn
+            .prepare("SELECT seq, id FROM outbox ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, [(1, "b".to_owned()), (2, "a".to_owned()), (3, "c".to_owned())]);
+        assert!(conn.execute_batch(&queue("c")).is_err(), "ids stay unique");
     }
 }

@@ -1,4 +1,5 @@
-//! SQLite storage: schema, migrations and one module per aggregate.
+//! Storage: one module per aggregate, over SQLite (the schema and its
+//! migrations here) or PostgreSQL, through the neutral handle of [`sql`].
 //!
 //! The file runs in WAL mode with `synchronous=FULL`, so a committed
 //! transaction survives power loss. Writes go to one writer thread that owns
@@ -32,25 +33,29 @@ pub mod reverse;
 pub mod root_signins;
 pub mod secrets_manager;
 pub mod sessions;
+pub mod sql;
 
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::Connection;
 
+pub use self::sql::{Conn, Dialect};
 use crate::audit::log::AuditLog;
 use crate::audit::merkle::Hash;
 
-/// Storage failures. SQLite's messages can quote values, so they are logged
-/// by the caller and never sent to clients.
-#[derive(Debug, thiserror::Error)]
+/// Storage failures. The engines' messages can quote values, so they are
+/// logged by the caller and never sent to clients.
+#[derive(thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("database error: {0}")]
+    #[error("database error: {}", postgres_summary(.0))]
     Postgres(#[from] ::postgres::Error),
+    #[error("a query parameter is wrong: {0}")]
+    Parameter(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     #[error("the background task running a database call failed")]
@@ -65,15 +70,46 @@ pub enum StoreError {
     LogTampered,
     #[error("the provider org is not known, so no event can be scoped")]
     ProviderUnknown,
+    #[error("{0} needs the SQLite backend")]
+    SqliteOnly(&'static str),
+}
+
+/// A PostgreSQL error without its detail, which can quote a row's values.
+fn postgres_summary(e: &::postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
+    }
+}
+
+/// The message only: a PostgreSQL error's own `Debug` shows its detail.
+impl std::fmt::Debug for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoreError({self})")
+    }
 }
 
 impl StoreError {
-    /// Whether the error is a uniqueness or check constraint violation.
+    /// Whether the error is a uniqueness or check constraint violation
+    /// (SQLSTATE class 23 on PostgreSQL).
     pub fn is_constraint(&self) -> bool {
-        matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
-            if e.code == rusqlite::ErrorCode::ConstraintViolation)
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::ConstraintViolation
+            }
+            StoreError::Postgres(e) => e.code().is_some_and(|c| c.code().starts_with("23")),
+            _ => false,
+        }
     }
 }
+
+/// What a destroyed wrapped key or ciphertext is overwritten with
+/// (crypto-shredding): an empty blob, written as a parameter because the
+/// engines spell blob literals differently.
+pub(crate) const SHREDDED: &[u8] = &[];
 
 /// Most writes one group commit takes.
 const MAX_BATCH: usize = 512;
@@ -82,11 +118,12 @@ const MAX_BATCH: usize = 512;
 /// transaction (or gets `None` if the transaction could not begin) and
 /// returns what to do once the group's commit has succeeded or failed.
 type Job = Box<dyn FnOnce(Option<&mut Batch>) -> Finish + Send>;
+/// Told whether the job's writes are durable.
 type Finish = Box<dyn FnOnce(bool) + Send>;
 
 /// One write's view of the group transaction.
 pub struct Batch<'c> {
-    tx: Transaction<'c>,
+    conn: Conn<'c>,
     log: &'c AuditLog,
     leaves: Vec<Hash>,
     mark: usize,
@@ -98,9 +135,10 @@ impl std::fmt::Debug for Batch<'_> {
     }
 }
 
-impl Batch<'_> {
-    pub fn tx(&self) -> &Transaction<'_> {
-        &self.tx
+impl<'c> Batch<'c> {
+    /// The connection, inside this write's savepoint of the group transaction.
+    pub fn conn(&self) -> &Conn<'c> {
+        &self.conn
     }
 
     pub fn log(&self) -> &AuditLog {
@@ -114,61 +152,72 @@ impl Batch<'_> {
     /// Undo everything this write did so far (its savepoint), keeping the
     /// other writes of the group.
     pub fn rollback(&mut self) -> Result<(), StoreError> {
-        self.tx.execute_batch("ROLLBACK TO job")?;
+        self.conn.execute_batch("ROLLBACK TO job")?;
         self.leaves.truncate(self.mark);
         Ok(())
     }
 }
 
 /// Run each job of a group in its own savepoint, commit once, then tell
-/// every job whether its writes are durable.
-fn run_group(conn: &mut Connection, log: &AuditLog, jobs: Vec<Job>) {
+/// every job whether its writes are durable. Transactions are driven with
+/// SQL, the same on both engines.
+fn run_group<'c>(conn: Conn<'c>, log: &'c AuditLog, jobs: Vec<Job>) {
     let mut finishers = Vec::with_capacity(jobs.len());
-    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot begin a write transaction");
-            for job in jobs {
-                job(None)(false);
-            }
-            return;
+    if let Err(e) = conn.execute_batch(conn.dialect().begin_write()) {
+        tracing::error!(error = %e, "cannot begin a write transaction");
+        for job in jobs {
+            job(None)(false);
         }
-    };
-    let mut batch = Batch { tx, log, leaves: Vec::new(), mark: 0 };
+        return;
+    }
+    let mut batch = Batch { conn, log, leaves: Vec::new(), mark: 0 };
     for job in jobs {
         batch.mark = batch.leaves.len();
-        if batch.tx.execute_batch("SAVEPOINT job").is_err() {
-            finishers.push(job(None));
+        if batch.conn.execute_batch("SAVEPOINT job").is_err() {
+            finishers.push((job(None), false));
             continue;
         }
         let finish = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(&mut batch))));
-        match finish {
-            Ok(finish) => finishers.push(finish),
+        let finish = match finish {
+            Ok(finish) => Some(finish),
             Err(_) => {
                 tracing::error!("a write panicked; its changes were rolled back");
                 let _ = batch.rollback();
+                None
             }
+        };
+        // PostgreSQL refuses to release a savepoint after a failed statement
+        // that was not rolled back: the job's work is undone, and it is told
+        // that nothing it wrote was kept.
+        let kept = batch.conn.execute_batch("RELEASE job").is_ok();
+        if !kept {
+            tracing::error!("a write left its transaction failed; its changes were rolled back");
+            let _ = batch.rollback();
+            let _ = batch.conn.execute_batch("RELEASE job");
         }
-        let _ = batch.tx.execute_batch("RELEASE job");
+        finishers.extend(finish.map(|finish| (finish, kept)));
     }
-    let Batch { tx, leaves, .. } = batch;
-    let committed = match tx.commit() {
+    let Batch { conn, leaves, .. } = batch;
+    let committed = match conn.execute_batch("COMMIT") {
         Ok(()) => {
             log.extend(leaves);
             true
         }
         Err(e) => {
             tracing::error!(error = %e, "group commit failed; its writes were not kept");
+            // The transaction may still be open (a busy database); it may
+            // also be gone already, which this error would only repeat.
+            let _ = conn.execute_batch("ROLLBACK");
             false
         }
     };
-    for finish in finishers {
-        finish(committed);
+    for (finish, kept) in finishers {
+        finish(committed && kept);
     }
 }
 
 /// The writer thread: take every write that is waiting, commit them together.
-fn writer(mut conn: Connection, log: Arc<AuditLog>, jobs: mpsc::Receiver<Job>) {
+fn writer(conn: Connection, log: Arc<AuditLog>, jobs: mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         while group.len() < MAX_BATCH {
@@ -177,7 +226,7 @@ fn writer(mut conn: Connection, log: Arc<AuditLog>, jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        run_group(&mut conn, &log, group);
+        run_group(Conn::sqlite(&conn), &log, group);
     }
 }
 
@@ -188,6 +237,9 @@ pub struct Store {
     jobs: mpsc::Sender<Job>,
     log: Arc<AuditLog>,
 }
+
+/// Statements each SQLite connection keeps prepared.
+const STATEMENT_CACHE: usize = 256;
 
 /// The database file name inside a data directory.
 pub const DB_FILE: &str = "rootvault.db";
@@ -201,6 +253,9 @@ fn connect(data_dir: &Path) -> Result<Connection, StoreError> {
     // Deleted and overwritten content is zeroed in the file, so destroyed
     // keys (crypto-shredding) do not linger in free pages.
     conn.pragma_update(None, "secure_delete", "ON")?;
+    // Every statement goes through the cache (see `sql`); room for all the
+    // store's SQL texts, so none is parsed twice.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 
@@ -210,7 +265,7 @@ impl Store {
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let mut conn = connect(data_dir)?;
         migrations::apply(&mut conn)?;
-        let log = Arc::new(AuditLog::new(audit::rebuild_tree(&conn)?));
+        let log = Arc::new(AuditLog::new(audit::rebuild_tree(&Conn::sqlite(&conn))?));
         let writer_conn = connect(data_dir)?;
         let (jobs, queue) = mpsc::channel();
         let writer_log = Arc::clone(&log);
@@ -227,19 +282,22 @@ impl Store {
     }
 
     fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-        // rusqlite rolls back an open transaction when it is dropped during
-        // a panic, so the connection behind a poisoned lock is consistent.
+        // Reads run single statements in autocommit mode and never leave a
+        // transaction open, so the connection behind a poisoned lock is
+        // consistent.
         conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Run `f` on a blocking thread with the read connection.
-    pub async fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    pub async fn read<T, E>(&self, f: impl FnOnce(&Conn) -> Result<T, E> + Send + 'static) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
         let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || f(&Self::lock(&conn))).await.map_err(|_| E::from(StoreError::Join))?
+        tokio::task::spawn_blocking(move || f(&Conn::sqlite(&Self::lock(&conn))))
+            .await
+            .map_err(|_| E::from(StoreError::Join))?
     }
 
     /// Run `f` in the next group commit. Its result is returned once the
@@ -266,11 +324,11 @@ impl Store {
     /// Copy the write-ahead log into the database and truncate it to nothing.
     /// After crypto-shredding, the WAL still holds the old pages (with the
     /// destroyed keys) until this runs; the database pages themselves were
-    /// zeroed by `secure_delete`.
+    /// zeroed by `secure_delete`. SQLite only.
     pub async fn truncate_wal(&self) -> Result<(), StoreError> {
         self.read(|c| {
-            let (busy, _, _): (i64, i64, i64) =
-                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let conn = c.as_sqlite().ok_or(StoreError::SqliteOnly("truncating the write-ahead log"))?;
+            let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
             if busy != 0 {
                 tracing::warn!(
                     "the write-ahead log could not be truncated yet (busy); it will be at the next checkpoint"
@@ -283,12 +341,80 @@ impl Store {
 
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> bool {
-        self.read(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map_err(StoreError::from)).await.is_ok()
+        self.read(|c| c.query_one("SELECT 1", sql::params![])).await.is_ok()
     }
 
     /// Synchronous access for start-up and command-line tasks that run
     /// before the service handles requests.
-    pub fn blocking<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        f(&mut Self::lock(&self.conn))
+    pub fn blocking<T>(&self, f: impl FnOnce(&Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        f(&Conn::sqlite(&Self::lock(&self.conn)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::sql::{params, scratch_database};
+    use super::*;
+    use crate::audit::merkle::MerkleTree;
+
+    /// A job that runs `work` and records, in `told`, whether it was told
+    /// its writes are durable.
+    fn job(told: &Arc<Mutex<Vec<bool>>>, work: impl FnOnce(&mut Batch) + Send + 'static) -> Job {
+        let told = Arc::clone(told);
+        Box::new(move |batch: Option<&mut Batch>| {
+            if let Some(batch) = batch {
+                work(batch);
+            }
+            Box::new(move |kept: bool| told.lock().unwrap().push(kept))
+        })
+    }
+
+    fn insert(batch: &Batch, id: i64) -> Result<usize, StoreError> {
+        batch.conn().execute("INSERT INTO t (id) VALUES (?1)", params![id])
+    }
+
+    /// Three writes in one group: the second meets a duplicate key and
+    /// neither stops nor rolls back; the third also has a refusal, which it
+    /// undoes before writing again (as a refused request records its refusal).
+    fn group(told: &Arc<Mutex<Vec<bool>>>) -> Vec<Job> {
+        vec![
+            job(told, |b| assert_eq!(insert(b, 1).unwrap(), 1)),
+            job(told, |b| {
+                assert!(insert(b, 1).unwrap_err().is_constraint());
+            }),
+            job(told, |b| {
+                assert!(insert(b, 1).unwrap_err().is_constraint());
+                b.rollback().unwrap();
+                insert(b, 2).unwrap();
+            }),
+        ]
+    }
+
+    fn ids(conn: &Conn) -> Vec<i64> {
+        conn.query("SELECT id FROM t ORDER BY id", params![]).unwrap().iter().map(|r| r.get(0).unwrap()).collect()
+    }
+
+    #[test]
+    fn on_sqlite_a_failed_statement_costs_only_itself() {
+        let sqlite = Connection::open_in_memory().unwrap();
+        sqlite.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY) STRICT").unwrap();
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let log = AuditLog::new(MerkleTree::default());
+        run_group(Conn::sqlite(&sqlite), &log, group(&told));
+        assert_eq!(*told.lock().unwrap(), [true, true, true]);
+        assert_eq!(ids(&Conn::sqlite(&sqlite)), [1, 2]);
+    }
+
+    #[test]
+    fn on_postgres_a_write_left_failed_is_undone_and_told_so_while_the_group_commits() {
+        let Some(mut db) = scratch_database() else { return };
+        Conn::postgres(&mut db.conn).execute_batch("CREATE TABLE t (id BIGINT PRIMARY KEY)").unwrap();
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let log = AuditLog::new(MerkleTree::default());
+        run_group(Conn::postgres(&mut db.conn), &log, group(&told));
+        assert_eq!(*told.lock().unwrap(), [true, false, true]);
+        assert_eq!(ids(&Conn::postgres(&mut db.conn)), [1, 2]);
     }
 }

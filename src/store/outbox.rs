@@ -7,11 +7,11 @@
 //! routed; see `announcements`), so a notification exists exactly when its
 //! event does, and survives restarts until the receiver takes it.
 
-use rusqlite::{Connection, Transaction, params};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::StoreError;
+use super::sql::{Conn, Row, params};
 use crate::domain::ids::{AccountId, OrgName};
 
 /// A webhook subscriber as shown to its org's admins (never its secret).
@@ -99,7 +99,7 @@ impl std::fmt::Debug for Due {
 
 #[expect(clippy::too_many_arguments, reason = "one argument per column of the new row")]
 pub fn add_subscriber(
-    tx: &Transaction,
+    tx: &Conn,
     id: &str,
     account: &AccountId,
     org: &OrgName,
@@ -118,39 +118,35 @@ pub fn add_subscriber(
     Ok(())
 }
 
-fn subscriber_row(r: &rusqlite::Row) -> rusqlite::Result<(Subscriber, String)> {
-    Ok((
-        Subscriber {
-            id: r.get(0)?,
-            account_id: r.get(1)?,
-            org: r.get(2)?,
-            url: r.get(3)?,
-            events: Vec::new(),
-            created_at: r.get(5)?,
-            created_by: r.get(6)?,
-        },
-        r.get(4)?,
-    ))
+/// A subscriber from a row of `id, account_id, org, url, events, created_at, created_by`.
+fn subscriber_row(r: &Row) -> Result<Subscriber, StoreError> {
+    Ok(Subscriber {
+        id: r.get(0)?,
+        account_id: r.get(1)?,
+        org: r.get(2)?,
+        url: r.get(3)?,
+        events: serde_json::from_str(&r.get::<String>(4)?)
+            .map_err(|_| StoreError::Corrupt("subscribers.events".into()))?,
+        created_at: r.get(5)?,
+        created_by: r.get(6)?,
+    })
 }
 
 /// The live subscribers of an account that belong to `org`.
-pub fn subscribers(conn: &Connection, account: &AccountId, org: &OrgName) -> Result<Vec<Subscriber>, StoreError> {
-    let mut stmt = conn.prepare(
+pub fn subscribers(conn: &Conn, account: &AccountId, org: &OrgName) -> Result<Vec<Subscriber>, StoreError> {
+    conn.query(
         "SELECT id, account_id, org, url, events, created_at, created_by FROM subscribers
           WHERE account_id = ?1 AND org = ?2 AND deleted_at IS NULL ORDER BY created_at, id",
-    )?;
-    let rows = stmt.query_map(params![account.as_str(), org.as_str()], subscriber_row)?;
-    rows.map(|row| {
-        let (mut sub, events) = row?;
-        sub.events = serde_json::from_str(&events).map_err(|_| StoreError::Corrupt("subscribers.events".into()))?;
-        Ok(sub)
-    })
+        params![account.as_str(), org.as_str()],
+    )?
+    .iter()
+    .map(subscriber_row)
     .collect()
 }
 
 /// Stop delivering to a subscriber; returns false if it was not live.
 pub fn remove_subscriber(
-    tx: &Transaction,
+    tx: &Conn,
     account: &AccountId,
     org: &OrgName,
     id: &str,
@@ -160,18 +156,16 @@ pub fn remove_subscriber(
         "UPDATE subscribers SET deleted_at = ?4 WHERE id = ?1 AND account_id = ?2 AND org = ?3 AND deleted_at IS NULL",
         params![id, account.as_str(), org.as_str(), now],
     )?;
-    tx.execute("UPDATE outbox SET state = 'failed', last_error = 'subscriber removed' WHERE subscriber_id = ?1 AND state = 'pending'", [id])?;
+    tx.execute(
+        "UPDATE outbox SET state = 'failed', last_error = 'subscriber removed' WHERE subscriber_id = ?1 AND state = 'pending'",
+        params![id],
+    )?;
     Ok(changed == 1)
 }
 
 /// Stop delivering to every subscriber `org` has on `account` (the account
 /// left that org); returns how many there were.
-pub fn remove_org_subscribers(
-    tx: &Transaction,
-    account: &AccountId,
-    org: &OrgName,
-    now: &str,
-) -> Result<usize, StoreError> {
+pub fn remove_org_subscribers(tx: &Conn, account: &AccountId, org: &OrgName, now: &str) -> Result<usize, StoreError> {
     let ids: Vec<String> = subscribers(tx, account, org)?.into_iter().map(|s| s.id).collect();
     for id in &ids {
         remove_subscriber(tx, account, org, id, now)?;
@@ -182,17 +176,21 @@ pub fn remove_org_subscribers(
 /// Queue `payload` for every live subscriber of `account` that wants `event`.
 /// Each delivery gets its own id, which the payload carries for de-duplication.
 pub fn enqueue(
-    tx: &Transaction,
+    tx: &Conn,
     account: &AccountId,
     event: &str,
     payload: &Value,
     now: &str,
     now_ms: i64,
 ) -> Result<usize, StoreError> {
-    let mut stmt =
-        tx.prepare_cached("SELECT id, events FROM subscribers WHERE account_id = ?1 AND deleted_at IS NULL")?;
-    let targets: Vec<(String, String)> =
-        stmt.query_map([account.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let targets: Vec<(String, String)> = tx
+        .query(
+            "SELECT id, events FROM subscribers WHERE account_id = ?1 AND deleted_at IS NULL",
+            params![account.as_str()],
+        )?
+        .iter()
+        .map(|r| Ok::<_, StoreError>((r.get(0)?, r.get(1)?)))
+        .collect::<Result<_, _>>()?;
     let mut queued = 0;
     for (subscriber, events) in targets {
         let events: Vec<String> = serde_json::from_str(&events).unwrap_or_default();
@@ -216,9 +214,8 @@ pub fn enqueue(
 }
 
 /// The `channel` column at `index` (its CHECK admits only the three).
-fn channel_at(r: &rusqlite::Row, index: usize) -> rusqlite::Result<Channel> {
-    let raw: String = r.get(index)?;
-    Channel::parse(&raw).ok_or(rusqlite::Error::InvalidColumnType(index, raw, rusqlite::types::Type::Text))
+fn channel_at(r: &Row, index: usize) -> Result<Channel, StoreError> {
+    Channel::parse(&r.get::<String>(index)?).ok_or_else(|| StoreError::Corrupt("outbox.channel".into()))
 }
 
 /// One message to a person or a chat channel.
@@ -235,7 +232,7 @@ pub struct NewMessage<'a> {
 }
 
 /// Queue a message to a person or chat channel.
-pub fn enqueue_message(tx: &Transaction, message: &NewMessage<'_>, now: &str, now_ms: i64) -> Result<(), StoreError> {
+pub fn enqueue_message(tx: &Conn, message: &NewMessage<'_>, now: &str, now_ms: i64) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO outbox (id, channel, target, account_id, event, subject, payload, state, next_attempt_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9)",
@@ -254,24 +251,27 @@ pub fn enqueue_message(tx: &Transaction, message: &NewMessage<'_>, now: &str, no
     Ok(())
 }
 
-/// Deliveries whose next attempt is due, oldest first.
-pub fn due(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<Due>, StoreError> {
-    let mut stmt = conn.prepare(
+/// Deliveries whose next attempt is due, oldest first (in the order they
+/// were queued when due at the same time).
+pub fn due(conn: &Conn, now_ms: i64, limit: u32) -> Result<Vec<Due>, StoreError> {
+    let rows = conn.query(
         "SELECT o.id, o.channel, o.target, s.url, s.secret, o.event, o.payload, o.attempts
            FROM outbox o LEFT JOIN subscribers s ON s.id = o.subscriber_id
           WHERE o.state = 'pending' AND o.next_attempt_at <= ?1
-          ORDER BY o.next_attempt_at, o.rowid LIMIT ?2",
+          ORDER BY o.next_attempt_at, o.seq LIMIT ?2",
+        params![now_ms, limit],
     )?;
-    let rows = stmt.query_map(params![now_ms, limit], |r| {
-        let target: String = r.get(2)?;
-        let destination = match channel_at(r, 1)? {
-            Channel::Webhook => Destination::Webhook { url: r.get(3)?, secret: r.get(4)? },
-            Channel::Email => Destination::Email { to: target },
-            Channel::Chat => Destination::Chat { channel: target },
-        };
-        Ok(Due { id: r.get(0)?, destination, event: r.get(5)?, payload: r.get(6)?, attempts: r.get(7)? })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    rows.iter()
+        .map(|r| {
+            let target: String = r.get(2)?;
+            let destination = match channel_at(r, 1)? {
+                Channel::Webhook => Destination::Webhook { url: r.get(3)?, secret: r.get(4)? },
+                Channel::Email => Destination::Email { to: target },
+                Channel::Chat => Destination::Chat { channel: target },
+            };
+            Ok(Due { id: r.get(0)?, destination, event: r.get(5)?, payload: r.get(6)?, attempts: r.get(7)? })
+        })
+        .collect()
 }
 
 /// A delivery as provider admins see it: where, what and how it went;
@@ -303,17 +303,16 @@ pub struct DeliveryFilter {
 }
 
 /// Deliveries, newest first.
-pub fn list(conn: &Connection, filter: &DeliveryFilter, limit: u32) -> Result<Vec<DeliveryRow>, StoreError> {
+pub fn list(conn: &Conn, filter: &DeliveryFilter, limit: u32) -> Result<Vec<DeliveryRow>, StoreError> {
     let (before_at, before_id) = filter.before.clone().unzip();
-    let mut stmt = conn.prepare(
+    let rows = conn.query(
         "SELECT id, channel, target, account_id, event, subject, state, attempts, next_attempt_at, created_at,
                 delivered_at, last_error
            FROM outbox
-          WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR channel = ?2) AND (?3 IS NULL OR account_id = ?3)
-            AND (?4 IS NULL OR (created_at, id) < (?4, ?5))
+          WHERE (CAST(?1 AS TEXT) IS NULL OR state = ?1) AND (CAST(?2 AS TEXT) IS NULL OR channel = ?2)
+            AND (CAST(?3 AS TEXT) IS NULL OR account_id = ?3)
+            AND (CAST(?4 AS TEXT) IS NULL OR (created_at, id) < (?4, ?5))
           ORDER BY created_at DESC, id DESC LIMIT ?6",
-    )?;
-    let rows = stmt.query_map(
         params![
             filter.state,
             filter.channel.map(Channel::as_str),
@@ -322,7 +321,9 @@ pub fn list(conn: &Connection, filter: &DeliveryFilter, limit: u32) -> Result<Ve
             before_id,
             limit
         ],
-        |r| {
+    )?;
+    rows.iter()
+        .map(|r| {
             Ok(DeliveryRow {
                 id: r.get(0)?,
                 channel: channel_at(r, 1)?,
@@ -337,12 +338,11 @@ pub fn list(conn: &Connection, filter: &DeliveryFilter, limit: u32) -> Result<Ve
                 delivered_at: r.get(10)?,
                 last_error: r.get(11)?,
             })
-        },
-    )?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .collect()
 }
 
-pub fn mark_delivered(conn: &Connection, id: &str, now: &str) -> Result<(), StoreError> {
+pub fn mark_delivered(conn: &Conn, id: &str, now: &str) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE outbox SET state = 'delivered', delivered_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
         params![id, now],
@@ -353,7 +353,7 @@ pub fn mark_delivered(conn: &Connection, id: &str, now: &str) -> Result<(), Stor
 /// Record a failed attempt; retry at `next_ms`, or give up when `give_up`.
 /// Only a delivery still pending is touched: one stopped while its attempt
 /// was under way (its subscriber removed) stays stopped.
-pub fn mark_failed(conn: &Connection, id: &str, error: &str, next_ms: i64, give_up: bool) -> Result<(), StoreError> {
+pub fn mark_failed(conn: &Conn, id: &str, error: &str, next_ms: i64, give_up: bool) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3,
                 state = CASE WHEN ?4 THEN 'failed' ELSE 'pending' END

@@ -1,8 +1,7 @@
 //! The `reverse_assumptions` table: one hand-back workflow per account.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
-
 use super::StoreError;
+use super::sql::{Conn, params};
 use crate::domain::ids::AccountId;
 use crate::domain::reverse::ReverseAssumption;
 
@@ -15,23 +14,20 @@ pub struct StoredReverse {
     pub sealed_url: Option<Vec<u8>>,
 }
 
-pub fn load(conn: &Connection, account: &AccountId) -> Result<Option<StoredReverse>, StoreError> {
-    let row = conn
-        .query_row(
-            "SELECT body, link_id_hash, sealed_url FROM reverse_assumptions WHERE account_id = ?1",
-            [account.as_str()],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<Vec<u8>>>(2)?)),
-        )
-        .optional()?;
-    row.map(|(body, link_id_hash, sealed_url)| {
-        let workflow =
-            serde_json::from_str(&body).map_err(|_| StoreError::Corrupt("reverse_assumptions.body".into()))?;
-        Ok(StoredReverse { workflow, link_id_hash, sealed_url })
+pub fn load(conn: &Conn, account: &AccountId) -> Result<Option<StoredReverse>, StoreError> {
+    let row = conn.query_opt(
+        "SELECT body, link_id_hash, sealed_url FROM reverse_assumptions WHERE account_id = ?1",
+        params![account.as_str()],
+    )?;
+    row.map(|r| {
+        let workflow = serde_json::from_str(&r.get::<String>(0)?)
+            .map_err(|_| StoreError::Corrupt("reverse_assumptions.body".into()))?;
+        Ok(StoredReverse { workflow, link_id_hash: r.get(1)?, sealed_url: r.get(2)? })
     })
     .transpose()
 }
 
-pub fn save(tx: &Transaction, account: &AccountId, stored: &StoredReverse) -> Result<(), StoreError> {
+pub fn save(tx: &Conn, account: &AccountId, stored: &StoredReverse) -> Result<(), StoreError> {
     let body = serde_json::to_string(&stored.workflow).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     tx.execute(
         "INSERT INTO reverse_assumptions (account_id, body, link_id_hash, sealed_url) VALUES (?1, ?2, ?3, ?4)
@@ -43,7 +39,7 @@ pub fn save(tx: &Transaction, account: &AccountId, stored: &StoredReverse) -> Re
 
 /// Forget an account's hand-back record (a cancelled one, when the account
 /// moves to another customer, who must not read the old one's signatory).
-pub fn forget(tx: &Transaction, account: &AccountId) -> Result<(), StoreError> {
-    tx.execute("DELETE FROM reverse_assumptions WHERE account_id = ?1", [account.as_str()])?;
+pub fn forget(tx: &Conn, account: &AccountId) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM reverse_assumptions WHERE account_id = ?1", params![account.as_str()])?;
     Ok(())
 }

@@ -2,9 +2,8 @@
 //! waiting for the identity provider, one-time CLI codes, and the
 //! service's own wrapped keys.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
-
 use super::StoreError;
+use super::sql::{Conn, params};
 use crate::domain::ids::{Principal, Role};
 use crate::domain::session::SessionTimes;
 
@@ -67,7 +66,7 @@ fn identity_of(
 }
 
 pub fn insert_session(
-    tx: &Transaction,
+    tx: &Conn,
     id_hash: &str,
     kind: SessionKind,
     who: &Identity,
@@ -95,27 +94,16 @@ pub fn insert_session(
     Ok(())
 }
 
-pub fn session(conn: &Connection, id_hash: &str) -> Result<Option<StoredSession>, StoreError> {
-    let row = conn
-        .query_row(
-            "SELECT kind, principal, roles, display, auth_time, created_at, last_seen_at, expires_at, ended_at
-               FROM sessions WHERE id_hash = ?1",
-            [id_hash],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                    SessionTimes { last_seen_at: r.get(6)?, expires_at: r.get(7)?, ended_at: r.get(8)? },
-                ))
-            },
-        )
-        .optional()?;
-    let Some((kind, principal, roles, display, auth_time, created_at, times)) = row else { return Ok(None) };
-    let kind = match kind.as_str() {
+pub fn session(conn: &Conn, id_hash: &str) -> Result<Option<StoredSession>, StoreError> {
+    let row = conn.query_opt(
+        "SELECT kind, principal, roles, display, auth_time, created_at, last_seen_at, expires_at, ended_at
+           FROM sessions WHERE id_hash = ?1",
+        params![id_hash],
+    )?;
+    let Some(r) = row else { return Ok(None) };
+    let (principal, roles, display, auth_time, created_at) = (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
+    let times = SessionTimes { last_seen_at: r.get(6)?, expires_at: r.get(7)?, ended_at: r.get(8)? };
+    let kind = match r.get::<String>(0)?.as_str() {
         "console" => SessionKind::Console,
         "cli" => SessionKind::Cli,
         _ => return Err(StoreError::Corrupt("a session's kind".into())),
@@ -124,13 +112,13 @@ pub fn session(conn: &Connection, id_hash: &str) -> Result<Option<StoredSession>
 }
 
 /// Note a session's use (callers throttle this to about once a minute).
-pub fn touch(tx: &Transaction, id_hash: &str, now: i64) -> Result<(), StoreError> {
+pub fn touch(tx: &Conn, id_hash: &str, now: i64) -> Result<(), StoreError> {
     tx.execute("UPDATE sessions SET last_seen_at = ?2 WHERE id_hash = ?1 AND ended_at IS NULL", params![id_hash, now])?;
     Ok(())
 }
 
 /// End a session; false if it was unknown or had already ended.
-pub fn end(tx: &Transaction, id_hash: &str, now: i64, reason: &str) -> Result<bool, StoreError> {
+pub fn end(tx: &Conn, id_hash: &str, now: i64, reason: &str) -> Result<bool, StoreError> {
     let changed = tx.execute(
         "UPDATE sessions SET ended_at = ?2, end_reason = ?3 WHERE id_hash = ?1 AND ended_at IS NULL",
         params![id_hash, now, reason],
@@ -160,8 +148,8 @@ pub struct CliContinuation {
     pub code_challenge: String,
 }
 
-pub fn insert_pending(tx: &Transaction, state_hash: &str, pending: &PendingSignin) -> Result<(), StoreError> {
-    tx.execute("DELETE FROM signin_pending WHERE created_at < ?1", [pending.created_at - PENDING_TTL_SECONDS])?;
+pub fn insert_pending(tx: &Conn, state_hash: &str, pending: &PendingSignin) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM signin_pending WHERE created_at < ?1", params![pending.created_at - PENDING_TTL_SECONDS])?;
     let cli = pending
         .cli
         .as_ref()
@@ -186,27 +174,17 @@ pub fn insert_pending(tx: &Transaction, state_hash: &str, pending: &PendingSigni
 }
 
 /// Take a pending sign-in out (it works once, used or not).
-pub fn take_pending(tx: &Transaction, state_hash: &str) -> Result<Option<PendingSignin>, StoreError> {
-    let row = tx
-        .query_row(
-            "DELETE FROM signin_pending WHERE state_hash = ?1
-             RETURNING browser_hash, org, nonce, return_to, max_age, cli, created_at",
-            [state_hash],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                    r.get::<_, i64>(6)?,
-                ))
-            },
-        )
-        .optional()?;
-    let Some((browser_hash, org, nonce, return_to, max_age, cli, created_at)) = row else { return Ok(None) };
-    let cli = cli
+pub fn take_pending(tx: &Conn, state_hash: &str) -> Result<Option<PendingSignin>, StoreError> {
+    let row = tx.query_opt(
+        "DELETE FROM signin_pending WHERE state_hash = ?1
+         RETURNING browser_hash, org, nonce, return_to, max_age, cli, created_at",
+        params![state_hash],
+    )?;
+    let Some(r) = row else { return Ok(None) };
+    let (browser_hash, org, nonce, return_to, max_age, created_at) =
+        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(6)?);
+    let cli = r
+        .get::<Option<String>>(5)?
         .map(|c| serde_json::from_str(&c))
         .transpose()
         .map_err(|_| StoreError::Corrupt("a pending sign-in's CLI continuation".into()))?;
@@ -221,8 +199,8 @@ pub struct CliCode {
     pub expires_at: i64,
 }
 
-pub fn insert_code(tx: &Transaction, code_hash: &str, code: &CliCode, now: i64) -> Result<(), StoreError> {
-    tx.execute("DELETE FROM cli_codes WHERE expires_at < ?1", [now])?;
+pub fn insert_code(tx: &Conn, code_hash: &str, code: &CliCode, now: i64) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM cli_codes WHERE expires_at < ?1", params![now])?;
     let who = &code.identity;
     tx.execute(
         "INSERT INTO cli_codes (code_hash, principal, roles, display, auth_time, challenge, expires_at)
@@ -241,36 +219,25 @@ pub fn insert_code(tx: &Transaction, code_hash: &str, code: &CliCode, now: i64) 
 }
 
 /// Take a code out (it works once, whatever the outcome).
-pub fn take_code(tx: &Transaction, code_hash: &str) -> Result<Option<CliCode>, StoreError> {
-    let row = tx
-        .query_row(
-            "DELETE FROM cli_codes WHERE code_hash = ?1
-             RETURNING principal, roles, display, auth_time, challenge, expires_at",
-            [code_hash],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, i64>(5)?,
-                ))
-            },
-        )
-        .optional()?;
-    let Some((principal, roles, display, auth_time, code_challenge, expires_at)) = row else { return Ok(None) };
-    Ok(Some(CliCode { identity: identity_of(principal, roles, display, auth_time)?, code_challenge, expires_at }))
+pub fn take_code(tx: &Conn, code_hash: &str) -> Result<Option<CliCode>, StoreError> {
+    let row = tx.query_opt(
+        "DELETE FROM cli_codes WHERE code_hash = ?1
+         RETURNING principal, roles, display, auth_time, challenge, expires_at",
+        params![code_hash],
+    )?;
+    let Some(r) = row else { return Ok(None) };
+    let identity = identity_of(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)?;
+    Ok(Some(CliCode { identity, code_challenge: r.get(4)?, expires_at: r.get(5)? }))
 }
 
 /// A wrapped key of the service's own, by name.
-pub fn service_key(conn: &Connection, name: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
-    Ok(conn
-        .query_row("SELECT blob, key_id FROM service_keys WHERE name = ?1", [name], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?)
+pub fn service_key(conn: &Conn, name: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+    conn.query_opt("SELECT blob, key_id FROM service_keys WHERE name = ?1", params![name])?
+        .map(|r| Ok((r.get(0)?, r.get(1)?)))
+        .transpose()
 }
 
-pub fn store_service_key(tx: &Transaction, name: &str, blob: &[u8], key_id: &str, now: &str) -> Result<(), StoreError> {
+pub fn store_service_key(tx: &Conn, name: &str, blob: &[u8], key_id: &str, now: &str) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO service_keys (name, blob, key_id, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![name, blob, key_id, now],

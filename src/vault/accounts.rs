@@ -16,7 +16,7 @@ use crate::domain::ids::{AccountId, Principal, Role};
 use crate::domain::onboarding::OnboardingState;
 use crate::error::Error;
 use crate::notify::Event;
-use crate::store;
+use crate::store::{self, Conn};
 
 /// Who holds which half, as shown to the account's parties.
 #[derive(Debug, Clone, Serialize)]
@@ -49,7 +49,7 @@ pub struct AccountView {
 }
 
 /// An account's view as stored now.
-pub(super) fn view_of(tx: &rusqlite::Connection, account: Account) -> Result<AccountView, Error> {
+pub(super) fn view_of(tx: &Conn, account: Account) -> Result<AccountView, Error> {
     let id = account.account_id.clone();
     let custodians = store::custodians::load(tx, &id)?.into();
     let rotation_due = store::halves::status(tx, &id)?.iter().any(|h| h.rotation_due);

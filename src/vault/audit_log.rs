@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use rusqlite::{Connection, params};
+
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -21,7 +21,9 @@ use crate::auth::Caller;
 use crate::crypto::{EncryptionContext, WrappedKey};
 use crate::domain::ids::{AccountId, OrgName, Role};
 use crate::error::Error;
-use crate::store::{self, StoreError};
+use crate::store::sql::dialect::{Key, json_int, json_text};
+use crate::store::sql::params;
+use crate::store::{self, Conn, StoreError};
 
 /// Most events one export bundle carries; page with `after_seq`.
 pub const MAX_BUNDLE_EVENTS: u64 = 100_000;
@@ -104,7 +106,8 @@ struct Selection {
 
 impl Selection {
     fn new(scope: Scope, q: &AuditQuery, below: u64, limit: u64) -> Result<Self, Error> {
-        // Sequence numbers are SQLite integers; a larger cursor would wrap.
+        // Sequence numbers are 64-bit signed integers in the database; a
+        // larger cursor would wrap.
         if q.after_seq.is_some_and(|a| i64::try_from(a).is_err()) {
             return Err(Error::malformed("invalid_query", "after_seq is out of range"));
         }
@@ -130,28 +133,31 @@ impl Selection {
 /// the log itself, a customer's through the scope index. An index row only
 /// counts when the event's own scope agrees with it, so a row slipped into
 /// the index cannot show one tenant's event to another.
-fn page(conn: &Connection, sel: &Selection) -> Result<Vec<(u64, String)>, StoreError> {
-    const FILTERS: &str =
-        "(?4 IS NULL OR e.account_id = ?4) AND (?5 IS NULL OR e.time >= ?5) AND (?6 IS NULL OR e.time < ?6)
-         AND (?8 IS NULL OR e.action = ?8) AND (?9 IS NULL OR e.outcome = ?9) AND (?10 IS NULL OR e.actor = ?10)";
+fn page(conn: &Conn, sel: &Selection) -> Result<Vec<(u64, String)>, StoreError> {
+    const FILTERS: &str = "(CAST(?4 AS TEXT) IS NULL OR e.account_id = ?4)
+         AND (CAST(?5 AS TEXT) IS NULL OR e.time >= ?5) AND (CAST(?6 AS TEXT) IS NULL OR e.time < ?6)
+         AND (CAST(?8 AS TEXT) IS NULL OR e.action = ?8) AND (CAST(?9 AS TEXT) IS NULL OR e.outcome = ?9)
+         AND (CAST(?10 AS TEXT) IS NULL OR e.actor = ?10)";
     let sql = if sel.scope.provider {
         format!(
             "SELECT e.seq, e.event_json FROM audit_events e
-              WHERE e.seq > ?2 AND e.seq < ?3 AND {FILTERS} AND ?1 IS NOT NULL
+              WHERE e.seq > ?2 AND e.seq < ?3 AND {FILTERS} AND CAST(?1 AS TEXT) IS NOT NULL
               ORDER BY e.seq LIMIT ?7"
         )
     } else {
+        let d = conn.dialect();
         format!(
             "SELECT e.seq, e.event_json FROM audit_scope s JOIN audit_events e ON e.seq = s.seq
               WHERE s.org = ?1 AND s.seq > ?2 AND s.seq < ?3 AND {FILTERS}
-                AND (json_extract(e.event_json, '$.scope.\"' || ?1 || '\"') = s.n
-                  OR (s.n IS NULL AND json_extract(e.event_json, '$.scope') IS NULL))
-              ORDER BY s.seq LIMIT ?7"
+                AND ({counter} = s.n OR (s.n IS NULL AND {scope} IS NULL))
+              ORDER BY s.seq LIMIT ?7",
+            counter = json_int(d, "e.event_json", &[Key::Name("scope"), Key::Param(1)]),
+            scope = json_text(d, "e.event_json", &[Key::Name("scope")]),
         )
     };
-    let mut stmt = conn.prepare_cached(&sql)?;
     let after = sel.after.map_or(-1, |a| a as i64);
-    let rows = stmt.query_map(
+    let rows = conn.query(
+        &sql,
         params![
             sel.scope.org.as_str(),
             after,
@@ -164,9 +170,8 @@ fn page(conn: &Connection, sel: &Selection) -> Result<Vec<(u64, String)>, StoreE
             sel.outcome,
             sel.actor
         ],
-        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)),
     )?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect()
 }
 
 /// The filters that narrow a selection below "all of the org's events",
@@ -264,7 +269,9 @@ impl Vault {
             None => {
                 let (key, wrapped) = self.keys.generate_data_key(None, &ctx).await?;
                 self.store
-                    .write(move |b| store::audit::store_log_key(b.tx(), &wrapped.blob, &wrapped.key_id, &now_rfc3339()))
+                    .write(move |b| {
+                        store::audit::store_log_key(b.conn(), &wrapped.blob, &wrapped.key_id, &now_rfc3339())
+                    })
                     .await?;
                 (key, true)
             }
@@ -295,7 +302,7 @@ impl Vault {
                 // for the past, nothing else may lack a MAC.
                 let size = if created { rows.len() as u64 } else { vouched };
                 let mac = boundary_mac(&keys, size);
-                self.store.write(move |b| store::audit::store_key_boundary(b.tx(), size, &mac)).await?;
+                self.store.write(move |b| store::audit::store_key_boundary(b.conn(), size, &mac)).await?;
                 size
             }
         };
@@ -348,7 +355,9 @@ impl Vault {
         }
         let note = keys.signer().sign(size, &root);
         let stored = note.clone();
-        self.store.write(move |b| store::audit::store_checkpoint(b.tx(), size, &root, &stored, &now_rfc3339())).await?;
+        self.store
+            .write(move |b| store::audit::store_checkpoint(b.conn(), size, &root, &stored, &now_rfc3339()))
+            .await?;
         Ok(Some((size, note)))
     }
 

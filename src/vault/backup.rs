@@ -7,7 +7,7 @@ use crate::audit::manifest::Manifest;
 use crate::audit::{Action, EventDraft, HttpInfo, Target};
 use crate::auth::Caller;
 use crate::error::Error;
-use crate::store::{self, StoreError};
+use crate::store;
 
 /// A backup: the database file's bytes and its signed manifest.
 pub struct BackupFile {
@@ -42,9 +42,7 @@ impl Vault {
         let copy = path.clone();
         self.store.read(move |c| store::backup::snapshot(c, &copy)).await?;
         let read = tokio::task::spawn_blocking(move || {
-            let tree = rusqlite::Connection::open(&path)
-                .map_err(StoreError::from)
-                .and_then(|c| store::audit::rebuild_tree(&c));
+            let tree = store::backup::read_copy(&path, store::audit::rebuild_tree);
             let bytes = std::fs::read(&path);
             let _ = std::fs::remove_file(&path);
             Ok::<_, Error>((tree?, bytes.map_err(|e| Error::Internal(format!("cannot read the backup copy: {e}")))?))

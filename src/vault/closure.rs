@@ -109,11 +109,11 @@ impl Vault {
                 let mut swept = 0;
                 for (id, closed_at) in due {
                     // Reopened since it was read: leave it.
-                    let still = store::accounts::lifecycle(batch.tx(), &id)?;
+                    let still = store::accounts::lifecycle(batch.conn(), &id)?;
                     if still.is_none_or(|l| l.status != crate::domain::closure::AccountStatus::Closed) {
                         continue;
                     }
-                    vault.end_custody(batch.tx(), &id, "closed_permanently", &now)?;
+                    vault.end_custody(batch.conn(), &id, "closed_permanently", &now)?;
                     let draft = EventDraft::new(
                         None,
                         Action::AccountClosePermanently,

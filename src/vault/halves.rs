@@ -92,7 +92,7 @@ impl Vault {
     /// Encrypt `bytes` for the planned version of `half` under a fresh data key.
     /// With the Secrets Manager backend the ciphertext is stored there first
     /// (under the key that wrapped its data key) and only its version id is
-    /// kept for SQLite.
+    /// kept in the database.
     pub(super) async fn encrypt(&self, id: &AccountId, half: Half, plan: &Plan, bytes: &[u8]) -> Result<Sealed, Error> {
         let ctx = EncryptionContext::new(id.clone(), half, plan.version);
         let (key, wrapped) = self.keys.generate_data_key(plan.key_override.as_deref(), &ctx).await?;

@@ -28,10 +28,10 @@ use crate::domain::links::{
 use crate::domain::password_policy::check_supplied;
 use crate::error::Error;
 use crate::notify::Event;
-use crate::store;
 use crate::store::exposures::ExposureKind;
 use crate::store::halves::{NewVersion, Source};
 use crate::store::links::StoredLink;
+use crate::store::{self, Conn};
 
 /// What a caller asks for in `POST /v1/links`.
 #[derive(Debug)]
@@ -367,7 +367,7 @@ impl Vault {
     }
 
     /// Load a link its caller created; anyone else gets 404.
-    fn own_link(conn: &rusqlite::Connection, caller: &Caller, id: &str) -> Result<StoredLink, Error> {
+    fn own_link(conn: &Conn, caller: &Caller, id: &str) -> Result<StoredLink, Error> {
         match valid_id(id).then(|| id_hash(id)) {
             Some(hash) => Self::own_stored(conn, caller, &hash),
             None => Err(Error::NotFound("link")),
@@ -375,7 +375,7 @@ impl Vault {
     }
 
     /// Load, by the hash of its id, a link its caller created.
-    fn own_stored(conn: &rusqlite::Connection, caller: &Caller, hash: &str) -> Result<StoredLink, Error> {
+    fn own_stored(conn: &Conn, caller: &Caller, hash: &str) -> Result<StoredLink, Error> {
         match store::links::load(conn, hash)? {
             Some(link) if link.created_by == caller.principal.to_string() => Ok(link),
             _ => Err(Error::NotFound("link")),
@@ -525,7 +525,7 @@ impl Vault {
             let claim = hash.clone();
             let Some(attempts) = self
                 .store
-                .write(move |b| store::links::count_passphrase_attempt(b.tx(), &claim, MAX_PASSPHRASE_ATTEMPTS))
+                .write(move |b| store::links::count_passphrase_attempt(b.conn(), &claim, MAX_PASSPHRASE_ATTEMPTS))
                 .await?
             else {
                 return Err(link_error(LinkError::Burned));
@@ -537,7 +537,7 @@ impl Vault {
             if !ok {
                 if attempts >= MAX_PASSPHRASE_ATTEMPTS {
                     self.store
-                        .write(move |b| store::links::burn_if_spent(b.tx(), &hash, MAX_PASSPHRASE_ATTEMPTS))
+                        .write(move |b| store::links::burn_if_spent(b.conn(), &hash, MAX_PASSPHRASE_ATTEMPTS))
                         .await?;
                     return Err(link_error(LinkError::Burned));
                 }

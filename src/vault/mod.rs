@@ -3,7 +3,7 @@
 //!
 //! HTTP handlers and command-line tasks call these methods; each one checks
 //! the domain rules, does its crypto, and commits its change together with
-//! its audit event in one SQLite transaction. A refusal is recorded too, in a
+//! its audit event in one database transaction. A refusal is recorded too, in a
 //! transaction of its own. If an event cannot be committed, the caller gets
 //! `Error::AuditUnavailable` and nothing has changed (invariant 4).
 
@@ -30,7 +30,7 @@ mod witness;
 
 use std::sync::Arc;
 
-use rusqlite::{Connection, Transaction};
+use crate::store::Conn;
 
 use crate::store::Batch;
 use time::OffsetDateTime;
@@ -80,7 +80,7 @@ pub struct Vault {
     public_url: Arc<std::sync::RwLock<String>>,
     /// Seconds added to the clock of calendar rules; only tests move it.
     clock_shift: Arc<std::sync::atomic::AtomicI64>,
-    /// Where ciphertexts live when not in SQLite.
+    /// Where ciphertexts live when not in the database.
     secrets: Option<crate::store::secrets_manager::SecretsManagerHalves>,
     /// Webhooks may target private addresses (dev mode; see `notify::target`).
     allow_private_webhooks: bool,
@@ -124,7 +124,7 @@ pub fn rfc3339(unix: i64) -> String {
 /// to people, inside the caller's transaction, so both exist exactly when
 /// the audit event does.
 fn notify(
-    tx: &Transaction,
+    tx: &Conn,
     account: &AccountId,
     event: notify::Event,
     actor: Option<&Principal>,
@@ -291,7 +291,7 @@ impl Vault {
     async fn audited<T: Send + 'static>(
         &self,
         mut draft: EventDraft,
-        change: impl FnOnce(&Transaction, &mut EventDraft, &str) -> Result<T, Error> + Send + 'static,
+        change: impl FnOnce(&Conn, &mut EventDraft, &str) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         let keys = Arc::clone(&self.keys);
         let anchor = witness::anchors_after(draft.action);
@@ -304,7 +304,7 @@ impl Vault {
                 if let Err(err) = write_guard(keys.as_ref(), batch.log(), draft.action) {
                     return Err(record_refusal(batch, draft, err));
                 }
-                match change(batch.tx(), &mut draft, &now) {
+                match change(batch.conn(), &mut draft, &now) {
                     Ok(value) => match store::audit::append(batch, draft.clone(), &now, Outcome::Ok, None) {
                         Ok(_) => Ok(value),
                         Err(StoreError::LogTampered) => {
@@ -350,18 +350,18 @@ struct CustodyRecords {
 impl CustodyRecords {
     /// Load the account (if `caller` may see it) with its custody records.
     /// Accounts whose custody ended are read-only history.
-    fn load(orgs: &OrgDirectory, conn: &Connection, caller: &Caller, id: &AccountId) -> Result<Self, Error> {
+    fn load(orgs: &OrgDirectory, conn: &Conn, caller: &Caller, id: &AccountId) -> Result<Self, Error> {
         let (account, _) = visible(orgs, conn, caller, id)?;
         Self::with_account(conn, account)
     }
 
     /// The same for work that acts for no caller (a collect link being used).
-    fn of_account(conn: &Connection, id: &AccountId) -> Result<Self, Error> {
+    fn of_account(conn: &Conn, id: &AccountId) -> Result<Self, Error> {
         let account = store::accounts::get(conn, id)?.ok_or(Error::NotFound("account"))?;
         Self::with_account(conn, account)
     }
 
-    fn with_account(conn: &Connection, account: Account) -> Result<Self, Error> {
+    fn with_account(conn: &Conn, account: Account) -> Result<Self, Error> {
         let id = account.account_id.clone();
         ensure_active(conn, &id)?;
         Ok(Self {
@@ -374,7 +374,7 @@ impl CustodyRecords {
 
     /// Whether `who` may make a new version of `half` now: a custodian of
     /// it who is not walled off, while no hand-off link is out.
-    fn check_deposit(&self, orgs: &OrgDirectory, conn: &Connection, who: &Principal, half: Half) -> Result<(), Error> {
+    fn check_deposit(&self, orgs: &OrgDirectory, conn: &Conn, who: &Principal, half: Half) -> Result<(), Error> {
         self.state(orgs).check_deposit(who, half)?;
         ensure_no_handoff_pending(conn, &self.account.account_id)
     }
@@ -393,7 +393,7 @@ impl CustodyRecords {
 /// Refuse changes and releases of an account that was handed back or
 /// closed: a closed account keeps its halves (it may be reopened) but
 /// releases nothing.
-fn ensure_active(conn: &Connection, id: &AccountId) -> Result<(), Error> {
+fn ensure_active(conn: &Conn, id: &AccountId) -> Result<(), Error> {
     match store::accounts::status(conn, id)?.as_deref() {
         Some("active") | None => Ok(()),
         Some("closed") => Err(Error::conflict(
@@ -417,7 +417,7 @@ fn ensure_active(conn: &Connection, id: &AccountId) -> Result<(), Error> {
 /// the credentials as they stand now, and using it ends custody and destroys
 /// every version's keys: a version deposited in between would be destroyed
 /// and the customer handed a stale password.
-fn ensure_no_handoff_pending(conn: &Connection, id: &AccountId) -> Result<(), Error> {
+fn ensure_no_handoff_pending(conn: &Conn, id: &AccountId) -> Result<(), Error> {
     let Some(hash) = store::reverse::load(conn, id)?.and_then(|r| r.link_id_hash) else { return Ok(()) };
     let pending = store::links::load(conn, &hash)?.is_some_and(|link| {
         crate::domain::links::effective_state(link.state, link.expires_at, unix_now())
@@ -445,7 +445,7 @@ fn require_provider_admin(caller: &Caller, party: Party, doing: &str) -> Result<
 /// The account `id` as seen by `caller`, and the side they stand on.
 /// Accounts the caller's org is no party to are reported as not found, so
 /// other tenants cannot even learn that they exist.
-fn visible(orgs: &OrgDirectory, conn: &Connection, caller: &Caller, id: &AccountId) -> Result<(Account, Party), Error> {
+fn visible(orgs: &OrgDirectory, conn: &Conn, caller: &Caller, id: &AccountId) -> Result<(Account, Party), Error> {
     let account = store::accounts::get(conn, id)?.ok_or(Error::NotFound("account"))?;
     let party = orgs.party_of(&account, &caller.principal.org).ok_or(Error::NotFound("account"))?;
     Ok((account, party))

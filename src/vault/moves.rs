@@ -26,8 +26,8 @@ use crate::domain::orgs::Party;
 use crate::domain::reverse::RaState;
 use crate::error::Error;
 use crate::notify::Event;
-use crate::store;
 use crate::store::moves::StoredMove;
+use crate::store::{self, Conn};
 
 /// Why the service cancels the open requests of a moved account.
 const MOVED_REASON: &str = "the account moved to another customer";
@@ -128,7 +128,7 @@ fn may_see(party: Party, org: &OrgName, stored: &StoredMove) -> bool {
 
 /// Refuse while the account is being handed back: a move and a reverse
 /// assumption do not mix.
-fn ensure_no_open_reverse(conn: &rusqlite::Connection, id: &AccountId) -> Result<(), Error> {
+fn ensure_no_open_reverse(conn: &Conn, id: &AccountId) -> Result<(), Error> {
     let open = store::reverse::load(conn, id)?
         .is_some_and(|r| r.workflow.state.is_open() || r.workflow.state == RaState::HandedOff);
     if open {
@@ -142,7 +142,7 @@ fn ensure_no_open_reverse(conn: &rusqlite::Connection, id: &AccountId) -> Result
 
 /// The stored move `move_id` of account `id`, if `caller`'s side may see it.
 fn load_visible_move(
-    conn: &rusqlite::Connection,
+    conn: &Conn,
     id: &AccountId,
     move_id: &str,
     party: Party,
@@ -286,7 +286,7 @@ impl Vault {
     /// Inside the completing write: take the account from its old customer
     /// and give it to the new one. Returns the halves destroyed.
     fn hand_over(
-        tx: &rusqlite::Transaction,
+        tx: &Conn,
         orgs: &crate::domain::orgs::OrgDirectory,
         account: &Account,
         stored: &StoredMove,

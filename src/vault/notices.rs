@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rusqlite::Transaction;
+use crate::store::Conn;
 use serde_json::Value;
 
 use super::{Vault, require_role};
@@ -83,7 +83,7 @@ impl Vault {
         let routed = self
             .store
             .write(move |b| {
-                let tx = b.tx();
+                let tx = b.conn();
                 let mut routed = 0;
                 for item in pending {
                     if !announcements::mark_routed(tx, &item.id, &now)? {
@@ -164,14 +164,14 @@ fn unix_ms(text: &str) -> i64 {
 }
 
 /// One announcement being routed, inside the routing write.
-struct Route<'a> {
-    tx: &'a Transaction<'a>,
+struct Route<'a, 'c> {
+    tx: &'a Conn<'c>,
     routing: &'a PeopleRouting,
     provider: &'a OrgName,
     account: &'a Account,
 }
 
-impl Route<'_> {
+impl Route<'_, '_> {
     fn deliver(
         &self,
         notice: Notice,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rusqlite::Transaction;
+use crate::store::Conn;
 use serde::Serialize;
 use serde_json::json;
 
@@ -114,7 +114,7 @@ pub enum OnboardingStep {
 }
 
 /// The onboarding state of an account.
-fn state_of(conn: &rusqlite::Connection, id: &AccountId) -> Result<OnboardingState, Error> {
+fn state_of(conn: &Conn, id: &AccountId) -> Result<OnboardingState, Error> {
     Ok(store::accounts::lifecycle(conn, id)?.ok_or(Error::NotFound("account"))?.onboarding)
 }
 
@@ -125,7 +125,7 @@ fn state_of(conn: &rusqlite::Connection, id: &AccountId) -> Result<OnboardingSta
 /// subscribers hear `onboarding.progress`.
 #[expect(clippy::too_many_arguments, reason = "each input is a distinct fact of the deposit")]
 pub(super) fn tick(
-    tx: &Transaction,
+    tx: &Conn,
     account: &Account,
     half: Half,
     party: Option<Party>,

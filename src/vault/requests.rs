@@ -15,9 +15,9 @@ use crate::domain::breakglass::{Ask, Decision, PartyName, Request, State};
 use crate::domain::ids::{AccountId, Half, Principal};
 use crate::error::Error;
 use crate::notify::Event;
-use crate::store;
 use crate::store::exposures::ExposureKind;
 use crate::store::requests::StoredRequest;
+use crate::store::{self, Conn};
 
 /// Most requests one page of a listing returns (and the default page size).
 pub const LIST_LIMIT: u32 = 500;
@@ -181,12 +181,7 @@ fn data_of(id: &str, request: &Request) -> serde_json::Value {
 /// Inside the caller's write: end the account's open requests for the
 /// service (its account moved or closed), each saved with `reason` and
 /// announced to subscribers and its requester. Returns their ids.
-pub(super) fn withdraw_open(
-    tx: &rusqlite::Transaction,
-    account: &AccountId,
-    reason: &str,
-    now: &str,
-) -> Result<Vec<String>, Error> {
+pub(super) fn withdraw_open(tx: &Conn, account: &AccountId, reason: &str, now: &str) -> Result<Vec<String>, Error> {
     let unix = unix_now();
     let mut withdrawn = Vec::new();
     for StoredRequest { id, mut request, .. } in store::requests::open_for_account(tx, account)? {
@@ -293,7 +288,7 @@ impl Vault {
     /// Load a request the caller's org is a party to; others get 404.
     fn load_visible(
         orgs: &crate::domain::orgs::OrgDirectory,
-        conn: &rusqlite::Connection,
+        conn: &Conn,
         caller: &Caller,
         id: &str,
     ) -> Result<StoredRequest, Error> {
@@ -463,7 +458,7 @@ impl Vault {
         id: String,
         half: Half,
         version: u32,
-        extra: impl FnOnce(&rusqlite::Transaction, &AccountId, &str) -> Result<(), Error> + Send + 'static,
+        extra: impl FnOnce(&Conn, &AccountId, &str) -> Result<(), Error> + Send + 'static,
     ) -> Result<u8, Error> {
         let (orgs, caller) = (Arc::clone(&self.orgs), caller.clone());
         self.audited(draft, move |tx, draft, now| {
@@ -579,12 +574,12 @@ impl Vault {
                 let unix = unix_now();
                 let now = super::now_rfc3339();
                 let mut expired = 0;
-                for StoredRequest { id, account_id, mut request } in store::requests::open(batch.tx())? {
+                for StoredRequest { id, account_id, mut request } in store::requests::open(batch.conn())? {
                     let before = request.state;
                     if !request.expire_if_due(unix) {
                         continue;
                     }
-                    store::requests::save(batch.tx(), &id, &request)?;
+                    store::requests::save(batch.conn(), &id, &request)?;
                     let target = Target::request(&account_id, &id);
                     let draft = EventDraft::new(None, Action::RequestExpire, target, &HttpInfo::default())
                         .detail("previous_state", before.as_str());
@@ -592,7 +587,7 @@ impl Vault {
                         batch.rollback()?;
                         return Err(super::audit_failed(e));
                     }
-                    notify(batch.tx(), &account_id, Event::RequestExpired, None, data_of(&id, &request), &now)?;
+                    notify(batch.conn(), &account_id, Event::RequestExpired, None, data_of(&id, &request), &now)?;
                     expired += 1;
                 }
                 Ok(expired)

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rusqlite::Transaction;
+use crate::store::Conn;
 use serde::Serialize;
 use time::Date;
 
@@ -161,7 +161,7 @@ pub enum ReverseStep {
 /// customer's consent. Returns the account and the caller's side.
 fn authorize_step(
     orgs: &OrgDirectory,
-    conn: &rusqlite::Connection,
+    conn: &Conn,
     caller: &Caller,
     id: &AccountId,
     step: &ReverseStep,
@@ -177,13 +177,13 @@ fn authorize_step(
 
 /// A hand-off of a public-sector or AWS India account waits for both
 /// sides' consent to assignment.
-fn check_handoff_consent(conn: &rusqlite::Connection, account: &Account) -> Result<(), Error> {
+fn check_handoff_consent(conn: &Conn, account: &Account) -> Result<(), Error> {
     let stored = store::reverse::load(conn, &account.account_id)?.ok_or(Error::NotFound("reverse assumption"))?;
     stored.workflow.check_consent(account.assignment.needs_consent()).map_err(ra_error)
 }
 
 impl Vault {
-    fn load_reverse(tx: &rusqlite::Connection, id: &AccountId) -> Result<StoredReverse, Error> {
+    fn load_reverse(tx: &Conn, id: &AccountId) -> Result<StoredReverse, Error> {
         store::reverse::load(tx, id)?.ok_or(Error::NotFound("reverse assumption"))
     }
 
@@ -423,7 +423,7 @@ impl Vault {
     /// The hand-off link was used: custody ends, inside the caller's write.
     pub(super) fn finish_handoff(
         &self,
-        tx: &Transaction,
+        tx: &Conn,
         id: &AccountId,
         draft: &mut EventDraft,
         now: &str,
@@ -437,7 +437,7 @@ impl Vault {
     }
 
     /// Destroy the keys, clear custody, revoke pending links, tell subscribers.
-    pub(super) fn end_custody(&self, tx: &Transaction, id: &AccountId, status: &str, now: &str) -> Result<(), Error> {
+    pub(super) fn end_custody(&self, tx: &Conn, id: &AccountId, status: &str, now: &str) -> Result<(), Error> {
         store::accounts::end_custody(tx, id, status)?;
         store::links::revoke_all(tx, id, now)?;
         notify(tx, id, Event::CustodyEnded, None, serde_json::json!({"status": status}), now)?;

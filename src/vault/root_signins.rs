@@ -87,12 +87,12 @@ fn record(
     tolerances: Tolerances,
     now: &str,
 ) -> Result<WatchOutcome, Error> {
-    match store::accounts::status(batch.tx(), &event.account)?.as_deref() {
+    match store::accounts::status(batch.conn(), &event.account)?.as_deref() {
         None => return reject(batch, message_id, RejectReason::UnknownAccount, Some(&event.account), now),
         Some("active") => {}
         Some(_) => return reject(batch, message_id, RejectReason::NotInCustody, Some(&event.account), now),
     }
-    let tx = batch.tx();
+    let tx = batch.conn();
     if store::root_signins::exists(tx, &event.event_id)? {
         return Ok(WatchOutcome::Duplicate);
     }
@@ -107,10 +107,9 @@ fn record(
     )?;
     let verdict = root_signin::classify(event, Evidence { releases: &releases, rotations: &rotations }, tolerances);
     let id = uuid::Uuid::new_v4().to_string();
-    match store::root_signins::insert(tx, &id, event, &verdict, now) {
+    if !store::root_signins::insert(tx, &id, event, &verdict, now)? {
         // Recorded by another writer since the check: the same as a duplicate.
-        Err(e) if e.is_constraint() => return Ok(WatchOutcome::Duplicate),
-        other => other?,
+        return Ok(WatchOutcome::Duplicate);
     }
     let Verdict { classification, request_id } = verdict;
     let target = match &request_id {

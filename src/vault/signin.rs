@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::Transaction;
+use crate::store::Conn;
 use subtle::ConstantTimeEq;
 
 use super::Vault;
@@ -170,7 +170,7 @@ impl Vault {
             created_at: self.now_unix(),
         };
         let state_hash = state.hash();
-        self.store.write(move |b| sessions::insert_pending(b.tx(), &state_hash, &pending)).await?;
+        self.store.write(move |b| sessions::insert_pending(b.conn(), &state_hash, &pending)).await?;
         Ok(SigninStart { provider_url, browser })
     }
 
@@ -212,7 +212,7 @@ impl Vault {
             return Err(self.refuse(draft.detail("problem", "no state"), refused(unknown)).await);
         };
         let state_hash = hash_text(state);
-        let pending = self.store.write(move |b| sessions::take_pending(b.tx(), &state_hash)).await?;
+        let pending = self.store.write(move |b| sessions::take_pending(b.conn(), &state_hash)).await?;
         let Some(pending) = pending else {
             return Err(self.refuse(draft.detail("problem", "unknown or already used state"), refused(unknown)).await);
         };
@@ -267,7 +267,7 @@ impl Vault {
             // Best effort: without it the person only misses e-mail about
             // their own requests until their next sign-in.
             let who = identity.principal.clone();
-            if let Err(e) = self.store.write(move |b| people::remember(b.tx(), &who, &email, now)).await {
+            if let Err(e) = self.store.write(move |b| people::remember(b.conn(), &who, &email, now)).await {
                 tracing::warn!(error = %e, "could not remember a person's e-mail address");
             }
         }
@@ -316,7 +316,7 @@ impl Vault {
             expires_at: self.now_unix() + CLI_CODE_TTL_SECONDS,
         };
         let (hash, now) = (code.hash(), self.now_unix());
-        let written = self.store.write(move |b| sessions::insert_code(b.tx(), &hash, &stored, now)).await;
+        let written = self.store.write(move |b| sessions::insert_code(b.conn(), &hash, &stored, now)).await;
         if let Err(e) = written {
             return Err(self.refuse(draft, Error::from(e)).await);
         }
@@ -336,7 +336,7 @@ impl Vault {
             Err(e) => return Err(self.refuse(draft, e).await),
         };
         let code_hash = hash_text(code);
-        let taken = self.store.write(move |b| sessions::take_code(b.tx(), &code_hash)).await?;
+        let taken = self.store.write(move |b| sessions::take_code(b.conn(), &code_hash)).await?;
         let now = self.now_unix();
         let Some(taken) = taken.filter(|c| c.expires_at > now) else {
             return Err(self.refuse(draft.detail("problem", "unknown, used or expired code"), invalid()).await);
@@ -415,13 +415,13 @@ impl Vault {
             SessionState::Ended => return Err("session ended"),
             state => {
                 let reason = state.reason();
-                let _ = self.store.write(move |b| sessions::end(b.tx(), &hash, now, reason)).await;
+                let _ = self.store.write(move |b| sessions::end(b.conn(), &hash, now, reason)).await;
                 return Err(reason);
             }
         }
         if idle.is_some() && now - stored.times.last_seen_at >= TOUCH_INTERVAL_SECONDS {
             // Best effort: a failed touch only brings the idle end closer.
-            let _ = self.store.write(move |b| sessions::touch(b.tx(), &hash, now)).await;
+            let _ = self.store.write(move |b| sessions::touch(b.conn(), &hash, now)).await;
         }
         let who = stored.identity;
         let caller =
@@ -470,7 +470,9 @@ impl Vault {
                 let (key, wrapped) = self.keys.generate_data_key(None, &ctx).await?;
                 let now = super::now_rfc3339();
                 self.store
-                    .write(move |b| sessions::store_service_key(b.tx(), KEY_NAME, &wrapped.blob, &wrapped.key_id, &now))
+                    .write(move |b| {
+                        sessions::store_service_key(b.conn(), KEY_NAME, &wrapped.blob, &wrapped.key_id, &now)
+                    })
                     .await?;
                 key
             }
@@ -481,7 +483,7 @@ impl Vault {
     }
 }
 
-fn end_session(tx: &Transaction, hash: &str, now: i64) -> Result<(), Error> {
+fn end_session(tx: &Conn, hash: &str, now: i64) -> Result<(), Error> {
     if sessions::end(tx, hash, now, "signed out")? {
         Ok(())
     } else {

@@ -19,7 +19,7 @@ use crate::domain::ids::{AccountId, Half, Principal};
 use crate::domain::orgs::OrgDirectory;
 use crate::domain::wall::carried_exposures;
 use crate::error::Error;
-use crate::store::{self, exposures::ExposureKind};
+use crate::store::{self, Conn, exposures::ExposureKind};
 
 /// The keyed fingerprint of a half's stored plaintext. For the MFA half only
 /// the seed's secret counts: the same secret with other digits or period
@@ -49,7 +49,7 @@ pub(super) struct Admission<'a> {
 /// half's current version. Records the fingerprint and, for auditors, which
 /// versions the secret repeats and whose exposure it carried.
 pub(super) fn admit_version(
-    tx: &rusqlite::Transaction,
+    tx: &Conn,
     orgs: &OrgDirectory,
     records: &CustodyRecords,
     new: Admission<'_>,
@@ -103,7 +103,7 @@ impl Vault {
             let Some(plain) = plain else { continue };
             let fp = self.fingerprint(&id, half, &plain)?;
             let account = Arc::new(id);
-            self.store.write(move |b| store::fingerprints::record(b.tx(), &account, half, version, &fp)).await?;
+            self.store.write(move |b| store::fingerprints::record(b.conn(), &account, half, version, &fp)).await?;
             done += 1;
         }
         Ok(done)

@@ -23,8 +23,10 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] =
-    &[Migration { version: 12, name: "baseline", sql: include_str!("sql/0012_baseline.sql") }];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 12, name: "baseline", sql: include_str!("sql/0012_baseline.sql") },
+    Migration { version: 13, name: "outbox_seq", sql: include_str!("sql/0013_outbox_seq.sql") },
+];
 
 /// The schema version this build runs on.
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -52,6 +52,7 @@ fn sqlite_shape() -> Shape {
     let store = Store::open(dir.path()).unwrap();
     store
         .blocking(|c| {
+            let c = c.as_sqlite().ok_or(StoreError::SqliteOnly("reading the SQLite schema"))?;
             let strings = |sql: &str, args: &[&str]| -> Result<Vec<Vec<String>>, StoreError> {
                 let mut stmt = c.prepare(sql)?;
                 let width = stmt.column_count();
@@ -145,7 +146,7 @@ fn postgres_shape(client: &mut postgres::Client) -> Shape {
                   WHERE ix.indrelid = quote_ident(c.table_name)::regclass AND ix.indisprimary
                     AND a.attname = c.column_name)
            FROM information_schema.columns c
-          WHERE c.table_schema = current_schema() AND c.column_name <> 'rowid'
+          WHERE c.table_schema = current_schema()
           ORDER BY c.table_name, c.ordinal_position",
     );
     for c in columns {
