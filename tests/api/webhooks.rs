@@ -178,7 +178,7 @@ async fn an_attempt_that_ends_after_its_subscriber_was_removed_does_not_revive_t
     app.app
         .vault
         .store()
-        .write(move |b| rootvault::store::outbox::mark_failed(b.tx(), &late, "connection refused", 0, false))
+        .write(move |b| rootvault::store::outbox::mark_failed(b.conn(), &late, "connection refused", 0, false))
         .await
         .unwrap();
 
