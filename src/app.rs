@@ -40,9 +40,6 @@ pub enum StartError {
     Ha(#[from] crate::ha::HaError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
-    /// Until the store runs on PostgreSQL (see `open_store`).
-    #[error("this build cannot keep its state in PostgreSQL: set storage.backend to \"sqlite\"")]
-    PostgresUnavailable,
 }
 
 /// The shared state of a running service.
@@ -97,10 +94,9 @@ pub fn open_store(config: &Config) -> Result<Store, StartError> {
             std::fs::create_dir_all(&config.data_dir)?;
             Ok(Store::open(&config.data_dir)?)
         }
-        // The PostgreSQL store opens here: `store::postgres::pool`, after
-        // `store::postgres::migrations::state` says the schema is current
-        // (`serve` never migrates PostgreSQL; docs/postgres.md).
-        StorageConfig::Postgres(_) => Err(StartError::PostgresUnavailable),
+        // Only once the schema is current: `serve` never migrates
+        // PostgreSQL (docs/postgres.md).
+        StorageConfig::Postgres(settings) => Ok(Store::open_postgres(settings)?),
     }
 }
 

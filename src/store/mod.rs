@@ -1,15 +1,17 @@
 //! Storage: one module per aggregate, over SQLite (the schema and its
-//! migrations here) or PostgreSQL, through the neutral handle of [`sql`].
+//! migrations here) or PostgreSQL (`postgres`), through the neutral handle
+//! of [`sql`].
 //!
-//! The file runs in WAL mode with `synchronous=FULL`, so a committed
-//! transaction survives power loss. Writes go to one writer thread that owns
-//! its own connection and commits in groups: every write that arrives while
-//! a commit is under way joins the next transaction, each inside its own
-//! savepoint, so concurrent requests share one fsync without sharing their
+//! SQLite's file runs in WAL mode with `synchronous=FULL`, and PostgreSQL's
+//! writer session with `synchronous_commit = on`, so a committed transaction
+//! survives power loss. Writes go to one writer thread that owns its own
+//! connection and commits in groups: every write that arrives while a
+//! commit is under way joins the next transaction, each inside its own
+//! savepoint, so concurrent requests share one flush without sharing their
 //! failures. Every write also appends its audit event (see `crate::vault`),
-//! so a change and its record commit together or not at all. Reads use a
-//! second connection behind a std `Mutex` (reads are short and never held
-//! across an `.await`), and see only committed data.
+//! so a change and its record commit together or not at all. Reads (see
+//! `reader`) run on blocking threads, never across an `.await`, and see only
+//! committed data.
 
 pub mod accounts;
 pub mod announcements;
@@ -28,6 +30,7 @@ pub mod onboarding;
 pub mod outbox;
 pub mod people;
 pub mod postgres;
+mod reader;
 pub mod requests;
 pub mod reverse;
 pub mod root_signins;
@@ -37,12 +40,15 @@ pub mod sql;
 
 use std::path::Path;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::Connection;
 
-pub use self::sql::{Conn, Dialect};
+use self::postgres::migrations::SchemaState;
+use self::postgres::{DatabaseUrl, Pool, PostgresSettings};
+use self::reader::Reader;
+pub use self::sql::{Conn, Dialect, PgConnection};
 use crate::audit::log::AuditLog;
 use crate::audit::merkle::Hash;
 
@@ -72,6 +78,11 @@ pub enum StoreError {
     ProviderUnknown,
     #[error("{0} needs the SQLite backend")]
     SqliteOnly(&'static str),
+    /// `serve` never migrates PostgreSQL: the sentence says what to run.
+    #[error("{0}")]
+    Schema(SchemaState),
+    #[error("no connection to the database could be had in time")]
+    NoConnection,
 }
 
 /// A PostgreSQL error without its detail, which can quote a row's values.
@@ -216,8 +227,9 @@ fn run_group<'c>(conn: Conn<'c>, log: &'c AuditLog, jobs: Vec<Job>) {
     }
 }
 
-/// The writer thread: take every write that is waiting, commit them together.
-fn writer(conn: Connection, log: Arc<AuditLog>, jobs: mpsc::Receiver<Job>) {
+/// The writer thread: take every write that is waiting, and `commit` them
+/// together (with `run_group`, on the writer's connection).
+fn writer(log: &AuditLog, jobs: &mpsc::Receiver<Job>, mut commit: impl FnMut(&AuditLog, Vec<Job>)) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         while group.len() < MAX_BATCH {
@@ -226,14 +238,36 @@ fn writer(conn: Connection, log: Arc<AuditLog>, jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        run_group(Conn::sqlite(&conn), &log, group);
+        commit(log, group);
     }
+}
+
+/// Start the writer thread; returns where to send it writes.
+fn start_writer(
+    log: &Arc<AuditLog>,
+    commit: impl FnMut(&AuditLog, Vec<Job>) + Send + 'static,
+) -> Result<mpsc::Sender<Job>, StoreError> {
+    let (jobs, queue) = mpsc::channel();
+    let log = Arc::clone(log);
+    std::thread::Builder::new()
+        .name("rootvault-writer".into())
+        .spawn(move || writer(&log, &queue, commit))
+        .map_err(|_| StoreError::WriterGone)?;
+    Ok(jobs)
+}
+
+/// The PostgreSQL writer's connection: its commits wait for the server's
+/// flush to disk whatever the server's default says.
+fn connect_writer(url: &DatabaseUrl) -> Result<PgConnection, StoreError> {
+    let mut conn = PgConnection::new(postgres::connect(url)?);
+    Conn::postgres(&mut conn).execute_batch("SET synchronous_commit = on")?;
+    Ok(conn)
 }
 
 /// A handle to the database, cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    conn: Arc<Mutex<Connection>>,
+    reader: Reader,
     jobs: mpsc::Sender<Job>,
     log: Arc<AuditLog>,
 }
@@ -267,13 +301,43 @@ impl Store {
         migrations::apply(&mut conn)?;
         let log = Arc::new(AuditLog::new(audit::rebuild_tree(&Conn::sqlite(&conn))?));
         let writer_conn = connect(data_dir)?;
-        let (jobs, queue) = mpsc::channel();
-        let writer_log = Arc::clone(&log);
-        std::thread::Builder::new()
-            .name("rootvault-writer".into())
-            .spawn(move || writer(writer_conn, writer_log, queue))
-            .map_err(|_| StoreError::WriterGone)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), jobs, log })
+        let jobs = start_writer(&log, move |log, group| run_group(Conn::sqlite(&writer_conn), log, group))?;
+        Ok(Self { reader: Reader::Sqlite(Arc::new(Mutex::new(conn))), jobs, log })
+    }
+
+    /// Open the PostgreSQL database `settings` name, whose schema must be
+    /// current (`serve` never migrates it; the error says what to run), with
+    /// a pool of `pool_size` read connections and a writer connection of its
+    /// own. Blocks; may be called inside async code (start-up does), as the
+    /// synchronous client runs on a thread of its own here. No error quotes
+    /// the URL or its password.
+    pub fn open_postgres(settings: &PostgresSettings) -> Result<Self, StoreError> {
+        std::thread::scope(|s| s.spawn(|| Self::open_postgres_here(settings)).join().unwrap_or(Err(StoreError::Join)))
+    }
+
+    fn open_postgres_here(settings: &PostgresSettings) -> Result<Self, StoreError> {
+        let mut client = postgres::connect(&settings.url)?;
+        match postgres::migrations::state(&mut client)? {
+            SchemaState::Current => {}
+            other => return Err(StoreError::Schema(other)),
+        }
+        drop(client);
+        let mut writer_conn = connect_writer(&settings.url)?;
+        let pool = Arc::new(Pool::new(settings));
+        let log = Arc::new(AuditLog::new(audit::rebuild_tree(&Conn::postgres(&mut *pool.get()?))?));
+        let url = settings.url.clone();
+        let jobs = start_writer(&log, move |log, group| {
+            // A session the server ended (a restart, a failover) is opened
+            // again before the next group; if that fails, so does the group.
+            if writer_conn.is_closed() {
+                match connect_writer(&url) {
+                    Ok(conn) => writer_conn = conn,
+                    Err(e) => tracing::error!(error = %e, "cannot reconnect the database writer"),
+                }
+            }
+            run_group(Conn::postgres(&mut writer_conn), log, group);
+        })?;
+        Ok(Self { reader: Reader::Postgres(pool), jobs, log })
     }
 
     /// The audit log's live state.
@@ -281,11 +345,9 @@ impl Store {
         &self.log
     }
 
-    fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-        // Reads run single statements in autocommit mode and never leave a
-        // transaction open, so the connection behind a poisoned lock is
-        // consistent.
-        conn.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Which engine keeps the state.
+    pub fn dialect(&self) -> Dialect {
+        self.reader.dialect()
     }
 
     /// Run `f` on a blocking thread with the read connection.
@@ -294,10 +356,8 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || f(&Conn::sqlite(&Self::lock(&conn))))
-            .await
-            .map_err(|_| E::from(StoreError::Join))?
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || reader.with(f)).await.map_err(|_| E::from(StoreError::Join))?
     }
 
     /// Run `f` in the next group commit. Its result is returned once the
@@ -324,8 +384,16 @@ impl Store {
     /// Copy the write-ahead log into the database and truncate it to nothing.
     /// After crypto-shredding, the WAL still holds the old pages (with the
     /// destroyed keys) until this runs; the database pages themselves were
-    /// zeroed by `secure_delete`. SQLite only.
+    /// zeroed by `secure_delete`.
+    ///
+    /// Nothing to do on PostgreSQL, which keeps no such file beside the
+    /// database: a shredded row's old version stays in its table until
+    /// (auto)vacuum reclaims it, and in the server's own WAL, archives and
+    /// backups for as long as the operator keeps them (docs/postgres.md).
     pub async fn truncate_wal(&self) -> Result<(), StoreError> {
+        if self.dialect() == Dialect::Postgres {
+            return Ok(());
+        }
         self.read(|c| {
             let conn = c.as_sqlite().ok_or(StoreError::SqliteOnly("truncating the write-ahead log"))?;
             let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
@@ -345,9 +413,16 @@ impl Store {
     }
 
     /// Synchronous access for start-up and command-line tasks that run
-    /// before the service handles requests.
-    pub fn blocking<T>(&self, f: impl FnOnce(&Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        f(&Conn::sqlite(&Self::lock(&self.conn)))
+    /// before the service handles requests. On PostgreSQL `f` runs on a
+    /// thread of its own, as the synchronous client may not run inside the
+    /// async code that start-up is.
+    pub fn blocking<T: Send>(&self, f: impl FnOnce(&Conn) -> Result<T, StoreError> + Send) -> Result<T, StoreError> {
+        match &self.reader {
+            Reader::Sqlite(_) => self.reader.with(f),
+            Reader::Postgres(_) => {
+                std::thread::scope(|s| s.spawn(|| self.reader.with(f)).join().unwrap_or(Err(StoreError::Join)))
+            }
+        }
     }
 }
 

@@ -27,7 +27,12 @@ impl Vault {
     /// provider's admins only), and sign what it holds: its audit tree size
     /// and root, and the file's hash. The backup itself is audited first, so
     /// the copy records that it was taken.
+    /// On PostgreSQL there is no file to copy: PostgreSQL's own tools back
+    /// it up, which the refusal says.
     pub async fn backup(&self, caller: &Caller, http: &HttpInfo) -> Result<BackupFile, Error> {
+        if self.store.dialect() == store::Dialect::Postgres {
+            return Err(Error::conflict("backup_unsupported", store::postgres::BACKUP_GUIDANCE));
+        }
         let draft = EventDraft::new(Some(&caller.principal), Action::SysBackup, Target::default(), http);
         let (orgs, who) = (std::sync::Arc::clone(&self.orgs), caller.clone());
         self.audited(draft, move |_, _, _| {

@@ -9,6 +9,7 @@
 pub mod database_url;
 pub mod grants;
 pub mod migrations;
+mod pool;
 mod tls;
 
 #[cfg(test)]
@@ -18,10 +19,8 @@ mod schema_tests;
 #[cfg(test)]
 mod scratch;
 
-use r2d2_postgres::PostgresConnectionManager;
-use tokio_postgres_rustls::MakeRustlsConnect;
-
 pub use self::database_url::{DatabaseUrl, TlsMode, UrlError};
+pub use self::pool::{Pool, Pooled};
 use super::StoreError;
 
 /// The default size of a node's connection pool.
@@ -55,18 +54,8 @@ impl PostgresSettings {
     }
 }
 
-/// A pool of connections as the service role.
-pub type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
-
 /// One connection (for `rootvault migrate` and other one-off tasks). Blocks:
 /// call it outside the async runtime.
 pub fn connect(url: &DatabaseUrl) -> Result<postgres::Client, StoreError> {
     Ok(url.config().connect(tls::connector(url.tls()))?)
-}
-
-/// The service's connection pool. Connections open in the background and on
-/// demand, so an unreachable server shows on first use, not here.
-pub fn pool(settings: &PostgresSettings) -> Pool {
-    let manager = PostgresConnectionManager::new(settings.url.config().clone(), tls::connector(settings.url.tls()));
-    r2d2::Pool::builder().max_size(settings.pool_size).build_unchecked(manager)
 }

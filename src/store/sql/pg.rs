@@ -113,6 +113,11 @@ impl PgConnection {
         Self { client, statements: HashMap::new() }
     }
 
+    /// Whether the server closed the session (or it broke).
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
     /// How many statements are prepared on the connection.
     #[cfg(test)]
     pub(crate) fn prepared(&self) -> usize {
