@@ -102,7 +102,7 @@ async fn when_the_audit_log_cannot_be_written_nothing_changes() {
     repair_audit_log(&app);
     assert_eq!(app.audit_events(), before, "no event was half-written");
     let db = app.db();
-    let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    let count = |sql: &str| db.query_row(sql, [], |r| r.get::<i64>(0)).unwrap();
     assert_eq!(count("SELECT COUNT(*) FROM accounts"), 1);
     assert_eq!(count("SELECT COUNT(*) FROM half_versions"), 0);
     assert_eq!(count("SELECT COUNT(*) FROM password_history"), 0);

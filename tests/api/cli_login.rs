@@ -134,7 +134,7 @@ async fn a_cli_callback_on_another_host_is_refused_and_recorded() {
     let unknown = browser.get(&start_url("&host=evil.example")).await;
     assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
     assert!(unknown.text().await.unwrap().contains("unknown parameter"));
-    assert_eq!(app.db().query_row("SELECT count(*) FROM cli_codes", [], |r| r.get::<_, i64>(0)).unwrap(), 0);
+    assert_eq!(app.db().query_row("SELECT count(*) FROM cli_codes", [], |r| r.get::<i64>(0)).unwrap(), 0);
 }
 
 #[tokio::test]

@@ -15,6 +15,8 @@ use rootvault::store::postgres::{DatabaseUrl, PostgresSettings, migrations};
 use rootvault::store::secrets_manager::SecretsManagerSettings;
 use rootvault::store::{DB_FILE, Store};
 use serde_json::{Value, json};
+
+pub use crate::test_db::TestDb;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -116,6 +118,15 @@ fn postgres_storage(dir: &Path) -> StorageConfig {
     }
     let url = DatabaseUrl::parse(url.as_str(), dir, false).unwrap();
     StorageConfig::Postgres(PostgresSettings { url, migration_url: None, pool_size: 4 })
+}
+
+/// The URL of the service's database as the test server's superuser.
+fn admin_url(pg: &PostgresSettings) -> DatabaseUrl {
+    let admin = std::env::var("ROOTVAULT_TEST_PG_URL").unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(pg.url.config().get_dbname().unwrap());
+    url.set_query(Some("sslmode=disable"));
+    DatabaseUrl::parse(url.as_str(), Path::new("/"), false).unwrap()
 }
 
 /// Drop a database `postgres_storage` made (with its connections).
@@ -337,26 +348,21 @@ impl TestApp {
         self.send(reqwest::Method::PUT, path, Some(token), Some(body)).await
     }
 
-    /// A second connection to the service's SQLite file, as an operator
-    /// (or an attacker with file access) would open it.
-    pub fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.config.data_dir.join(DB_FILE)).unwrap()
+    /// A second connection to the service's database, as an operator (or
+    /// an attacker with access to it) would open one.
+    pub fn db(&self) -> TestDb {
+        match &self.config.storage {
+            StorageConfig::Postgres(pg) => TestDb::Postgres(admin_url(pg)),
+            _ => TestDb::Sqlite(rusqlite::Connection::open(self.config.data_dir.join(DB_FILE)).unwrap()),
+        }
     }
 
     /// Every audit event, oldest first, read straight from the database.
     pub fn audit_events(&self) -> Vec<Value> {
         const SQL: &str = "SELECT event_json FROM audit_events ORDER BY seq";
-        let rows: Vec<String> = match &self.config.storage {
-            StorageConfig::Postgres(pg) => off_runtime(|| {
-                let mut client = rootvault::store::postgres::connect(&pg.url).unwrap();
-                client.query(SQL, &[]).unwrap().iter().map(|r| r.get(0)).collect()
-            }),
-            _ => {
-                let db = self.db();
-                let mut stmt = db.prepare(SQL).unwrap();
-                stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
-            }
-        };
+        let db = self.db();
+        let rows: Vec<String> =
+            db.prepare(SQL).unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
         rows.iter().map(|j| serde_json::from_str(j).unwrap()).collect()
     }
 
@@ -480,13 +486,15 @@ impl TestApp {
 
     /// Edit a stored request's JSON as if time had passed.
     pub fn set_request_field(&self, id: &str, field: &str, value: i64) {
-        let changed = self
-            .db()
-            .execute(
-                &format!("UPDATE requests SET body = json_set(body, '$.{field}', ?2) WHERE id = ?1"),
-                rusqlite::params![id, value],
+        let db = self.db();
+        let sql = if db.is_postgres() {
+            format!(
+                "UPDATE requests SET body = jsonb_set(body::jsonb, '{{{field}}}', to_jsonb(?2::bigint))::text WHERE id = ?1"
             )
-            .unwrap();
+        } else {
+            format!("UPDATE requests SET body = json_set(body, '$.{field}', ?2) WHERE id = ?1")
+        };
+        let changed = db.execute(&sql, rusqlite::params![id, value]).unwrap();
         assert_eq!(changed, 1);
     }
 }

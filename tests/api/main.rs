@@ -51,6 +51,7 @@ mod signin;
 mod slow_and_failing_clients;
 mod smtp_sink;
 mod tampered_guard;
+mod test_db;
 mod wall;
 mod wall_links;
 mod watch;

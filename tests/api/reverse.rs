@@ -275,7 +275,7 @@ fn traces_in(dir: &std::path::Path, needles: &[Vec<u8>]) -> Vec<String> {
 fn key_material(app: &TestApp) -> Vec<Vec<u8>> {
     let db = app.db();
     let mut stmt = db.prepare("SELECT wrapped_key, ciphertext FROM half_versions").unwrap();
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))).unwrap();
+    let rows = stmt.query_map([], |r| Ok((r.get::<Vec<u8>>(0)?, r.get::<Vec<u8>>(1)?))).unwrap();
     let mut blobs = Vec::new();
     for row in rows {
         let (wrapped, ciphertext) = row.unwrap();

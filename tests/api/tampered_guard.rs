@@ -65,15 +65,8 @@ fn state(app: &TestApp) -> String {
         "keyring",
         "audit_key",
     ] {
-        let mut stmt = db.prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2")).unwrap();
-        let columns = stmt.column_count();
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((0..columns).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|"))
-            })
-            .unwrap();
-        for row in rows {
-            out.push_str(&format!("{table}: {}\n", row.unwrap()));
+        for row in db.dump(&format!("SELECT * FROM {table} ORDER BY 1, 2")) {
+            out.push_str(&format!("{table}: {row}\n"));
         }
     }
     out

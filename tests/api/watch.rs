@@ -167,7 +167,7 @@ fn alerts(app: &TestApp) -> Vec<Value> {
     let db = app.db();
     let mut stmt =
         db.prepare("SELECT payload FROM outbox WHERE event = 'root_signin.alert' ORDER BY created_at").unwrap();
-    stmt.query_map([], |r| r.get::<_, String>(0))
+    stmt.query_map([], |r| r.get::<String>(0))
         .unwrap()
         .map(|p| serde_json::from_str::<Value>(&p.unwrap()).unwrap()["data"].clone())
         .collect()

@@ -183,8 +183,14 @@ impl std::fmt::Debug for Row {
 }
 
 impl Row {
-    pub(super) fn new(values: Vec<Value>) -> Self {
+    /// A row of `values`, in the order selected.
+    pub fn new(values: Vec<Value>) -> Self {
         Self(values)
+    }
+
+    /// Every column, in the order selected.
+    pub fn values(&self) -> &[Value] {
+        &self.0
     }
 
     /// The column at `index` (0-based, in the order selected) as `T`.
