@@ -7,17 +7,12 @@ use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, SEED, TestApp, spawn_app, spawn_sealed_app};
 
-/// Make every audit insert fail, as a full disk or a broken log would.
 fn break_audit_log(app: &TestApp) {
-    app.db()
-        .execute_batch(
-            "CREATE TRIGGER audit_broken BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
-        )
-        .unwrap();
+    app.db().break_audit_log();
 }
 
 fn repair_audit_log(app: &TestApp) {
-    app.db().execute_batch("DROP TRIGGER audit_broken;").unwrap();
+    app.db().repair_audit_log();
 }
 
 #[tokio::test]

@@ -150,8 +150,7 @@ async fn a_deliver_link_shows_its_url_once_and_the_list_never_shows_the_key() {
     assert_eq!(field(&list, "link-state"), "pending");
     assert!(list.contains("deliver"));
     assert!(!list.contains(key) && !list.contains(&link_id(&url)), "the list shows neither the key nor the id");
-    let stored: String =
-        app.db().query_row("SELECT group_concat(id_hash || recipient_name) FROM links", [], |r| r.get(0)).unwrap();
+    let stored = app.db().dump("SELECT id_hash || recipient_name FROM links").concat();
     assert!(!stored.contains(key));
     assert_eq!(app.last_event("half.release")["details"]["form"], "link");
 }

@@ -120,11 +120,11 @@ fn postgres_storage(dir: &Path) -> StorageConfig {
     StorageConfig::Postgres(PostgresSettings { url, migration_url: None, pool_size: 4 })
 }
 
-/// The URL of the service's database as the test server's superuser.
-fn admin_url(pg: &PostgresSettings) -> DatabaseUrl {
+/// The URL of database `name` as the test server's superuser.
+fn admin_url(name: &str) -> DatabaseUrl {
     let admin = std::env::var("ROOTVAULT_TEST_PG_URL").unwrap();
     let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(pg.url.config().get_dbname().unwrap());
+    url.set_path(name);
     url.set_query(Some("sslmode=disable"));
     DatabaseUrl::parse(url.as_str(), Path::new("/"), false).unwrap()
 }
@@ -352,7 +352,7 @@ impl TestApp {
     /// an attacker with access to it) would open one.
     pub fn db(&self) -> TestDb {
         match &self.config.storage {
-            StorageConfig::Postgres(pg) => TestDb::Postgres(admin_url(pg)),
+            StorageConfig::Postgres(pg) => TestDb::Postgres(admin_url(pg.url.config().get_dbname().unwrap())),
             _ => TestDb::Sqlite(rusqlite::Connection::open(self.config.data_dir.join(DB_FILE)).unwrap()),
         }
     }
@@ -554,14 +554,23 @@ impl Drop for DataDir {
 /// Run `tamper` on the stopped service's database with the append-only
 /// triggers dropped, restart, and expect the log flagged as tampered.
 pub async fn restart_tampered(dir: &std::path::Path, tamper: &str) -> TestApp {
-    let db = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
-    db.execute_batch(
-        "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;
-         DROP TRIGGER checkpoints_no_update; DROP TRIGGER checkpoints_no_delete;",
-    )
-    .unwrap();
-    db.execute_batch(tamper).unwrap();
-    drop(db);
+    match std::fs::read_to_string(dir.join(DATABASE_NAME_FILE)) {
+        // With the database's access an attacker switches the triggers off.
+        Ok(name) => TestDb::Postgres(admin_url(&name))
+            .execute_batch(&format!(
+                "ALTER TABLE audit_events DISABLE TRIGGER USER; ALTER TABLE checkpoints DISABLE TRIGGER USER; {tamper}"
+            ))
+            .unwrap(),
+        Err(_) => {
+            let db = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
+            db.execute_batch(
+                "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;
+                 DROP TRIGGER checkpoints_no_update; DROP TRIGGER checkpoints_no_delete;",
+            )
+            .unwrap();
+            db.execute_batch(tamper).unwrap();
+        }
+    }
     let app = spawn_app_at(dir).await;
     let ready = app.send(reqwest::Method::GET, "/readyz", None, None).await;
     assert_eq!(

@@ -59,7 +59,7 @@ fn announced(app: &TestApp) -> Vec<String> {
 /// The webhook events queued for subscribers, in order.
 fn webhooks(app: &TestApp) -> Vec<String> {
     let db = app.db();
-    let mut stmt = db.prepare("SELECT event FROM outbox WHERE channel = 'webhook' ORDER BY created_at, rowid").unwrap();
+    let mut stmt = db.prepare("SELECT event FROM outbox WHERE channel = 'webhook' ORDER BY seq").unwrap();
     stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
 }
 

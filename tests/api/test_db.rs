@@ -148,13 +148,34 @@ impl TestDb {
         }
     }
 
+    /// Make every audit insert fail, as a full disk or a broken log would.
+    pub fn break_audit_log(&self) {
+        self.execute_batch(if self.is_postgres() {
+            "CREATE FUNCTION audit_broken() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$;
+             CREATE TRIGGER audit_broken BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_broken();"
+        } else {
+            "CREATE TRIGGER audit_broken BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk full'); END;"
+        })
+        .unwrap();
+    }
+
+    /// Undo [`Self::break_audit_log`].
+    pub fn repair_audit_log(&self) {
+        self.execute_batch(if self.is_postgres() {
+            "DROP TRIGGER audit_broken ON audit_events; DROP FUNCTION audit_broken();"
+        } else {
+            "DROP TRIGGER audit_broken;"
+        })
+        .unwrap();
+    }
+
     /// Every row of `sql` as text, its columns joined by `|` (blobs in
     /// hex), to compare whole tables.
     pub fn dump(&self, sql: &str) -> Vec<String> {
         let shown = |v: &Value| match v {
             Value::Null => "NULL".to_owned(),
             Value::Integer(i) => i.to_string(),
-            Value::Text(t) => format!("{t:?}"),
+            Value::Text(t) => t.clone(),
             Value::Blob(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
         };
         let rows = self.rows(sql, Vec::new()).unwrap();

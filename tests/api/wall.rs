@@ -75,18 +75,14 @@ async fn a_release_whose_audit_event_cannot_be_written_releases_nothing() {
     let app = spawn_app().await;
     app.stocked_account("123456789012").await;
     let id = app.approved_request("123456789012").await;
-    app.db()
-        .execute_batch(
-            "CREATE TRIGGER audit_broken BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
-        )
-        .unwrap();
+    app.db().break_audit_log();
     for (step, who) in [("password", "acme/alice"), ("mfa-code", "acme/bob")] {
         let reply = app.step(&id, step, who, STAFF).await;
         assert_eq!((reply.status, reply.code()), (StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable"), "{step}");
         assert!(!reply.body.to_string().contains(PASSWORD));
         assert!(reply.body.get("code").is_none());
     }
-    app.db().execute_batch("DROP TRIGGER audit_broken;").unwrap();
+    app.db().repair_audit_log();
     let exposures: i64 =
         app.db().query_row("SELECT COUNT(*) FROM exposures WHERE kind = 'received'", [], |r| r.get(0)).unwrap();
     assert_eq!(exposures, 0);
