@@ -551,26 +551,21 @@ impl Drop for DataDir {
     }
 }
 
+/// The database of a stopped service's data directory, as `TestApp::db`.
+pub fn db_at(dir: &std::path::Path) -> TestDb {
+    match std::fs::read_to_string(dir.join(DATABASE_NAME_FILE)) {
+        Ok(name) => TestDb::Postgres(admin_url(&name)),
+        Err(_) => TestDb::Sqlite(rusqlite::Connection::open(dir.join(DB_FILE)).unwrap()),
+    }
+}
+
 /// Run `tamper` on the stopped service's database with the append-only
 /// triggers dropped, restart, and expect the log flagged as tampered.
 pub async fn restart_tampered(dir: &std::path::Path, tamper: &str) -> TestApp {
-    match std::fs::read_to_string(dir.join(DATABASE_NAME_FILE)) {
-        // With the database's access an attacker switches the triggers off.
-        Ok(name) => TestDb::Postgres(admin_url(&name))
-            .execute_batch(&format!(
-                "ALTER TABLE audit_events DISABLE TRIGGER USER; ALTER TABLE checkpoints DISABLE TRIGGER USER; {tamper}"
-            ))
-            .unwrap(),
-        Err(_) => {
-            let db = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
-            db.execute_batch(
-                "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;
-                 DROP TRIGGER checkpoints_no_update; DROP TRIGGER checkpoints_no_delete;",
-            )
-            .unwrap();
-            db.execute_batch(tamper).unwrap();
-        }
-    }
+    let db = db_at(dir);
+    db.disable_append_only();
+    db.execute_batch(tamper).unwrap();
+    drop(db);
     let app = spawn_app_at(dir).await;
     let ready = app.send(reqwest::Method::GET, "/readyz", None, None).await;
     assert_eq!(

@@ -49,10 +49,10 @@ async fn account_status(app: &TestApp) -> String {
     account.body["status"].as_str().unwrap().to_owned()
 }
 
-/// The events people were told about, in order.
+/// The events people were told about, in the order the notifier takes them.
 fn announced(app: &TestApp) -> Vec<String> {
     let db = app.db();
-    let mut stmt = db.prepare("SELECT event FROM announcements ORDER BY created_at, rowid").unwrap();
+    let mut stmt = db.prepare("SELECT event FROM announcements ORDER BY created_at, id").unwrap();
     stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
 }
 

@@ -148,6 +148,18 @@ impl TestDb {
         }
     }
 
+    /// Switch off the triggers that keep the audit log and its checkpoints
+    /// append-only, as an attacker with access to the database would.
+    pub fn disable_append_only(&self) {
+        self.execute_batch(if self.is_postgres() {
+            "ALTER TABLE audit_events DISABLE TRIGGER USER; ALTER TABLE checkpoints DISABLE TRIGGER USER;"
+        } else {
+            "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;
+             DROP TRIGGER checkpoints_no_update; DROP TRIGGER checkpoints_no_delete;"
+        })
+        .unwrap();
+    }
+
     /// Make every audit insert fail, as a full disk or a broken log would.
     pub fn break_audit_log(&self) {
         self.execute_batch(if self.is_postgres() {
