@@ -11,7 +11,10 @@ use crate::crypto::KeyProvider;
 use crate::crypto::kms::KmsKeyProvider;
 use crate::crypto::local::LocalKeyProvider;
 use crate::domain::orgs::OrgDirectory;
-use crate::ha::gate::Workers;
+use crate::ha::fence::FenceState;
+use crate::ha::gate::{Promotion, Workers};
+use crate::ha::lease::{self, LeaseOptions};
+use crate::ha::{Backend, Ha, InstanceId, LeaseTimings};
 use crate::notify::worker::Deliverer;
 use crate::store::keyring::{self, KeyringRecord};
 use crate::store::{Store, StoreError};
@@ -39,6 +42,8 @@ pub enum StartError {
     #[error("cannot join the cluster: {0}")]
     Ha(#[from] crate::ha::HaError),
     #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
@@ -58,7 +63,7 @@ pub struct App {
     /// The dev identity provider at `/dev/idp/{org}`: `rootvault dev` only.
     pub dev_idp: Option<Arc<crate::auth::dev_idp::DevIdp>>,
     /// This node's role in its cluster (DESIGN §17); always active on SQLite.
-    pub ha: crate::ha::Ha,
+    pub ha: Ha,
 }
 
 /// Load the trusted issuers named by the configuration.
@@ -87,8 +92,9 @@ async fn issuers(config: &Config) -> Result<Vec<IssuerKeys>, StartError> {
 }
 
 /// Open the store the configuration names: the one place that chooses a
-/// storage backend.
-pub fn open_store(config: &Config) -> Result<Store, StartError> {
+/// storage backend. With a `fence`, every write on PostgreSQL first proves
+/// that this node leads its cluster; the command-line tasks pass none.
+pub fn open_store(config: &Config, fence: Option<Arc<FenceState>>) -> Result<Store, StartError> {
     match &config.storage {
         StorageConfig::Sqlite | StorageConfig::SecretsManager(_) => {
             std::fs::create_dir_all(&config.data_dir)?;
@@ -96,14 +102,67 @@ pub fn open_store(config: &Config) -> Result<Store, StartError> {
         }
         // Only once the schema is current: `serve` never migrates
         // PostgreSQL (docs/postgres.md).
-        StorageConfig::Postgres(settings) => Ok(Store::open_postgres(settings)?),
+        StorageConfig::Postgres(settings) => Ok(Store::open_postgres(settings, fence)?),
     }
+}
+
+/// The fence of a node of a PostgreSQL cluster, once the configuration is
+/// one a cluster can run (`[ha]`, KMS keys); `None` for a single node
+/// (SQLite, or PostgreSQL with `[ha] danger_single_node`).
+fn cluster_fence(config: &Config) -> Result<Option<Arc<FenceState>>, StartError> {
+    match &config.storage {
+        StorageConfig::Postgres(_) if !config.ha.danger_single_node => {
+            config.ha.check_clustered(&config.keys)?;
+            Ok(Some(Arc::new(FenceState::new(InstanceId::random()))))
+        }
+        StorageConfig::Postgres(_) => {
+            tracing::warn!(
+                "[ha] danger_single_node: this node runs on PostgreSQL without the lease; start no other node on its database"
+            );
+            Ok(None)
+        }
+        StorageConfig::Sqlite | StorageConfig::SecretsManager(_) => Ok(None),
+    }
+}
+
+/// This node's handle on its cluster: the lease loop of a PostgreSQL
+/// cluster node, or a single node that is always active.
+fn join_cluster(config: &Config, vault: &Vault, fence: Option<Arc<FenceState>>) -> Result<Ha, StartError> {
+    let (StorageConfig::Postgres(settings), Some(fence)) = (&config.storage, fence) else {
+        let backend = match config.storage {
+            StorageConfig::Postgres(_) => Backend::Postgres,
+            StorageConfig::Sqlite | StorageConfig::SecretsManager(_) => Backend::Sqlite,
+        };
+        return Ok(Ha::single(&config.ha, backend)?);
+    };
+    let url = settings.url.clone();
+    let connect: lease::Connect = Arc::new(move || {
+        let url = url.clone();
+        Box::pin(async move { crate::store::postgres::connect_async(&url).await.map_err(|e| e.to_string()) })
+    });
+    let options = LeaseOptions { connect, may_lead: crate::ha::may_lead(vault), timings: LeaseTimings::default() };
+    Ok(Ha::clustered(&config.ha, fence, options, promotion(vault))?)
+}
+
+/// What a node does as it becomes active, before it may write: take the
+/// audit log as the database has it (other nodes grew it) and check it
+/// again. It writes nothing: the fence is not armed yet.
+fn promotion(vault: &Vault) -> Promotion {
+    let vault = vault.clone();
+    Arc::new(move |_term| {
+        let vault = vault.clone();
+        Box::pin(async move {
+            vault.store().reload_log().await.map_err(|e| e.to_string())?;
+            vault.load_audit_log().await.map_err(|e| e.code().to_owned())
+        })
+    })
 }
 
 /// Open the store, the key provider and the issuers. A `local` provider
 /// starts sealed; `aws-kms` is ready at once (recorded on first start).
 pub async fn build(config: &Config) -> Result<App, StartError> {
-    let store = open_store(config)?;
+    let fence = cluster_fence(config)?;
+    let store = open_store(config, fence.clone())?;
     let record = store.blocking(keyring::load)?;
     let keys: Arc<dyn KeyProvider> = match (&config.keys, record) {
         (KeysConfig::Local, Some(KeyringRecord { provider, sealed: Some(ring) })) if provider == "local" => {
@@ -119,8 +178,10 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
                 }
                 Some(_) => {}
                 None => {
+                    // Nodes of a cluster may start together: the first
+                    // record stands, and says the same.
                     let record = KeyringRecord { provider: "aws-kms".into(), sealed: None };
-                    store.blocking(|c| keyring::save(c, &record, &now_rfc3339()))?;
+                    store.blocking(|c| keyring::save_if_absent(c, &record, &now_rfc3339()))?;
                 }
             }
             Arc::new(KmsKeyProvider::connect(settings.clone()).await)
@@ -149,11 +210,15 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
         vault = vault
             .with_secrets_manager(crate::store::secrets_manager::SecretsManagerHalves::connect(settings.clone()).await);
     }
+    // A node of a cluster only loads and checks the log here: it writes
+    // (a checkpoint, a tamper record) once it leads (`take_charge_of_log`).
     if !vault.keys().seal_status().sealed {
-        vault.open_audit_log().await.map_err(|e| StartError::AuditLog(e.to_string()))?;
+        let opened = if fence.is_some() { vault.load_audit_log().await } else { vault.open_audit_log().await };
+        opened.map_err(|e| StartError::AuditLog(e.to_string()))?;
     }
     // Refuse to start on a relay that can never work (an unreadable CA file).
     Deliverer::new(config.notify, &config.people).map_err(StartError::Notify)?;
+    let ha = join_cluster(config, &vault, fence)?;
     Ok(App {
         vault,
         auth: Arc::new(auth),
@@ -162,7 +227,7 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
         server: config.server,
         draining: Arc::default(),
         dev_idp: None,
-        ha: crate::ha::Ha::single(&config.ha)?,
+        ha,
     })
 }
 
@@ -264,6 +329,16 @@ impl App {
             }
         });
         let mut tasks = vec![worker, sweeper, closure_sweeper, checkpointer, summariser];
+        if self.ha.fence().is_some() {
+            // A node of a cluster that has just become active does what
+            // opening the log does on a single node at start.
+            let vault = self.vault.clone();
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = vault.take_charge_of_log().await {
+                    tracing::error!(code = e.code(), "taking charge of the audit log failed");
+                }
+            }));
+        }
         if let Some(watch) = watch {
             tasks.push(tokio::spawn(crate::watch::consumer::run(self.vault.clone(), watch.clone())));
         }

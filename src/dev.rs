@@ -201,7 +201,7 @@ pub async fn open_empty(data_dir: PathBuf, listen: std::net::SocketAddr) -> Resu
 pub async fn open_configured(config: Config) -> Result<DevVault, DevError> {
     let data_dir = config.data_dir.clone();
     fs::create_dir_all(&data_dir)?;
-    let share = ensure_keyring(&app::open_store(&config)?, &data_dir)?;
+    let share = ensure_keyring(&app::open_store(&config, None)?, &data_dir)?;
     let mut config = config;
     // Each dev org signs in at its own dev identity provider, through the
     // same relying party as a production one.

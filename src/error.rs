@@ -141,6 +141,7 @@ impl From<StoreError> for Error {
             StoreError::CommitFailed | StoreError::WriterGone => Error::AuditUnavailable,
             StoreError::LogKeyMissing => Error::Sealed,
             StoreError::LogTampered => Error::AuditTampered,
+            StoreError::NotActive => Error::NoActiveNode,
             other => Error::Internal(other.to_string()),
         }
     }

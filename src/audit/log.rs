@@ -223,6 +223,12 @@ impl AuditLog {
         }
     }
 
+    /// Take the tree as the database has it now (a node of a cluster
+    /// becoming active: other nodes appended meanwhile).
+    pub fn replace_tree(&self, tree: MerkleTree) {
+        *self.tree.write().unwrap_or_else(PoisonError::into_inner) = tree;
+    }
+
     pub fn keys(&self) -> Option<Arc<LogKeys>> {
         self.keys.read().unwrap_or_else(PoisonError::into_inner).clone()
     }

@@ -20,7 +20,7 @@ pub fn run(config: Option<PathBuf>, data_dir: Option<PathBuf>, shares: u8, thres
             if config.keys != KeysConfig::Local {
                 bail!("init creates local keys; with aws-kms the keys live in KMS and `serve` needs no init");
             }
-            (crate::app::open_store(&config)?, config.data_dir)
+            (crate::app::open_store(&config, None)?, config.data_dir)
         }
         (None, Some(dir)) => {
             std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -75,9 +75,11 @@ pub fn run_serve(path: &Path, check_only: bool) -> anyhow::Result<()> {
         println!("listening on http://{addr}");
         let _background = app.start_background(&config)?;
         let draining = std::sync::Arc::clone(&app.draining);
-        let vault = app.vault.clone();
+        let (vault, ha) = (app.vault.clone(), app.ha.clone());
         crate::http::serve(listener, app, drain(draining)).await?;
-        anchor_at_shutdown(&vault).await;
+        anchor_at_shutdown(&vault, &ha).await;
+        // Last: a standby takes over at once instead of after the expiry.
+        ha.step_down().await;
         tracing::info!("stopped: requests finished, audit log flushed");
         Ok(())
     })
@@ -97,16 +99,20 @@ pub fn run_dev(data_dir: PathBuf, listen: SocketAddr, smtp: Option<SocketAddr>) 
         print_banner(&dev.config, addr, &log_key)?;
         let _background = dev.app.start_background(&dev.config)?;
         let draining = std::sync::Arc::clone(&dev.app.draining);
-        let vault = dev.app.vault.clone();
+        let (vault, ha) = (dev.app.vault.clone(), dev.app.ha.clone());
         crate::http::serve(listener, dev.app, drain(draining)).await?;
-        anchor_at_shutdown(&vault).await;
+        anchor_at_shutdown(&vault, &ha).await;
         Ok(())
     })
 }
 
 /// Sign and anchor a last checkpoint once requests have drained, so the
-/// witnesses hold the log's final size.
-async fn anchor_at_shutdown(vault: &crate::vault::Vault) {
+/// witnesses hold the log's final size: the active node's work (a standby
+/// writes nothing).
+async fn anchor_at_shutdown(vault: &crate::vault::Vault, ha: &crate::ha::Ha) {
+    if !ha.role().is_active() {
+        return;
+    }
     if let Err(e) = vault.anchor().await {
         tracing::error!(code = e.code(), "anchoring the final checkpoint failed");
     }

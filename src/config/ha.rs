@@ -60,18 +60,32 @@ pub struct HaSettings {
     pub cluster_secret: Option<ClusterSecret>,
     /// Extra CA certificates (PEM) trusted for the other nodes' `api_addr`.
     pub ca_file: Option<PathBuf>,
+    /// `danger_single_node = true`: on PostgreSQL, run as the database's
+    /// only node, with no lease and no fence (a trial, the test suite).
+    /// A second node so configured on the same database would write beside
+    /// this one: each then fails the other's audit appends until one stops.
+    pub danger_single_node: bool,
 }
 
 impl HaSettings {
     /// A node with no `[ha]` section: named after its host, nothing else.
     pub fn single_node() -> Self {
-        Self { node: host_name(), api_addr: None, cluster_secret: None, ca_file: None }
+        Self { node: host_name(), api_addr: None, cluster_secret: None, ca_file: None, danger_single_node: false }
     }
 
     /// What a cluster needs (`[storage] backend = "postgres"`): an address
-    /// the other nodes forward to, and the secret that proves forwarded
-    /// requests. Call once the storage backend is known.
-    pub fn check_clustered(&self) -> Result<(), ConfigError> {
+    /// the other nodes forward to, the secret that proves forwarded
+    /// requests, and keys that unseal by themselves: only the active node
+    /// writes, so a standby could not record its own unseal, and while
+    /// every node waits for unseal shares none may lead. Call once the
+    /// storage backend is known.
+    pub fn check_clustered(&self, keys: &super::KeysConfig) -> Result<(), ConfigError> {
+        if *keys == super::KeysConfig::Local {
+            return Err(ConfigError::new(
+                "keys.provider",
+                "must be \"aws-kms\" when the storage backend is postgres: the nodes of a cluster unseal through KMS",
+            ));
+        }
         if self.api_addr.is_none() {
             return Err(ConfigError::new("ha.api_addr", "is required when the storage backend is postgres"));
         }
@@ -92,6 +106,8 @@ pub(super) struct FileHa {
     api_addr: Option<String>,
     cluster_secret_file: Option<PathBuf>,
     ca_file: Option<PathBuf>,
+    #[serde(default)]
+    danger_single_node: bool,
 }
 
 /// The host's name if it is a usable node name, else `rootvault`.
@@ -147,7 +163,13 @@ pub(super) fn parse_ha(file: Option<FileHa>, base_dir: &Path, env: &dyn Env) -> 
             return Err(ConfigError::new("ha.ca_file", "holds no PEM certificate"));
         }
     }
-    Ok(HaSettings { node, api_addr, cluster_secret: secret.map(ClusterSecret::new), ca_file })
+    Ok(HaSettings {
+        node,
+        api_addr,
+        cluster_secret: secret.map(ClusterSecret::new),
+        ca_file,
+        danger_single_node: file.danger_single_node,
+    })
 }
 
 #[cfg(test)]
@@ -155,9 +177,17 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::config::KeysConfig;
     use crate::config::tests::FakeEnv;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    const KMS: KeysConfig = KeysConfig::AwsKms(crate::crypto::kms::KmsSettings {
+        region: String::new(),
+        endpoint_url: None,
+        password_key_id: String::new(),
+        mfa_key_id: String::new(),
+    });
 
     fn parse(text: &str, env: &[(&'static str, &'static str)]) -> Result<HaSettings, ConfigError> {
         let file: FileHa = toml::from_str(text).unwrap();
@@ -170,7 +200,7 @@ mod tests {
         assert!(valid_node(&none.node), "{}", none.node);
         assert_eq!((none.api_addr, none.cluster_secret, none.ca_file), (None, None, None));
         assert_eq!(HaSettings::single_node().node, none.node);
-        assert_eq!(parse("", &[]).unwrap().check_clustered().unwrap_err().key, "ha.api_addr");
+        assert_eq!(parse("", &[]).unwrap().check_clustered(&KMS).unwrap_err().key, "ha.api_addr");
     }
 
     #[test]
@@ -180,7 +210,10 @@ mod tests {
         assert_eq!(s.node, "rv-1");
         assert_eq!(s.api_addr.as_deref(), Some("https://rv-1.internal:8750"), "a trailing slash is dropped");
         assert_eq!(s.cluster_secret.as_ref().unwrap().expose(), SECRET);
-        assert!(s.check_clustered().is_ok());
+        assert!(s.check_clustered(&KMS).is_ok());
+        assert_eq!(s.check_clustered(&KeysConfig::Local).unwrap_err().key, "keys.provider");
+        assert!(!s.danger_single_node);
+        assert!(parse("danger_single_node = true", &[]).unwrap().danger_single_node);
         assert!(!format!("{s:?}").contains(SECRET), "the secret never prints");
 
         let env = [
@@ -225,7 +258,7 @@ mod tests {
             assert_eq!(err.key, key, "{text}: {err}");
         }
         let no_secret = parse("api_addr = \"https://rv-1.internal\"", &[]).unwrap();
-        assert_eq!(no_secret.check_clustered().unwrap_err().key, "ha.cluster_secret_file");
+        assert_eq!(no_secret.check_clustered(&KMS).unwrap_err().key, "ha.cluster_secret_file");
     }
 
     #[test]

@@ -5,15 +5,16 @@
 //!
 //! # The recipe for the writer
 //!
-//! The writer thread opens every write transaction with [`check`], before
-//! any other statement, and maps a failure to the error it answers with
-//! (`crate::error::Error::from` gives 503 `no_active_node`):
+//! The store's writer thread (`crate::store`) opens every group
+//! transaction with [`check`], before any other statement; when it fails,
+//! every write of the group is refused with `StoreError::NotActive`, which
+//! clients see as 503 `no_active_node`:
 //!
 //! ```text
-//! let mut tx = conn.transaction()?;
-//! crate::ha::fence::check(&mut tx, &fence)?;
-//! … the writes and the audit event …
-//! tx.commit()?;
+//! BEGIN
+//! crate::ha::fence::check(&conn, &fence)?;
+//! … the writes and their audit events, each in its savepoint …
+//! COMMIT
 //! ```
 //!
 //! `check` runs, in that transaction:
@@ -59,15 +60,17 @@
 use std::sync::{Mutex, PoisonError};
 
 use super::{InstanceId, Term};
+use crate::store::StoreError;
+use crate::store::sql::{Conn, params};
 
 /// The first statement of every write transaction (see the module doc):
 /// the server ends the writer's session once it sits idle inside the
 /// transaction for 2 s, well under the lease's 5 s expiry.
 pub const WRITER_TIMEOUT_SQL: &str = "SET LOCAL idle_in_transaction_session_timeout = '2s'";
 
-/// The second: `$1` this instance, `$2` the term it writes under.
+/// The second: `?1` this instance, `?2` the term it writes under.
 pub const FENCE_SQL: &str = "SELECT 1 FROM ha_lease \
-     WHERE id = 1 AND holder = $1 AND term = $2 AND expires_at > clock_timestamp() \
+     WHERE id = 1 AND holder = ?1 AND term = ?2 AND expires_at > clock_timestamp() \
      FOR SHARE";
 
 /// Why a write transaction may not go on.
@@ -80,16 +83,7 @@ pub enum FenceError {
     #[error("this node no longer holds the lease")]
     LeaseLost,
     #[error("the fencing check failed: {0}")]
-    Database(#[from] postgres::Error),
-}
-
-impl From<FenceError> for crate::error::Error {
-    fn from(e: FenceError) -> Self {
-        match e {
-            FenceError::NotActive | FenceError::LeaseLost => crate::error::Error::NoActiveNode,
-            FenceError::Database(e) => crate::error::Error::Unavailable(format!("fencing check: {e}")),
-        }
-    }
+    Database(#[from] StoreError),
 }
 
 /// What the writer fences with: this process's instance id and the term
@@ -154,10 +148,10 @@ impl FenceState {
 
 /// Open a write transaction's fence (see the module doc); the term it
 /// writes under. Call it first in every write transaction.
-pub fn check(tx: &mut postgres::Transaction<'_>, state: &FenceState) -> Result<Term, FenceError> {
+pub fn check(conn: &Conn, state: &FenceState) -> Result<Term, FenceError> {
     let term = state.claim().ok_or(FenceError::NotActive)?;
-    tx.batch_execute(WRITER_TIMEOUT_SQL)?;
-    match tx.query_opt(FENCE_SQL, &[&state.instance().as_str(), &term.get()])? {
+    conn.execute_batch(WRITER_TIMEOUT_SQL)?;
+    match conn.query_opt(FENCE_SQL, params![state.instance().as_str(), term.get()])? {
         Some(_) => Ok(term),
         None => Err(FenceError::LeaseLost),
     }
@@ -194,13 +188,5 @@ mod tests {
         assert!(state.arm(Term::new(3)));
         state.set_leased(Some(Term::new(4)));
         assert_eq!(state.claim(), None, "a new term waits for its own promotion");
-    }
-
-    #[test]
-    fn a_lost_fence_is_answered_as_no_active_node() {
-        let e: crate::error::Error = FenceError::LeaseLost.into();
-        assert_eq!(e.code(), "no_active_node");
-        let e: crate::error::Error = FenceError::NotActive.into();
-        assert_eq!(e.code(), "no_active_node");
     }
 }

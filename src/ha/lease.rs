@@ -37,35 +37,15 @@ use super::SeenNode;
 use super::fence::FenceState;
 use super::role::{ActiveNode, Attempt, InstanceId, LeaseTimings, Role, Tenure, Term};
 
-/// The tables of the lease and the node list, for the PostgreSQL
-/// migrations. The service's role needs SELECT, INSERT and UPDATE on
-/// `ha_lease`, and SELECT, INSERT, UPDATE and DELETE on `ha_nodes`.
-pub const DDL: &str = "\
-CREATE TABLE IF NOT EXISTS ha_lease (
-    id SMALLINT PRIMARY KEY CHECK (id = 1),
-    holder TEXT NOT NULL,
-    node TEXT NOT NULL,
-    api_addr TEXT NOT NULL,
-    term BIGINT NOT NULL,
-    expires_at TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE IF NOT EXISTS ha_nodes (
-    instance TEXT PRIMARY KEY,
-    node TEXT NOT NULL,
-    api_addr TEXT NOT NULL,
-    started_at TIMESTAMPTZ NOT NULL,
-    last_seen TIMESTAMPTZ NOT NULL
-);
-";
-
 /// Take or renew the lease: `$1` instance, `$2` node, `$3` api_addr, `$4`
 /// the lease's length in seconds. Returns the term when this instance
 /// holds the lease afterwards, no row otherwise.
 pub const ACQUIRE: &str = "\
-INSERT INTO ha_lease AS l (id, holder, node, api_addr, term, expires_at)
-VALUES (1, $1, $2, $3, 1, clock_timestamp() + make_interval(secs => $4::float8))
+INSERT INTO ha_lease AS l (id, holder, node, api_addr, term, acquired_at, expires_at)
+VALUES (1, $1, $2, $3, 1, clock_timestamp(), clock_timestamp() + make_interval(secs => $4::float8))
 ON CONFLICT (id) DO UPDATE SET
     term = CASE WHEN l.holder = EXCLUDED.holder THEN l.term ELSE l.term + 1 END,
+    acquired_at = CASE WHEN l.holder = EXCLUDED.holder THEN l.acquired_at ELSE clock_timestamp() END,
     holder = EXCLUDED.holder,
     node = EXCLUDED.node,
     api_addr = EXCLUDED.api_addr,

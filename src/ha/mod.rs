@@ -67,6 +67,8 @@ pub struct SeenNode {
 /// Everything `GET /v1/sys/ha-status` shows, as this node sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HaStatus {
+    /// Whether a lease decides this node's role (false: a single node).
+    pub ha_enabled: bool,
     pub backend: Backend,
     pub node: String,
     pub instance: InstanceId,
@@ -121,7 +123,7 @@ struct Inner {
     promotion: Promotion,
     lease: Option<LeaseHandle>,
     /// Keeps a fixed role's channel open: a closed one stops the workers.
-    _fixed_role: Option<watch::Sender<Role>>,
+    fixed_role: Option<watch::Sender<Role>>,
     _no_nodes: Option<watch::Sender<Vec<SeenNode>>>,
 }
 
@@ -137,11 +139,12 @@ impl std::fmt::Debug for Inner {
 }
 
 impl Ha {
-    /// A single node (SQLite): always active, no lease, no fence. It still
-    /// believes forwarded requests proven with `[ha] cluster_secret`.
-    pub fn single(settings: &HaSettings) -> Result<Self, HaError> {
+    /// A single node (SQLite, or PostgreSQL with `[ha] danger_single_node`):
+    /// always active, no lease, no fence. It still believes forwarded
+    /// requests proven with `[ha] cluster_secret`.
+    pub fn single(settings: &HaSettings, backend: Backend) -> Result<Self, HaError> {
         let (role_tx, roles) = watch::channel(Role::Active { term: None });
-        Self::with_roles(settings, Backend::Sqlite, InstanceId::random(), roles, Some(role_tx))
+        Self::with_roles(settings, backend, InstanceId::random(), roles, Some(role_tx))
     }
 
     /// A node whose role something else decides, e.g. a test driving a
@@ -170,7 +173,7 @@ impl Ha {
                 forwarder: Forwarder::new(settings).map_err(HaError::Forwarder)?,
                 promotion: gate::no_promotion(),
                 lease: None,
-                _fixed_role: fixed_role,
+                fixed_role,
                 _no_nodes: Some(nodes_tx),
             }),
         })
@@ -208,7 +211,7 @@ impl Ha {
                 forwarder,
                 promotion,
                 lease: Some(lease),
-                _fixed_role: None,
+                fixed_role: None,
                 _no_nodes: None,
             }),
         })
@@ -245,17 +248,19 @@ impl Ha {
     pub fn status(&self) -> HaStatus {
         let inner = &self.inner;
         let role = self.role();
-        let nodes = match inner.backend {
-            Backend::Sqlite => vec![SeenNode {
+        let ha_enabled = inner.fixed_role.is_none();
+        let nodes = match ha_enabled {
+            false => vec![SeenNode {
                 instance: inner.instance.clone(),
                 node: inner.node.clone(),
                 api_addr: inner.api_addr.clone(),
                 active: role.is_active(),
                 last_seen_ms: crate::vault::now_ms(),
             }],
-            Backend::Postgres => inner.nodes.borrow().clone(),
+            true => inner.nodes.borrow().clone(),
         };
         HaStatus {
+            ha_enabled,
             backend: inner.backend,
             node: inner.node.clone(),
             instance: inner.instance.clone(),

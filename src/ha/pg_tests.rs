@@ -17,6 +17,8 @@ use tokio_postgres::{Client, NoTls};
 use super::fence::{self, FenceError, FenceState};
 use super::lease::{self, Candidate, LeaseHandle, LeaseOptions};
 use super::role::{Attempt, InstanceId, LeaseTimings, Role, Term};
+use crate::store::PgConnection;
+use crate::store::sql::{Conn, params};
 
 /// How long any wait may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(15);
@@ -49,7 +51,12 @@ impl Scratch {
         client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
         config.dbname(&name);
         let scratch = Scratch { url, config, name };
-        scratch.client("setup").await.batch_execute(lease::DDL).await.unwrap();
+        scratch
+            .client("setup")
+            .await
+            .batch_execute(include_str!("../store/postgres/sql/0014_ha_lease.sql"))
+            .await
+            .unwrap();
         Some(scratch)
     }
 
@@ -315,16 +322,17 @@ impl HeldWriter {
         let (commit, go) = std::sync::mpsc::channel::<()>();
         let (connect, fence) = (scratch.writer(), Arc::clone(fence));
         let done = std::thread::spawn(move || {
-            let mut conn = connect();
-            let mut tx = conn.transaction().unwrap();
-            let term = fence::check(&mut tx, &fence).map(Term::get);
+            let mut conn = PgConnection::new(connect());
+            let tx = Conn::postgres(&mut conn);
+            tx.execute_batch("BEGIN").unwrap();
+            let term = fence::check(&tx, &fence).map(Term::get);
             if lift_idle_timeout {
-                tx.batch_execute("SET LOCAL idle_in_transaction_session_timeout = 0").unwrap();
+                tx.execute_batch("SET LOCAL idle_in_transaction_session_timeout = 0").unwrap();
             }
-            tx.execute("INSERT INTO writes VALUES ($1)", &[&note]).unwrap();
-            fenced_tx.blocking_send(term).unwrap();
+            tx.execute("INSERT INTO writes VALUES (?1)", params![note]).unwrap();
+            fenced_tx.blocking_send(term.map_err(|e| e.to_string())).unwrap();
             go.recv().unwrap();
-            tx.commit().map_err(|e| e.to_string())
+            tx.execute_batch("COMMIT").map_err(|e| e.to_string())
         });
         let term = tokio::time::timeout(PATIENCE, fenced.recv()).await.unwrap().unwrap();
         assert_eq!(term.unwrap(), 1, "the writer passed its fence");
@@ -341,9 +349,10 @@ impl HeldWriter {
 fn fence_alone(scratch: &Scratch, fence: &Arc<FenceState>) -> Result<i64, FenceError> {
     let (connect, fence) = (scratch.writer(), Arc::clone(fence));
     std::thread::spawn(move || {
-        let mut conn = connect();
-        let mut tx = conn.transaction().unwrap();
-        fence::check(&mut tx, &fence).map(Term::get)
+        let mut conn = PgConnection::new(connect());
+        let tx = Conn::postgres(&mut conn);
+        tx.execute_batch("BEGIN").unwrap();
+        fence::check(&tx, &fence).map(Term::get)
     })
     .join()
     .unwrap()

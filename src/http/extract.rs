@@ -83,6 +83,15 @@ pub async fn auth_failed(
 ) -> Error {
     let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
     let noted = app.auth_failures.note(ip, reason, std::time::Instant::now(), crate::vault::unix_now());
+    if !app.ha.role().is_active() {
+        // Only the active node writes (DESIGN §17). A standby answers few
+        // routes itself (health, the seal, the cluster's status) and
+        // forwards the rest before authenticating: its failures, still
+        // counted against the budget, go to the service log.
+        let route = parts.extensions.get::<MatchedPath>().map(|p| p.as_str().to_owned());
+        tracing::warn!(%ip, reason, ?route, "authentication failed on a standby (not in the audit log)");
+        return Error::Unauthenticated;
+    }
     super::failures::record(&app.vault, noted.summaries).await;
     if !noted.record {
         return Error::Unauthenticated;

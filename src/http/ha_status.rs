@@ -74,7 +74,7 @@ impl From<HaStatus> for HaStatusView {
         };
         let role = |active: bool| if active { "active" } else { "standby" };
         Self {
-            ha_enabled: s.backend == crate::ha::Backend::Postgres,
+            ha_enabled: s.ha_enabled,
             backend: s.backend.as_str(),
             node: ThisNodeView {
                 node: s.node,
@@ -114,6 +114,7 @@ mod tests {
 
     fn status(role: Role, backend: Backend) -> HaStatus {
         HaStatus {
+            ha_enabled: backend == Backend::Postgres,
             backend,
             node: "rv-2".into(),
             instance: InstanceId::random(),

@@ -142,9 +142,10 @@ pub fn log_key(conn: &Conn) -> Result<Option<(Vec<u8>, String)>, StoreError> {
         .transpose()
 }
 
+/// Store the log key unless one is stored already (the first one stands).
 pub fn store_log_key(conn: &Conn, wrapped: &[u8], key_id: &str, now: &str) -> Result<(), StoreError> {
     conn.execute(
-        "INSERT INTO audit_key (id, wrapped, key_id, created_at) VALUES (1, ?1, ?2, ?3)",
+        "INSERT INTO audit_key (id, wrapped, key_id, created_at) VALUES (1, ?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
         params![wrapped, key_id, now],
     )?;
     Ok(())

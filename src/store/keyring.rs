@@ -27,6 +27,16 @@ pub fn load(conn: &Conn) -> Result<Option<KeyringRecord>, StoreError> {
 
 /// Record the key provider once; a second `init` is refused by the primary key.
 pub fn save(conn: &Conn, record: &KeyringRecord, now: &str) -> Result<(), StoreError> {
+    insert(conn, record, now, "")
+}
+
+/// Record the key provider unless one is recorded already (nodes of a
+/// cluster starting together; the caller checks what stands).
+pub fn save_if_absent(conn: &Conn, record: &KeyringRecord, now: &str) -> Result<(), StoreError> {
+    insert(conn, record, now, " ON CONFLICT (id) DO NOTHING")
+}
+
+fn insert(conn: &Conn, record: &KeyringRecord, now: &str, on_conflict: &'static str) -> Result<(), StoreError> {
     let sealed = record
         .sealed
         .as_ref()
@@ -34,7 +44,7 @@ pub fn save(conn: &Conn, record: &KeyringRecord, now: &str) -> Result<(), StoreE
         .transpose()
         .map_err(|_| StoreError::Corrupt("keyring.sealed".into()))?;
     conn.execute(
-        "INSERT INTO keyring (id, provider, sealed, created_at) VALUES (1, ?1, ?2, ?3)",
+        &format!("INSERT INTO keyring (id, provider, sealed, created_at) VALUES (1, ?1, ?2, ?3){on_conflict}"),
         params![record.provider, sealed, now],
     )?;
     Ok(())

@@ -479,6 +479,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_due ON outbox (state, next_attempt_at, seq);
     CREATE INDEX outbox_by_created ON outbox (created_at, id);
     "#,
+    // 14: PostgreSQL's HA lease and node list (DESIGN §17). A SQLite file
+    // has one node and no lease: nothing changes here, and the number stays
+    // in step with PostgreSQL's migrations.
+    "",
 ];
 
 /// Bring the schema up to the latest version. SQLite only: the

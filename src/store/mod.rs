@@ -51,6 +51,7 @@ use self::reader::Reader;
 pub use self::sql::{Conn, Dialect, PgConnection};
 use crate::audit::log::AuditLog;
 use crate::audit::merkle::Hash;
+use crate::ha::fence::{FenceError, FenceState};
 
 /// Storage failures. The engines' messages can quote values, so they are
 /// logged by the caller and never sent to clients.
@@ -83,6 +84,10 @@ pub enum StoreError {
     Schema(SchemaState),
     #[error("no connection to the database could be had in time")]
     NoConnection,
+    /// The write's fence failed: this node does not hold the lease under
+    /// the term it believes in (DESIGN §17), so it may commit nothing.
+    #[error("this node is not the active node of its cluster")]
+    NotActive,
 }
 
 /// A PostgreSQL error without its detail, which can quote a row's values.
@@ -126,11 +131,42 @@ pub(crate) const SHREDDED: &[u8] = &[];
 const MAX_BATCH: usize = 512;
 
 /// A write waiting for the writer thread. It runs inside the group's
-/// transaction (or gets `None` if the transaction could not begin) and
-/// returns what to do once the group's commit has succeeded or failed.
-type Job = Box<dyn FnOnce(Option<&mut Batch>) -> Finish + Send>;
+/// transaction (or is told why there is none) and returns what to do once
+/// the group's commit has succeeded or failed.
+type Job = Box<dyn FnOnce(Result<&mut Batch, Refused>) -> Finish + Send>;
 /// Told whether the job's writes are durable.
 type Finish = Box<dyn FnOnce(bool) + Send>;
+
+/// Why a write got no transaction to run in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// The transaction (or the write's savepoint) could not begin.
+    NoTransaction,
+    /// The group's fence failed: another node leads, or none yet.
+    NotActive,
+}
+
+impl From<Refused> for StoreError {
+    fn from(r: Refused) -> Self {
+        match r {
+            Refused::NoTransaction => StoreError::CommitFailed,
+            Refused::NotActive => StoreError::NotActive,
+        }
+    }
+}
+
+/// What the writer thread is asked to do.
+enum Work {
+    /// A write, committed with the others waiting (group commit).
+    Write(Job),
+    /// A write that creates what must exist before any node can lead (the
+    /// service's keys, once per database), in a transaction of its own
+    /// that no fence guards. Such writes only ever insert what is missing.
+    Bootstrap(Job),
+    /// Rebuild the audit log's Merkle tree from the database, between two
+    /// groups (a node becoming active: other nodes grew the log).
+    ReloadLog(tokio::sync::oneshot::Sender<Result<(), StoreError>>),
+}
 
 /// One write's view of the group transaction.
 pub struct Batch<'c> {
@@ -171,24 +207,32 @@ impl<'c> Batch<'c> {
 
 /// Run each job of a group in its own savepoint, commit once, then tell
 /// every job whether its writes are durable. Transactions are driven with
-/// SQL, the same on both engines.
-fn run_group<'c>(conn: Conn<'c>, log: &'c AuditLog, jobs: Vec<Job>) {
-    let mut finishers = Vec::with_capacity(jobs.len());
+/// SQL, the same on both engines. With a `fence` (a node of a PostgreSQL
+/// cluster), the transaction first proves that this node still leads
+/// (`crate::ha::fence`); if it does not, every job is refused.
+fn run_group<'c>(conn: Conn<'c>, log: &'c AuditLog, fence: Option<&FenceState>, jobs: Vec<Job>) {
     if let Err(e) = conn.execute_batch(conn.dialect().begin_write()) {
         tracing::error!(error = %e, "cannot begin a write transaction");
-        for job in jobs {
-            job(None)(false);
-        }
-        return;
+        return refuse_all(jobs, Refused::NoTransaction);
     }
+    if let Some(fence) = fence
+        && let Err(e) = crate::ha::fence::check(&conn, fence)
+    {
+        if let FenceError::Database(e) = &e {
+            tracing::error!(error = %e, "the fencing check failed");
+        }
+        let _ = conn.execute_batch("ROLLBACK");
+        return refuse_all(jobs, Refused::NotActive);
+    }
+    let mut finishers = Vec::with_capacity(jobs.len());
     let mut batch = Batch { conn, log, leaves: Vec::new(), mark: 0 };
     for job in jobs {
         batch.mark = batch.leaves.len();
         if batch.conn.execute_batch("SAVEPOINT job").is_err() {
-            finishers.push((job(None), false));
+            finishers.push((job(Err(Refused::NoTransaction)), false));
             continue;
         }
-        let finish = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(&mut batch))));
+        let finish = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&mut batch))));
         let finish = match finish {
             Ok(finish) => Some(finish),
             Err(_) => {
@@ -227,33 +271,114 @@ fn run_group<'c>(conn: Conn<'c>, log: &'c AuditLog, jobs: Vec<Job>) {
     }
 }
 
-/// The writer thread: take every write that is waiting, and `commit` them
-/// together (with `run_group`, on the writer's connection).
-fn writer(log: &AuditLog, jobs: &mpsc::Receiver<Job>, mut commit: impl FnMut(&AuditLog, Vec<Job>)) {
-    while let Ok(first) = jobs.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
-        }
-        commit(log, group);
+/// Tell every job of a group that it got no transaction, and why.
+fn refuse_all(jobs: Vec<Job>, why: Refused) {
+    for job in jobs {
+        job(Err(why))(false);
     }
 }
 
-/// Start the writer thread; returns where to send it writes.
+/// The writer's side of the database: how it commits a group (with or
+/// without a fence) and rebuilds the audit log's tree, on its own
+/// connection.
+trait WriterConn: Send + 'static {
+    fn commit(&mut self, log: &AuditLog, fence: Option<&FenceState>, group: Vec<Job>);
+    fn rebuild_tree(&mut self) -> Result<crate::audit::merkle::MerkleTree, StoreError>;
+}
+
+/// The writer thread: take every write that is waiting and commit them
+/// together under the fence; run bootstrap writes alone and unfenced; and
+/// reload the log's tree when asked, between two groups, so no group's
+/// leaves are counted twice or missed.
+fn writer(log: &AuditLog, fence: Option<&FenceState>, work: &mpsc::Receiver<Work>, conn: &mut impl WriterConn) {
+    let mut next = work.recv().ok();
+    while let Some(item) = next.take() {
+        match item {
+            Work::Write(first) => {
+                let mut group = vec![first];
+                while group.len() < MAX_BATCH {
+                    match work.try_recv() {
+                        Ok(Work::Write(job)) => group.push(job),
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                conn.commit(log, fence, group);
+            }
+            Work::Bootstrap(job) => conn.commit(log, None, vec![job]),
+            Work::ReloadLog(reply) => {
+                let result = conn.rebuild_tree().map(|tree| log.replace_tree(tree));
+                let _ = reply.send(result);
+            }
+        }
+        if next.is_none() {
+            next = work.recv().ok();
+        }
+    }
+}
+
+/// Start the writer thread; returns where to send it work.
 fn start_writer(
     log: &Arc<AuditLog>,
-    commit: impl FnMut(&AuditLog, Vec<Job>) + Send + 'static,
-) -> Result<mpsc::Sender<Job>, StoreError> {
-    let (jobs, queue) = mpsc::channel();
+    fence: Option<Arc<FenceState>>,
+    mut conn: impl WriterConn,
+) -> Result<mpsc::Sender<Work>, StoreError> {
+    let (work, queue) = mpsc::channel();
     let log = Arc::clone(log);
     std::thread::Builder::new()
         .name("rootvault-writer".into())
-        .spawn(move || writer(&log, &queue, commit))
+        .spawn(move || writer(&log, fence.as_deref(), &queue, &mut conn))
         .map_err(|_| StoreError::WriterGone)?;
-    Ok(jobs)
+    Ok(work)
+}
+
+/// The SQLite writer: a connection of its own to the file.
+struct SqliteWriter(Connection);
+
+impl WriterConn for SqliteWriter {
+    fn commit(&mut self, log: &AuditLog, fence: Option<&FenceState>, group: Vec<Job>) {
+        run_group(Conn::sqlite(&self.0), log, fence, group);
+    }
+
+    fn rebuild_tree(&mut self) -> Result<crate::audit::merkle::MerkleTree, StoreError> {
+        audit::rebuild_tree(&Conn::sqlite(&self.0))
+    }
+}
+
+/// The PostgreSQL writer: a session of its own, opened again when the
+/// server ended it (a restart, a failover, the fence's idle timeout).
+struct PostgresWriter {
+    url: DatabaseUrl,
+    conn: Option<PgConnection>,
+}
+
+impl PostgresWriter {
+    fn conn(&mut self) -> Result<&mut PgConnection, StoreError> {
+        if self.conn.as_ref().is_none_or(PgConnection::is_closed) {
+            self.conn = None;
+            self.conn = Some(connect_writer(&self.url)?);
+        }
+        self.conn.as_mut().ok_or(StoreError::NoConnection)
+    }
+}
+
+impl WriterConn for PostgresWriter {
+    fn commit(&mut self, log: &AuditLog, fence: Option<&FenceState>, group: Vec<Job>) {
+        match self.conn() {
+            Ok(conn) => run_group(Conn::postgres(conn), log, fence, group),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reconnect the database writer");
+                refuse_all(group, Refused::NoTransaction);
+            }
+        }
+    }
+
+    fn rebuild_tree(&mut self) -> Result<crate::audit::merkle::MerkleTree, StoreError> {
+        audit::rebuild_tree(&Conn::postgres(self.conn()?))
+    }
 }
 
 /// The PostgreSQL writer's connection: its commits wait for the server's
@@ -268,7 +393,7 @@ fn connect_writer(url: &DatabaseUrl) -> Result<PgConnection, StoreError> {
 #[derive(Clone, Debug)]
 pub struct Store {
     reader: Reader,
-    jobs: mpsc::Sender<Job>,
+    work: mpsc::Sender<Work>,
     log: Arc<AuditLog>,
 }
 
@@ -300,44 +425,36 @@ impl Store {
         let mut conn = connect(data_dir)?;
         migrations::apply(&mut conn)?;
         let log = Arc::new(AuditLog::new(audit::rebuild_tree(&Conn::sqlite(&conn))?));
-        let writer_conn = connect(data_dir)?;
-        let jobs = start_writer(&log, move |log, group| run_group(Conn::sqlite(&writer_conn), log, group))?;
-        Ok(Self { reader: Reader::Sqlite(Arc::new(Mutex::new(conn))), jobs, log })
+        let work = start_writer(&log, None, SqliteWriter(connect(data_dir)?))?;
+        Ok(Self { reader: Reader::Sqlite(Arc::new(Mutex::new(conn))), work, log })
     }
 
     /// Open the PostgreSQL database `settings` name, whose schema must be
     /// current (`serve` never migrates it; the error says what to run), with
     /// a pool of `pool_size` read connections and a writer connection of its
-    /// own. Blocks; may be called inside async code (start-up does), as the
-    /// synchronous client runs on a thread of its own here. No error quotes
-    /// the URL or its password.
-    pub fn open_postgres(settings: &PostgresSettings) -> Result<Self, StoreError> {
-        std::thread::scope(|s| s.spawn(|| Self::open_postgres_here(settings)).join().unwrap_or(Err(StoreError::Join)))
+    /// own. With a `fence` (a node of a cluster), every write first proves
+    /// that this node leads; without one (the command-line tasks), writes
+    /// are not fenced. Blocks; may be called inside async code (start-up
+    /// does), as the synchronous client runs on a thread of its own here.
+    /// No error quotes the URL or its password.
+    pub fn open_postgres(settings: &PostgresSettings, fence: Option<Arc<FenceState>>) -> Result<Self, StoreError> {
+        std::thread::scope(|s| {
+            s.spawn(|| Self::open_postgres_here(settings, fence)).join().unwrap_or(Err(StoreError::Join))
+        })
     }
 
-    fn open_postgres_here(settings: &PostgresSettings) -> Result<Self, StoreError> {
+    fn open_postgres_here(settings: &PostgresSettings, fence: Option<Arc<FenceState>>) -> Result<Self, StoreError> {
         let mut client = postgres::connect(&settings.url)?;
         match postgres::migrations::state(&mut client)? {
             SchemaState::Current => {}
             other => return Err(StoreError::Schema(other)),
         }
         drop(client);
-        let mut writer_conn = connect_writer(&settings.url)?;
+        let writer = PostgresWriter { url: settings.url.clone(), conn: Some(connect_writer(&settings.url)?) };
         let pool = Arc::new(Pool::new(settings));
         let log = Arc::new(AuditLog::new(audit::rebuild_tree(&Conn::postgres(&mut *pool.get()?))?));
-        let url = settings.url.clone();
-        let jobs = start_writer(&log, move |log, group| {
-            // A session the server ended (a restart, a failover) is opened
-            // again before the next group; if that fails, so does the group.
-            if writer_conn.is_closed() {
-                match connect_writer(&url) {
-                    Ok(conn) => writer_conn = conn,
-                    Err(e) => tracing::error!(error = %e, "cannot reconnect the database writer"),
-                }
-            }
-            run_group(Conn::postgres(&mut writer_conn), log, group);
-        })?;
-        Ok(Self { reader: Reader::Postgres(pool), jobs, log })
+        let work = start_writer(&log, fence, writer)?;
+        Ok(Self { reader: Reader::Postgres(pool), work, log })
     }
 
     /// The audit log's live state.
@@ -361,24 +478,67 @@ impl Store {
     }
 
     /// Run `f` in the next group commit. Its result is returned once the
-    /// group is durable; if the commit fails, `StoreError::CommitFailed`.
+    /// group is durable; if the commit fails, `StoreError::CommitFailed`,
+    /// and on a node of a cluster that does not lead, `StoreError::NotActive`.
     pub async fn write<T, E>(&self, f: impl FnOnce(&mut Batch) -> Result<T, E> + Send + 'static) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        self.submit(f, Work::Write).await
+    }
+
+    /// Run `f` in a transaction of its own that no fence guards, on any
+    /// node of a cluster, leading or not. Only for creating, once per
+    /// database, what every node needs before one can lead (the service's
+    /// keys): `f` must insert only what is missing and change nothing else,
+    /// so two nodes starting together agree on one winner.
+    pub async fn write_bootstrap<T, E>(
+        &self,
+        f: impl FnOnce(&mut Batch) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.submit(f, Work::Bootstrap).await
+    }
+
+    async fn submit<T, E>(
+        &self,
+        f: impl FnOnce(&mut Batch) -> Result<T, E> + Send + 'static,
+        work: fn(Job) -> Work,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |batch: Option<&mut Batch>| {
-            let result = match batch {
-                Some(batch) => f(batch),
-                None => Err(E::from(StoreError::CommitFailed)),
+        let job: Job = Box::new(move |batch: Result<&mut Batch, Refused>| {
+            let (result, refused) = match batch {
+                Ok(batch) => (f(batch), None),
+                Err(why) => (Err(E::from(why.into())), Some(why)),
             };
             Box::new(move |committed: bool| {
-                let _ = reply.send(if committed { result } else { Err(E::from(StoreError::CommitFailed)) });
+                let answer = match (committed, refused) {
+                    (true, _) => result,
+                    (false, Some(why)) => Err(E::from(why.into())),
+                    (false, None) => Err(E::from(StoreError::CommitFailed)),
+                };
+                let _ = reply.send(answer);
             })
         });
-        self.jobs.send(job).map_err(|_| E::from(StoreError::WriterGone))?;
+        self.work.send(work(job)).map_err(|_| E::from(StoreError::WriterGone))?;
         answer.await.map_err(|_| E::from(StoreError::WriterGone))?
+    }
+
+    /// Rebuild the audit log's Merkle tree from the database, between two
+    /// group commits: a node of a cluster does this as it becomes active,
+    /// since other nodes grew the log meanwhile.
+    pub async fn reload_log(&self) -> Result<(), StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.work.send(Work::ReloadLog(reply)).map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
     }
 
     /// Copy the write-ahead log into the database and truncate it to nothing.
@@ -438,8 +598,8 @@ mod tests {
     /// its writes are durable.
     fn job(told: &Arc<Mutex<Vec<bool>>>, work: impl FnOnce(&mut Batch) + Send + 'static) -> Job {
         let told = Arc::clone(told);
-        Box::new(move |batch: Option<&mut Batch>| {
-            if let Some(batch) = batch {
+        Box::new(move |batch: Result<&mut Batch, Refused>| {
+            if let Ok(batch) = batch {
                 work(batch);
             }
             Box::new(move |kept: bool| told.lock().unwrap().push(kept))
@@ -477,7 +637,7 @@ mod tests {
         sqlite.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY) STRICT").unwrap();
         let told = Arc::new(Mutex::new(Vec::new()));
         let log = AuditLog::new(MerkleTree::default());
-        run_group(Conn::sqlite(&sqlite), &log, group(&told));
+        run_group(Conn::sqlite(&sqlite), &log, None, group(&told));
         assert_eq!(*told.lock().unwrap(), [true, true, true]);
         assert_eq!(ids(&Conn::sqlite(&sqlite)), [1, 2]);
     }
@@ -488,7 +648,7 @@ mod tests {
         Conn::postgres(&mut db.conn).execute_batch("CREATE TABLE t (id BIGINT PRIMARY KEY)").unwrap();
         let told = Arc::new(Mutex::new(Vec::new()));
         let log = AuditLog::new(MerkleTree::default());
-        run_group(Conn::postgres(&mut db.conn), &log, group(&told));
+        run_group(Conn::postgres(&mut db.conn), &log, None, group(&told));
         assert_eq!(*told.lock().unwrap(), [true, false, true]);
         assert_eq!(ids(&Conn::postgres(&mut db.conn)), [1, 2]);
     }

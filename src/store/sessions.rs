@@ -239,7 +239,7 @@ pub fn service_key(conn: &Conn, name: &str) -> Result<Option<(Vec<u8>, String)>,
 
 pub fn store_service_key(tx: &Conn, name: &str, blob: &[u8], key_id: &str, now: &str) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO service_keys (name, blob, key_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO service_keys (name, blob, key_id, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO NOTHING",
         params![name, blob, key_id, now],
     )?;
     Ok(())

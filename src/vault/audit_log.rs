@@ -260,23 +260,19 @@ impl Vault {
     /// newest checkpoint anchored in the witnesses, then sign and anchor a
     /// checkpoint if it grew. Called once the key provider is unsealed.
     pub async fn open_audit_log(&self) -> Result<(), Error> {
+        self.load_audit_log().await?;
+        self.take_charge_of_log().await
+    }
+
+    /// The reading half of [`Vault::open_audit_log`]: load the key (creating
+    /// it on a database's first start) and check the log, flagging it if
+    /// it fails. Writes nothing but the key, so a standby of a cluster runs
+    /// it at start and each node again as it becomes active.
+    pub async fn load_audit_log(&self) -> Result<(), Error> {
         // First, and whatever the log's state: signing in (auditors
         // investigating a tampered log) needs it.
         self.load_token_key().await?;
-        let ctx = EncryptionContext::audit_log_key();
-        let (seed, created) = match self.store.read(store::audit::log_key).await? {
-            Some((blob, key_id)) => (self.keys.unwrap_data_key(&WrappedKey { key_id, blob }, &ctx).await?, false),
-            None => {
-                let (key, wrapped) = self.keys.generate_data_key(None, &ctx).await?;
-                self.store
-                    .write(move |b| {
-                        store::audit::store_log_key(b.conn(), &wrapped.blob, &wrapped.key_id, &now_rfc3339())
-                    })
-                    .await?;
-                (key, true)
-            }
-        };
-        let keys = Arc::new(LogKeys::from_seed(&self.origin(), &Zeroizing::new(*seed.expose())));
+        let (keys, created) = self.log_keys().await?;
         let (rows, notes, boundary) = self
             .store
             .read(|c| {
@@ -290,22 +286,27 @@ impl Vault {
         let tree = self.store.log().tree().clone();
         let (vouched, mut problem) = verify_notes(&keys, &notes);
         let boundary = match boundary {
-            Some((size, mac)) => {
-                if !bool::from(mac.as_slice().ct_eq(&boundary_mac(&keys, size)[..])) {
-                    problem.get_or_insert_with(|| "the recorded log key boundary was altered".to_owned());
-                }
-                size
-            }
+            Some(boundary) => boundary,
             None => {
                 // A new key: the log so far was written without one. A key
                 // made before boundaries were recorded: its checkpoints vouch
-                // for the past, nothing else may lack a MAC.
+                // for the past, nothing else may lack a MAC. The first
+                // boundary recorded stands (nodes may start together).
                 let size = if created { rows.len() as u64 } else { vouched };
                 let mac = boundary_mac(&keys, size);
-                self.store.write(move |b| store::audit::store_key_boundary(b.conn(), size, &mac)).await?;
-                size
+                self.store
+                    .write_bootstrap(move |b| {
+                        store::audit::store_key_boundary(b.conn(), size, &mac)?;
+                        store::audit::key_boundary(b.conn())
+                    })
+                    .await?
+                    .ok_or_else(|| Error::Internal("the key boundary was not recorded".into()))?
             }
         };
+        let (boundary, mac) = boundary;
+        if !bool::from(mac.as_slice().ct_eq(&boundary_mac(&keys, boundary)[..])) {
+            problem.get_or_insert_with(|| "the recorded log key boundary was altered".to_owned());
+        }
         let own = self.store.log().own_macless();
         let macless = MacLess { boundary, vouched, own: Some(&own) };
         let roots: Vec<(u64, Hash)> = notes.iter().map(|(size, root, _)| (*size, *root)).collect();
@@ -319,7 +320,45 @@ impl Vault {
         self.store.log().set_keys(Some(keys));
         if let Some(problem) = problem {
             tracing::error!(%problem, "the audit log failed its integrity check; refusing changes");
-            self.store.log().flag(problem.clone());
+            self.store.log().flag(problem);
+        }
+        Ok(())
+    }
+
+    /// The log key, unwrapped; created (and its creation reported) on the
+    /// database's first start. Nodes of a cluster may start together: the
+    /// first key stored stands, and the others unwrap that one.
+    async fn log_keys(&self) -> Result<(Arc<LogKeys>, bool), Error> {
+        let ctx = EncryptionContext::audit_log_key();
+        let (seed, created) = match self.store.read(store::audit::log_key).await? {
+            Some((blob, key_id)) => (self.keys.unwrap_data_key(&WrappedKey { key_id, blob }, &ctx).await?, false),
+            None => {
+                let (key, wrapped) = self.keys.generate_data_key(None, &ctx).await?;
+                let ours = wrapped.blob.clone();
+                let stored = self
+                    .store
+                    .write_bootstrap(move |b| {
+                        store::audit::store_log_key(b.conn(), &wrapped.blob, &wrapped.key_id, &now_rfc3339())?;
+                        store::audit::log_key(b.conn())
+                    })
+                    .await?;
+                match stored {
+                    Some((blob, _)) if blob == ours => (key, true),
+                    Some((blob, key_id)) => {
+                        (self.keys.unwrap_data_key(&WrappedKey { key_id, blob }, &ctx).await?, false)
+                    }
+                    None => return Err(Error::Internal("the audit log key was not stored".into())),
+                }
+            }
+        };
+        Ok((Arc::new(LogKeys::from_seed(&self.origin(), &Zeroizing::new(*seed.expose()))), created))
+    }
+
+    /// The writing half of [`Vault::open_audit_log`], for the node that
+    /// leads: record a failed integrity check, or else fingerprint what was
+    /// stored before fingerprints existed and sign and anchor a checkpoint.
+    pub async fn take_charge_of_log(&self) -> Result<(), Error> {
+        if let Some(problem) = self.store.log().tampered() {
             let draft = EventDraft::new(None, Action::AuditTamperDetected, Target::default(), &HttpInfo::default())
                 .detail("problem", problem);
             self.store

@@ -467,14 +467,22 @@ impl Vault {
         let seed = match self.store.read(|c| sessions::service_key(c, KEY_NAME)).await? {
             Some((blob, key_id)) => self.keys.unwrap_data_key(&WrappedKey { key_id, blob }, &ctx).await?,
             None => {
+                // Nodes of a cluster may start together: the first key
+                // stored stands, and the others unwrap that one.
                 let (key, wrapped) = self.keys.generate_data_key(None, &ctx).await?;
-                let now = super::now_rfc3339();
-                self.store
-                    .write(move |b| {
-                        sessions::store_service_key(b.conn(), KEY_NAME, &wrapped.blob, &wrapped.key_id, &now)
+                let (ours, now) = (wrapped.blob.clone(), super::now_rfc3339());
+                let stored = self
+                    .store
+                    .write_bootstrap(move |b| {
+                        sessions::store_service_key(b.conn(), KEY_NAME, &wrapped.blob, &wrapped.key_id, &now)?;
+                        sessions::service_key(b.conn(), KEY_NAME)
                     })
                     .await?;
-                key
+                match stored {
+                    Some((blob, _)) if blob == ours => key,
+                    Some((blob, key_id)) => self.keys.unwrap_data_key(&WrappedKey { key_id, blob }, &ctx).await?,
+                    None => return Err(Error::Internal("the service token key was not stored".into())),
+                }
             }
         };
         let key = ServiceTokenKey::from_seed(seed.expose()).map_err(Error::Internal)?;

@@ -11,7 +11,7 @@ use rootvault::ha::{ActiveNode, Backend, FORWARDED_HEADER, Ha, InstanceId, Role,
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::helpers::{STAFF, TestApp, account_body, spawn_app, spawn_app_adjusted, spawn_sealed_app};
+use crate::helpers::{STAFF, TestApp, account_body, postgres_backend, spawn_app, spawn_app_adjusted, spawn_sealed_app};
 
 const SECRET: &str = "a cluster secret for tests, 32 bytes or more";
 
@@ -24,7 +24,7 @@ async fn active_node() -> TestApp {
     spawn_app_adjusted(|config, app| {
         config.ha.node = "rv-active".into();
         config.ha.cluster_secret = Some(ClusterSecret::new(SECRET.into()));
-        app.ha = Ha::single(&config.ha).unwrap();
+        app.ha = Ha::single(&config.ha, Backend::Sqlite).unwrap();
     })
     .await
 }
@@ -187,13 +187,13 @@ async fn health_readiness_the_seal_and_ha_status_are_answered_by_each_node_itsel
 }
 
 #[tokio::test]
-async fn on_sqlite_ha_status_shows_one_active_node_without_a_term_to_provider_admins_only() {
+async fn a_single_node_shows_itself_active_without_a_term_to_provider_admins_only() {
     let app = spawn_app().await;
     let status = app.get("/v1/sys/ha-status", &app.token("acme/ada", &["admin"])).await;
     assert_eq!(status.status, StatusCode::OK, "{}", status.body);
     let body = &status.body;
     assert_eq!(body["ha_enabled"], false);
-    assert_eq!(body["backend"], "sqlite");
+    assert_eq!(body["backend"], if postgres_backend() { "postgres" } else { "sqlite" });
     assert_eq!(body["node"]["role"], "active");
     assert_eq!(body["active"]["node"], body["node"]["node"]);
     assert_eq!(body["term"], Value::Null);

@@ -145,6 +145,9 @@ fn dev_config(dir: &Path) -> Config {
     let mut config = Config::dev(dir.to_path_buf(), localhost());
     if postgres_backend() {
         config.storage = postgres_storage(dir);
+        // One node per database, with the dev keys: the lease and a
+        // cluster's KMS keys are tested on their own (tests/api/cluster.rs).
+        config.ha.danger_single_node = true;
     }
     config
 }

@@ -15,6 +15,7 @@ mod chat_receiver;
 mod cli;
 mod cli_login;
 mod closure;
+mod cluster;
 mod consent;
 mod console_accounts;
 mod console_audit;

@@ -78,7 +78,7 @@ pub struct DatabaseUrl {
     raw: SecretString,
     /// The URL without the TLS parameters, which are applied from `tls`
     /// (boxed: it is large, and configurations are moved around whole).
-    config: Box<postgres::Config>,
+    config: Box<tokio_postgres::Config>,
     tls: TlsMode,
 }
 
@@ -107,8 +107,8 @@ impl DatabaseUrl {
         }
         let rest = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
         // tokio-postgres's parse errors name the option at fault, never its value.
-        let mut config: postgres::Config =
-            rest.parse().map_err(|e: postgres::Error| UrlError::Invalid(e.to_string()))?;
+        let mut config: tokio_postgres::Config =
+            rest.parse().map_err(|e: tokio_postgres::Error| UrlError::Invalid(e.to_string()))?;
         if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
             return Err(UrlError::NoHost);
         }
@@ -128,8 +128,8 @@ impl DatabaseUrl {
             return Err(UrlError::Plaintext);
         }
         config.ssl_mode(match tls {
-            TlsMode::Disable => postgres::config::SslMode::Disable,
-            TlsMode::Require | TlsMode::VerifyFull { .. } => postgres::config::SslMode::Require,
+            TlsMode::Disable => tokio_postgres::config::SslMode::Disable,
+            TlsMode::Require | TlsMode::VerifyFull { .. } => tokio_postgres::config::SslMode::Require,
         });
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
@@ -140,8 +140,13 @@ impl DatabaseUrl {
         Ok(Self { raw: SecretString::from(raw.to_owned()), config: Box::new(config), tls })
     }
 
-    /// The connection settings, ready to connect (TLS mode applied).
-    pub fn config(&self) -> &postgres::Config {
+    /// The connection settings for the synchronous client (the store).
+    pub fn config(&self) -> postgres::Config {
+        postgres::Config::from(*self.config.clone())
+    }
+
+    /// The connection settings for the asynchronous client (the HA lease).
+    pub fn async_config(&self) -> &tokio_postgres::Config {
         &self.config
     }
 
@@ -202,7 +207,7 @@ fn decode(text: &str) -> String {
 
 /// Whether every address the connection may go to is a loopback address or
 /// a Unix socket. A name such as `localhost` is not: the resolver decides.
-fn stays_on_this_machine(config: &postgres::Config) -> bool {
+fn stays_on_this_machine(config: &tokio_postgres::Config) -> bool {
     let host_is_local = |h: &Host| match h {
         Host::Unix(_) => true,
         Host::Tcp(name) => name

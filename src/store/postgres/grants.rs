@@ -3,8 +3,9 @@
 //! Two roles: the migration role owns the schema and runs `rootvault
 //! migrate`; the service role, which `rootvault serve` connects as, gets
 //! INSERT and SELECT only on the append-only tables (so even without the
-//! triggers it could not change the log), SELECT on the version table, and
-//! SELECT, INSERT, UPDATE and DELETE on the rest. Never TRUNCATE, REFERENCES
+//! triggers it could not change the log), SELECT on the version table,
+//! SELECT, INSERT and UPDATE on the HA lease (never DELETE: terms only
+//! grow), and SELECT, INSERT, UPDATE and DELETE on the rest. Never TRUNCATE, REFERENCES
 //! or TRIGGER, and never ownership, so it cannot drop or disable a trigger.
 
 use postgres::Client;
@@ -22,6 +23,9 @@ fn privileges(table: &str) -> &'static str {
         "SELECT, INSERT"
     } else if table == VERSION_TABLE {
         "SELECT"
+    } else if table == "ha_lease" {
+        // The lease row is taken and renewed, never removed: terms only grow.
+        "SELECT, INSERT, UPDATE"
     } else {
         "SELECT, INSERT, UPDATE, DELETE"
     }
@@ -74,6 +78,7 @@ mod tests {
             assert_eq!(privileges(table), "SELECT, INSERT");
         }
         assert_eq!(privileges(VERSION_TABLE), "SELECT");
+        assert_eq!(privileges("ha_lease"), "SELECT, INSERT, UPDATE");
         assert_eq!(privileges("accounts"), "SELECT, INSERT, UPDATE, DELETE");
     }
 }

@@ -26,7 +26,11 @@ struct Migration {
 const MIGRATIONS: &[Migration] = &[
     Migration { version: 12, name: "baseline", sql: include_str!("sql/0012_baseline.sql") },
     Migration { version: 13, name: "outbox_seq", sql: include_str!("sql/0013_outbox_seq.sql") },
+    Migration { version: 14, name: "ha_lease", sql: include_str!("sql/0014_ha_lease.sql") },
 ];
+
+/// Tables only PostgreSQL has: the HA lease and the node list.
+pub const POSTGRES_ONLY: [&str; 2] = ["ha_lease", "ha_nodes"];
 
 /// The schema version this build runs on.
 pub const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -59,3 +59,16 @@ impl PostgresSettings {
 pub fn connect(url: &DatabaseUrl) -> Result<postgres::Client, StoreError> {
     Ok(url.config().connect(tls::connector(url.tls()))?)
 }
+
+/// One asynchronous connection (the HA lease loop's), its driver spawned
+/// on the current runtime. The error is the client's, which never quotes
+/// the URL or its password.
+pub async fn connect_async(url: &DatabaseUrl) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = url.async_config().connect(tls::connector(url.tls())).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "a lease connection to the database ended");
+        }
+    });
+    Ok(client)
+}

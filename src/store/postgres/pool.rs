@@ -51,7 +51,7 @@ impl Pool {
     /// The pool `settings` describe. Connections open in the background and
     /// on demand, so an unreachable server shows on first use, not here.
     pub fn new(settings: &PostgresSettings) -> Self {
-        let manager = PostgresConnectionManager::new(settings.url.config().clone(), tls::connector(settings.url.tls()));
+        let manager = PostgresConnectionManager::new(settings.url.config(), tls::connector(settings.url.tls()));
         Self(Some(r2d2::Pool::builder().max_size(settings.pool_size).build_unchecked(Manager(manager))))
     }
 

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::grants::APPEND_ONLY;
-use super::migrations::{self, LATEST, VERSION_TABLE};
+use super::migrations::{self, LATEST, POSTGRES_ONLY, VERSION_TABLE};
 use super::scratch::ScratchDb;
 use crate::store::{Store, StoreError};
 
@@ -151,7 +151,7 @@ fn postgres_shape(client: &mut postgres::Client) -> Shape {
     );
     for c in columns {
         let table = text(&c[0]);
-        if table == VERSION_TABLE {
+        if table == VERSION_TABLE || POSTGRES_ONLY.contains(&table.as_str()) {
             continue;
         }
         let key = c[5].as_deref().map_or(0, |p| p.parse::<i64>().unwrap_or_default());
@@ -215,6 +215,7 @@ fn postgres_shape(client: &mut postgres::Client) -> Shape {
     ) {
         shape.triggers.insert((text(&t[0]), text(&t[1])));
     }
+    shape.checks.retain(|table, _| !POSTGRES_ONLY.contains(&table.as_str()));
     shape
 }
 
