@@ -173,6 +173,7 @@ impl<'c> Batch<'c> {
 /// every job whether its writes are durable. Transactions are driven with
 /// SQL, the same on both engines.
 fn run_group<'c>(conn: Conn<'c>, log: &'c AuditLog, jobs: Vec<Job>) {
+    let _commit = log.metrics().group(jobs.len());
     let mut finishers = Vec::with_capacity(jobs.len());
     if let Err(e) = conn.execute_batch(conn.dialect().begin_write()) {
         tracing::error!(error = %e, "cannot begin a write transaction");
@@ -367,6 +368,7 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        let _append = self.log.metrics().append();
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |batch: Option<&mut Batch>| {
             let result = match batch {
