@@ -69,53 +69,53 @@ impl Metrics {
     pub fn new(writer: &WriterMetrics) -> Self {
         let mut registry = Registry::with_prefix(PREFIX);
         let requests = Family::default();
-        registry.register("http_requests", "HTTP requests answered, by method, route and status.", requests.clone());
+        registry.register("http_requests", "HTTP requests answered, by method, route and status", requests.clone());
         let request_seconds = Family::new_with_constructor(request_histogram as fn() -> Histogram);
         registry.register_with_unit(
             "http_request_duration",
-            "Time to answer an HTTP request, by method, route and status.",
+            "Time to answer an HTTP request, by method, route and status",
             Unit::Seconds,
             request_seconds.clone(),
         );
         let releases = Family::default();
         registry.register(
             "releases",
-            "Releases asked for (a password, an MFA code, a deliver link), by half and outcome.",
+            "Releases asked for (a password, an MFA code, a deliver link), by half and outcome",
             releases.clone(),
         );
         let approvals = Counter::default();
-        registry.register("approvals", "Approvals of break-glass requests recorded.", approvals.clone());
+        registry.register("approvals", "Approvals of break-glass requests recorded", approvals.clone());
         let refusals = Family::default();
         registry.register(
             "refusals",
-            "Audited requests refused or failed, by reason (the error code).",
+            "Audited requests refused or failed, by reason (the error code)",
             refusals.clone(),
         );
         let witness_failures = Counter::default();
         registry.register(
             "witness_failures",
-            "Checkpoint witnesses that could not be written or read.",
+            "Checkpoint witnesses that could not be written or read",
             witness_failures.clone(),
         );
         let delivery_failures = Family::default();
         registry.register(
             "delivery_failures",
-            "Failed delivery attempts (webhook, e-mail, chat), by channel and whether they are retried.",
+            "Failed delivery attempts (webhook, e-mail, chat), by channel and whether they are retried",
             delivery_failures.clone(),
         );
         registry.register_with_unit(
             "audit_append_duration",
-            "Time from a write's submission until it and its audit event are durable.",
+            "Time from a write's submission until it and its audit event are durable",
             Unit::Seconds,
             writer.append_seconds.clone(),
         );
         registry.register_with_unit(
             "audit_commit_duration",
-            "Time of one group commit of the store's writer.",
+            "Time of one group commit of the store's writer",
             Unit::Seconds,
             writer.commit_seconds.clone(),
         );
-        registry.register("audit_commit_writes", "Writes carried by one group commit.", writer.commit_writes.clone());
+        registry.register("audit_commit_writes", "Writes carried by one group commit", writer.commit_writes.clone());
         Self {
             inner: Arc::new(Inner {
                 registry,

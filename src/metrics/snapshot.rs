@@ -93,21 +93,21 @@ impl Snapshot {
         let mut registry = Registry::with_prefix(super::PREFIX);
         registry.register(
             "sealed",
-            "Whether the key provider is sealed (1) or unsealed (0).",
+            "Whether the key provider is sealed (1) or unsealed (0)",
             gauge(self.sealed.into()),
         );
         if let Some(cluster) = self.cluster {
             registry.register(
                 "ha_active",
-                "Whether this node holds the cluster's lease (1) or is a standby (0).",
+                "Whether this node holds the cluster's lease (1) or is a standby (0)",
                 gauge(cluster.active.into()),
             );
             if let Some(term) = cluster.term {
-                registry.register("ha_term", "The term of the cluster's lease as this node knows it.", gauge(term));
+                registry.register("ha_term", "The term of the cluster's lease as this node knows it", gauge(term));
             }
         }
         let log_size = i64::try_from(self.log_size).unwrap_or(i64::MAX);
-        registry.register("audit_events", "Events in the audit log.", gauge(log_size));
+        registry.register("audit_events", "Events in the audit log", gauge(log_size));
         let Some(stored) = &self.stored else { return registry };
         if let Some((size, signed_at)) = &stored.checkpoint {
             if let Some(age) = age_seconds(signed_at, self.now) {
@@ -115,7 +115,7 @@ impl Snapshot {
                 age_gauge.set(age);
                 registry.register_with_unit(
                     "audit_checkpoint_age",
-                    "Time since the newest signed checkpoint.",
+                    "Time since the newest signed checkpoint",
                     Unit::Seconds,
                     age_gauge,
                 );
@@ -123,7 +123,7 @@ impl Snapshot {
             let unsigned = i64::try_from(self.log_size.saturating_sub(*size)).unwrap_or(i64::MAX);
             registry.register(
                 "audit_events_after_checkpoint",
-                "Events appended since the newest signed checkpoint.",
+                "Events appended since the newest signed checkpoint",
                 gauge(unsigned),
             );
         }
@@ -134,7 +134,7 @@ impl Snapshot {
                 .get_or_create(&ChannelLabels { channel: channel.as_str() })
                 .set(i64::try_from(count).unwrap_or(i64::MAX));
         }
-        registry.register("outbox_pending_deliveries", "Deliveries waiting to be sent, per channel.", pending);
+        registry.register("outbox_pending_deliveries", "Deliveries waiting to be sent, per channel", pending);
         registry
     }
 }
