@@ -302,7 +302,7 @@ impl Vault {
     ) -> Result<T, Error> {
         let keys = Arc::clone(&self.keys);
         let anchor = witness::anchors_after(draft.action);
-        let counted = (draft.action, draft.target.half.clone());
+        let (action, half) = (draft.action, draft.target.half.clone());
         let value = self
             .store
             .write(move |batch| {
@@ -331,7 +331,7 @@ impl Vault {
                 }
             })
             .await;
-        self.metrics.audited(counted.0, counted.1.as_deref(), value.as_ref().map(|_| ()));
+        self.metrics.audited(action, half.as_deref(), value.as_ref().map(|_| ()));
         let value = value?;
         if anchor {
             // Releases and custody changes are witnessed before the caller
@@ -344,10 +344,10 @@ impl Vault {
     /// Record a request refused before it reached a use case (bad body,
     /// sealed, ...) and return the error to answer with.
     pub async fn refuse(&self, draft: EventDraft, err: Error) -> Error {
-        let counted = (draft.action, draft.target.half.clone());
+        let (action, half) = (draft.action, draft.target.half.clone());
         let result: Result<(), Error> = self.store.write(move |batch| Err(record_refusal(batch, draft, err))).await;
         let err = result.err().unwrap_or(Error::AuditUnavailable);
-        self.metrics.audited(counted.0, counted.1.as_deref(), Err(&err));
+        self.metrics.audited(action, half.as_deref(), Err(&err));
         err
     }
 }

@@ -11,7 +11,7 @@ use crate::cli::{run, spawn_logged, wait_for_printed, write_config};
 use crate::helpers::{STAFF, TestApp, spawn_app, spawn_app_adjusted};
 
 /// The metrics text as `acme/ada` (a provider admin) reads it.
-async fn scrape(app: &TestApp) -> String {
+pub async fn scrape(app: &TestApp) -> String {
     let response = app
         .client
         .get(format!("{}/metrics", app.base))
@@ -26,7 +26,7 @@ async fn scrape(app: &TestApp) -> String {
 }
 
 /// The value of the sample `series` (its name and labels as written).
-fn sample(text: &str, series: &str) -> Option<f64> {
+pub fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
@@ -79,6 +79,9 @@ async fn releases_approvals_and_refusals_are_counted_with_their_labels() {
     let route = r#"{method="POST",route="/v1/requests/{id}/mfa-code",status="200"}"#;
     assert_eq!(sample(&after, &format!("rootvault_http_requests_total{route}")), Some(1.0));
     assert_eq!(sample(&after, &format!("rootvault_http_request_duration_seconds_count{route}")), Some(1.0));
+    // A release anchors a checkpoint, so one was signed moments ago.
+    assert!(sample(&after, "rootvault_audit_checkpoint_age_seconds").is_some_and(|age| age < 600.0), "{after}");
+    assert!(sample(&after, "rootvault_audit_events_after_checkpoint").is_some(), "{after}");
     for writes in ["rootvault_audit_commit_writes_sum", "rootvault_audit_append_duration_seconds_count"] {
         assert!(sample(&after, writes).is_some_and(|n| n > 0.0), "{writes}: {after}");
     }
@@ -122,6 +125,31 @@ async fn no_secret_id_or_token_appears_in_the_metrics_after_releases_and_a_link(
     for secret in [crate::helpers::PASSWORD, crate::helpers::SEED, key, link_id, &id, &code, "123456789012", &alice] {
         assert!(!contains_token(&text, secret), "{secret} in the metrics:\n{text}");
     }
+}
+
+#[tokio::test]
+async fn failed_webhook_deliveries_are_counted_and_wait_in_the_outbox() {
+    let app = spawn_app().await;
+    app.stocked_account("123456789012").await;
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let body = json!({"url": format!("http://{closed}/hook"), "events": []});
+    let subscribed =
+        app.post("/v1/accounts/123456789012/subscribers", &app.token("globex/gina", &["admin"]), body).await;
+    assert_eq!(subscribed.status, StatusCode::CREATED, "{}", subscribed.body);
+    app.approved_request("123456789012").await;
+
+    let failed = r#"rootvault_delivery_failures_total{channel="webhook",outcome="retry"}"#;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let text = loop {
+        let text = scrape(&app).await;
+        if sample(&text, failed).is_some() || std::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(sample(&text, failed).is_some_and(|n| n >= 1.0), "{text}");
+    let pending = r#"rootvault_outbox_pending_deliveries{channel="webhook"}"#;
+    assert!(sample(&text, pending).is_some_and(|n| n >= 1.0), "the receiver is still down: {text}");
 }
 
 #[tokio::test]
