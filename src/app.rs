@@ -64,6 +64,8 @@ pub struct App {
     pub dev_idp: Option<Arc<crate::auth::dev_idp::DevIdp>>,
     /// This node's role in its cluster (DESIGN §17); always active on SQLite.
     pub ha: Ha,
+    /// Where `GET /metrics` is served (`[metrics]`).
+    pub metrics_access: crate::config::MetricsSettings,
 }
 
 /// Load the trusted issuers named by the configuration.
@@ -228,6 +230,7 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
         draining: Arc::default(),
         dev_idp: None,
         ha,
+        metrics_access: config.metrics,
     })
 }
 

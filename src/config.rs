@@ -13,11 +13,13 @@ use serde::Deserialize;
 mod auth;
 mod ha;
 mod lifecycle;
+mod metrics;
 mod notify;
 mod storage;
 mod watch;
 pub use auth::{AuthSettings, ClientSecret, OidcIssuer, OidcSettings, client_secret_env};
 pub use ha::{CLUSTER_SECRET_ENV, ClusterSecret, HaSettings};
+pub use metrics::MetricsSettings;
 pub use notify::{
     ChatChannel, ChatFormat, ChatUrl, EmailSettings, OrgRouting, PeopleChannels, SMTP_PASSWORD_ENV, SmtpPassword,
     SmtpTls, chat_url_env, routing_of,
@@ -154,6 +156,8 @@ pub struct Config {
     pub move_windows: crate::domain::moves::MoveWindows,
     /// This node within a cluster (`[ha]`).
     pub ha: HaSettings,
+    /// Where `GET /metrics` is served (`[metrics]`).
+    pub metrics: MetricsSettings,
     /// Set only by `rootvault dev`: dev issuers and auto-unseal.
     pub dev: bool,
 }
@@ -182,6 +186,7 @@ struct FileConfig {
     watch: Option<watch::FileWatch>,
     lifecycle: Option<lifecycle::FileLifecycle>,
     ha: Option<ha::FileHa>,
+    metrics: Option<metrics::FileMetrics>,
 }
 
 #[derive(Deserialize, Default)]
@@ -576,6 +581,7 @@ impl Config {
         let watch = watch::parse_watch(file.watch, env)?;
         let move_windows = lifecycle::parse_lifecycle(file.lifecycle)?;
         let ha = ha::parse_ha(file.ha, base_dir, env)?;
+        let metrics = metrics::parse_metrics(file.metrics, listen, env)?;
         let public_url = env.var("ROOTVAULT_PUBLIC_URL").or(file.public_url);
         if let Some(url) = &public_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
@@ -600,6 +606,7 @@ impl Config {
             watch,
             move_windows,
             ha,
+            metrics,
             dev: false,
         })
     }
@@ -635,6 +642,7 @@ impl Config {
             watch: None,
             move_windows: crate::domain::moves::MoveWindows::default(),
             ha: HaSettings::single_node(),
+            metrics: MetricsSettings::default(),
             dev: true,
         }
     }

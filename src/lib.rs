@@ -14,6 +14,7 @@
 //! - [`vault`]: the use cases, each one audited transaction.
 //! - [`http`]: the JSON API.
 //! - [`ha`]: high availability: the lease, fencing, forwarding, gating.
+//! - [`metrics`]: Prometheus metrics.
 //! - [`watch`]: the root sign-in watch's queue consumer.
 //! - [`cli`]: the command line.
 
@@ -30,6 +31,7 @@ pub mod domain;
 pub mod error;
 pub mod ha;
 pub mod http;
+pub mod metrics;
 pub mod notify;
 pub mod store;
 pub mod vault;

@@ -195,6 +195,8 @@ pub struct AuditLog {
     own_macless: Mutex<HashSet<u64>>,
     /// Woken when enough events arrived for a checkpoint.
     pub checkpoint_due: tokio::sync::Notify,
+    /// How the store's writer appends to it.
+    metrics: crate::metrics::WriterMetrics,
 }
 
 impl AuditLog {
@@ -260,6 +262,11 @@ impl AuditLog {
     /// The rows this process wrote without a MAC.
     pub fn own_macless(&self) -> HashSet<u64> {
         self.own_macless.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The writer's timings and group sizes.
+    pub fn metrics(&self) -> &crate::metrics::WriterMetrics {
+        &self.metrics
     }
 
     pub fn flag(&self, problem: String) {

@@ -74,6 +74,7 @@ pub fn run_serve(path: &Path, check_only: bool) -> anyhow::Result<()> {
         app.vault.set_public_url(config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")));
         println!("listening on http://{addr}");
         let _background = app.start_background(&config)?;
+        let _metrics = serve_metrics(&config, &app).await?;
         let draining = std::sync::Arc::clone(&app.draining);
         let (vault, ha) = (app.vault.clone(), app.ha.clone());
         crate::http::serve(listener, app, drain(draining)).await?;
@@ -98,12 +99,34 @@ pub fn run_dev(data_dir: PathBuf, listen: SocketAddr, smtp: Option<SocketAddr>) 
         let log_key = dev.app.vault.store().log().keys().map(|k| k.signer().vkey()).unwrap_or_default();
         print_banner(&dev.config, addr, &log_key)?;
         let _background = dev.app.start_background(&dev.config)?;
+        let _metrics = serve_metrics(&dev.config, &dev.app).await?;
         let draining = std::sync::Arc::clone(&dev.app.draining);
         let (vault, ha) = (dev.app.vault.clone(), dev.app.ha.clone());
         crate::http::serve(listener, dev.app, drain(draining)).await?;
         anchor_at_shutdown(&vault, &ha).await;
         Ok(())
     })
+}
+
+/// The metrics listener's task, stopped when dropped.
+struct MetricsListener(tokio::task::JoinHandle<()>);
+
+impl Drop for MetricsListener {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Start the separate metrics listener when `[metrics] listen` names one.
+async fn serve_metrics(config: &Config, app: &crate::app::App) -> anyhow::Result<Option<MetricsListener>> {
+    let Some(addr) = config.metrics.listen else { return Ok(None) };
+    let listener =
+        TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "serving metrics without authentication");
+    println!("metrics on http://{addr}/metrics");
+    let task = tokio::spawn(crate::http::serve_metrics(listener, app.clone(), std::future::pending()));
+    Ok(Some(MetricsListener(task)))
 }
 
 /// Sign and anchor a last checkpoint once requests have drained, so the

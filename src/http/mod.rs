@@ -15,6 +15,7 @@ mod ha_status;
 mod halves;
 pub mod html;
 mod links;
+pub mod metrics;
 mod moves;
 mod notifications;
 mod onboarding;
@@ -26,7 +27,7 @@ pub mod server;
 mod subscribers;
 pub mod sys;
 
-pub use server::{ServerSettings, serve};
+pub use server::{ServerSettings, serve, serve_metrics};
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,6 +42,7 @@ use axum::routing::{delete, get, post, put};
 use crate::app::App;
 use crate::error::Error;
 use crate::ha::forward::{self, Forwarded};
+use crate::metrics::Route;
 use extract::RequestId;
 
 /// Request bodies above this size are refused with 413.
@@ -84,19 +86,23 @@ async fn request_context(State(app): State<App>, mut req: Request, next: Next) -
         }
         Err(refusal) => refusal,
     };
-    let route = match (response.extensions().get::<RouteTemplate>(), response.extensions().get::<Forwarded>()) {
-        (Some(route), _) => route.0.clone(),
-        (None, Some(Forwarded)) => "(forwarded to the active node)".to_owned(),
-        (None, None) => "(unmatched)".to_owned(),
+    let (template, forwarded) =
+        (response.extensions().get::<RouteTemplate>(), response.extensions().get::<Forwarded>());
+    let (route, counted) = match (template, forwarded) {
+        (Some(route), _) => (route.0.as_str(), Route::Template(&route.0)),
+        (None, Some(Forwarded)) => ("(forwarded to the active node)", Route::Forwarded),
+        (None, None) => ("(unmatched)", Route::Unmatched),
     };
+    let (status, elapsed) = (response.status().as_u16(), started.elapsed());
     tracing::info!(
         request_id = %id,
         method = %method,
         route = %route,
-        status = response.status().as_u16(),
-        latency_ms = started.elapsed().as_millis() as u64,
+        status,
+        latency_ms = elapsed.as_millis() as u64,
         "request"
     );
+    app.vault.metrics().request(&method, counted, status, elapsed);
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
         headers.insert("x-request-id", value);
@@ -162,6 +168,13 @@ pub fn router(app: App) -> Router {
         Some(idp) => dev_idp::routes(Arc::clone(idp), app.vault.clone()),
         None => Router::new(),
     };
+    // Unless `[metrics] on_main_listener = false`: then `/metrics` meets
+    // the fallback here and is served only on the metrics listener.
+    let scrape = if app.metrics_access.on_main_listener {
+        Router::new().route("/metrics", get(metrics::scrape))
+    } else {
+        Router::new()
+    };
     Router::new()
         .merge(public)
         .merge(console::routes())
@@ -170,6 +183,7 @@ pub fn router(app: App) -> Router {
         .route("/v1/auth/whoami", get(auth::whoami))
         .route("/v1/auth/logout", post(auth::logout))
         .merge(dev_idp)
+        .merge(scrape)
         .route("/healthz", get(sys::healthz))
         .route("/readyz", get(sys::readyz))
         .route("/v1/sys/seal-status", get(sys::seal_status))

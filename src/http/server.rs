@@ -1,4 +1,5 @@
-//! The HTTP/1.1 server loop, with limits on slow clients.
+//! The HTTP/1.1 server loop, with limits on slow clients, for the API and
+//! for the separate metrics listener.
 //!
 //! A client that trickles its headers (slowloris) is cut off after
 //! `header_read_timeout`; one that trickles its body fails the request
@@ -48,8 +49,25 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_router(listener, super::router(app.clone()), app.server, shutdown).await;
+    let owed = app.auth_failures.take_closed(std::time::Instant::now(), true);
+    super::failures::record(&app.vault, owed).await;
+    Ok(())
+}
+
+/// Serve `app`'s metrics alone on `listener` (`[metrics] listen`), with the
+/// same limits on slow clients, until `shutdown` resolves.
+pub async fn serve_metrics(listener: TcpListener, app: App, shutdown: impl Future<Output = ()> + Send + 'static) {
     let settings = app.server;
-    let router = super::router(app.clone());
+    serve_router(listener, super::metrics::listener_routes(app), settings, shutdown).await;
+}
+
+async fn serve_router(
+    listener: TcpListener,
+    router: axum::Router,
+    settings: ServerSettings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -87,7 +105,4 @@ pub async fn serve(
     }
     drop(listener);
     graceful.shutdown().await;
-    let owed = app.auth_failures.take_closed(std::time::Instant::now(), true);
-    super::failures::record(&app.vault, owed).await;
-    Ok(())
 }

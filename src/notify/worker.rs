@@ -14,8 +14,8 @@ use super::message::Message;
 use super::sign::{DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
 use super::target::{self, TargetError};
 use crate::config::{ChatChannel, PeopleChannels};
+use crate::store::StoreError;
 use crate::store::outbox::{self, Destination, Due};
-use crate::store::{Store, StoreError};
 use crate::vault::{Vault, now_ms, now_rfc3339};
 
 const BATCH: u32 = 50;
@@ -103,12 +103,13 @@ impl Deliverer {
 }
 
 /// Send every due delivery once. Returns how many were delivered.
-pub async fn deliver_due(store: &Store, deliverer: &Deliverer) -> Result<usize, StoreError> {
+pub async fn deliver_due(vault: &Vault, deliverer: &Deliverer) -> Result<usize, StoreError> {
+    let store = vault.store();
     let due = store.read(move |c| outbox::due(c, now_ms(), BATCH)).await?;
     let mut delivered = 0;
     for item in due {
         let (id, attempts) = (item.id.clone(), item.attempts + 1);
-        let channel = item.destination.channel().as_str();
+        let channel = item.destination.channel();
         let (error, permanent) = match deliverer.attempt(&item).await {
             Attempt::Delivered => {
                 store.write(move |b| outbox::mark_delivered(b.conn(), &id, &now_rfc3339())).await?;
@@ -124,7 +125,8 @@ pub async fn deliver_due(store: &Store, deliverer: &Deliverer) -> Result<usize, 
         } else {
             now_ms() + i64::try_from(deliverer.settings.backoff(attempts).as_millis()).unwrap_or(i64::MAX / 2)
         };
-        tracing::warn!(delivery = %item.id, channel, attempts, give_up, %error, "delivery failed");
+        tracing::warn!(delivery = %item.id, channel = channel.as_str(), attempts, give_up, %error, "delivery failed");
+        vault.metrics().delivery_failed(channel, give_up);
         store.write(move |b| outbox::mark_failed(b.conn(), &id, &error, next, give_up)).await?;
     }
     Ok(delivered)
@@ -158,7 +160,7 @@ pub async fn run(vault: Vault, deliverer: Deliverer) {
         if let Err(e) = vault.route_announcements().await {
             tracing::error!(code = e.code(), "routing notifications to people failed");
         }
-        if let Err(e) = deliver_due(vault.store(), &deliverer).await {
+        if let Err(e) = deliver_due(&vault, &deliverer).await {
             tracing::error!(error = %e, "the outbox could not be read");
         }
     }

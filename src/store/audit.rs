@@ -114,6 +114,13 @@ pub fn rebuild_tree(conn: &Conn) -> Result<MerkleTree, StoreError> {
     Ok(tree)
 }
 
+/// The newest checkpoint: its size and when it was signed (RFC 3339).
+pub fn newest_checkpoint_time(conn: &Conn) -> Result<Option<(u64, String)>, StoreError> {
+    conn.query_opt("SELECT size, created_at FROM checkpoints ORDER BY size DESC LIMIT 1", params![])?
+        .map(|r| Ok((r.get(0)?, r.get(1)?)))
+        .transpose()
+}
+
 /// The newest checkpoint: its size and signed note.
 pub fn latest_checkpoint(conn: &Conn) -> Result<Option<(u64, String)>, StoreError> {
     conn.query_opt("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1", params![])?

@@ -211,6 +211,7 @@ impl<'c> Batch<'c> {
 /// cluster), the transaction first proves that this node still leads
 /// (`crate::ha::fence`); if it does not, every job is refused.
 fn run_group<'c>(conn: Conn<'c>, log: &'c AuditLog, fence: Option<&FenceState>, jobs: Vec<Job>) {
+    let _commit = log.metrics().group(jobs.len());
     if let Err(e) = conn.execute_batch(conn.dialect().begin_write()) {
         tracing::error!(error = %e, "cannot begin a write transaction");
         return refuse_all(jobs, Refused::NoTransaction);
@@ -513,6 +514,7 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        let _append = self.log.metrics().append();
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |batch: Result<&mut Batch, Refused>| {
             let (result, refused) = match batch {

@@ -362,3 +362,11 @@ pub fn mark_failed(conn: &Conn, id: &str, error: &str, next_ms: i64, give_up: bo
     )?;
     Ok(())
 }
+
+/// How many deliveries wait to be sent (for the first time or again), per
+/// channel: the outbox's backlog. The `outbox_due` index finds them.
+pub fn pending_by_channel(conn: &Conn) -> Result<Vec<(Channel, u64)>, StoreError> {
+    let rows =
+        conn.query("SELECT channel, COUNT(*) FROM outbox WHERE state = 'pending' GROUP BY channel", params![])?;
+    rows.iter().map(|r| Ok((channel_at(r, 0)?, r.get(1)?))).collect()
+}

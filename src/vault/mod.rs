@@ -100,6 +100,8 @@ pub struct Vault {
     watch_rules: crate::domain::root_signin::WatchRules,
     /// When DDI moves may happen without a fee (`[lifecycle]`).
     move_windows: Arc<crate::domain::moves::MoveWindows>,
+    /// What the service counts for Prometheus.
+    metrics: crate::metrics::Metrics,
 }
 
 /// The current time in Unix seconds, the clock of the break-glass rules.
@@ -205,6 +207,7 @@ impl Vault {
     pub fn new(store: Store, keys: Arc<dyn KeyProvider>, orgs: OrgDirectory, policy: Policy) -> Self {
         store.log().set_provider(orgs.provider().as_str());
         Self {
+            metrics: crate::metrics::Metrics::new(store.log().metrics()),
             store,
             keys,
             orgs: Arc::new(orgs),
@@ -272,6 +275,10 @@ impl Vault {
         &self.store
     }
 
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
+    }
+
     pub fn keys(&self) -> &dyn KeyProvider {
         self.keys.as_ref()
     }
@@ -295,6 +302,7 @@ impl Vault {
     ) -> Result<T, Error> {
         let keys = Arc::clone(&self.keys);
         let anchor = witness::anchors_after(draft.action);
+        let (action, half) = (draft.action, draft.target.half.clone());
         let value = self
             .store
             .write(move |batch| {
@@ -322,7 +330,9 @@ impl Vault {
                     }
                 }
             })
-            .await?;
+            .await;
+        self.metrics.audited(action, half.as_deref(), value.as_ref().map(|_| ()));
+        let value = value?;
         if anchor {
             // Releases and custody changes are witnessed before the caller
             // sees the answer (and so before a secret leaves).
@@ -334,8 +344,11 @@ impl Vault {
     /// Record a request refused before it reached a use case (bad body,
     /// sealed, ...) and return the error to answer with.
     pub async fn refuse(&self, draft: EventDraft, err: Error) -> Error {
+        let (action, half) = (draft.action, draft.target.half.clone());
         let result: Result<(), Error> = self.store.write(move |batch| Err(record_refusal(batch, draft, err))).await;
-        result.err().unwrap_or(Error::AuditUnavailable)
+        let err = result.err().unwrap_or(Error::AuditUnavailable);
+        self.metrics.audited(action, half.as_deref(), Err(&err));
+        err
     }
 }
 

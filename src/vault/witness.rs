@@ -81,6 +81,7 @@ impl Vault {
     }
 
     fn witness_unavailable(&self, e: WitnessError) -> Result<(), Error> {
+        self.metrics.witness_failed();
         match self.witnesses.on_unavailable {
             OnUnavailable::Refuse => {
                 tracing::error!(error = %e, "a checkpoint witness is unavailable; refusing");

@@ -42,13 +42,19 @@ pub fn spawn_logged(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (Server
 /// Poll `stdout` until it holds `listening on http://…` (at most 60 s) and
 /// return the base URL.
 pub fn wait_for_listening(stdout: &Path) -> String {
+    wait_for_printed(stdout, "listening on ")
+}
+
+/// Poll `stdout` until a line begins with `prefix` (at most 60 s) and
+/// return the rest of that line.
+pub fn wait_for_printed(stdout: &Path, prefix: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let text = std::fs::read_to_string(stdout).unwrap_or_default();
-        if let Some(url) = text.lines().find_map(|l| l.strip_prefix("listening on ")) {
-            return url.trim().to_owned();
+        if let Some(rest) = text.lines().find_map(|l| l.strip_prefix(prefix)) {
+            return rest.trim().to_owned();
         }
-        assert!(Instant::now() < deadline, "the server did not print its address within 60 s; it printed {text:?}");
+        assert!(Instant::now() < deadline, "the server did not print {prefix:?} within 60 s; it printed {text:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -35,6 +35,7 @@ mod issuer_keys;
 mod kms;
 mod link_cli;
 mod links;
+mod metrics;
 mod moves;
 mod not_found;
 mod notifications;

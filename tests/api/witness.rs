@@ -168,6 +168,10 @@ async fn a_release_whose_checkpoint_cannot_be_witnessed_is_recorded_but_not_sent
     assert_eq!((released.status, released.code()), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
     assert!(released.body.get("password").is_none(), "{}", released.body);
     assert_eq!(app.last_event("half.release")["outcome"], "ok", "the release itself was recorded");
+    let metrics = crate::metrics::scrape(&app).await;
+    assert!(crate::metrics::sample(&metrics, "rootvault_witness_failures_total").is_some_and(|n| n >= 1.0));
+    let released = r#"rootvault_releases_total{half="password",outcome="ok"}"#;
+    assert_eq!(crate::metrics::sample(&metrics, released), Some(1.0), "{metrics}");
     std::fs::remove_dir_all(witness.parent().unwrap()).unwrap();
 }
 
