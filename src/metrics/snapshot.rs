@@ -17,7 +17,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::labels::ChannelLabels;
 use crate::app::App;
-use crate::ha::{Backend, Role};
+use crate::ha::Role;
 use crate::store::outbox::Channel;
 use crate::store::{self, StoreError};
 
@@ -80,7 +80,7 @@ impl Snapshot {
             .ok();
         Self {
             sealed: vault.keys().seal_status().sealed,
-            cluster: (status.backend == Backend::Postgres).then(|| Cluster::of(&status.role)),
+            cluster: status.ha_enabled.then(|| Cluster::of(&status.role)),
             log_size: vault.store().log().tree().size(),
             stored,
             now: OffsetDateTime::now_utc(),

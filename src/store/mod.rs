@@ -39,15 +39,15 @@ pub mod sessions;
 pub mod sql;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::Connection;
 
 use self::postgres::migrations::SchemaState;
 use self::postgres::{DatabaseUrl, Pool, PostgresSettings};
-use self::reader::Reader;
+use self::reader::{Reader, SqliteReaders};
 pub use self::sql::{Conn, Dialect, PgConnection};
 use crate::audit::log::AuditLog;
 use crate::audit::merkle::Hash;
@@ -398,6 +398,10 @@ pub struct Store {
     log: Arc<AuditLog>,
 }
 
+/// SQLite read connections: a few more than the cores a small host has,
+/// so reads on blocking threads rarely wait for one another.
+const SQLITE_READERS: usize = 4;
+
 /// Statements each SQLite connection keeps prepared.
 const STATEMENT_CACHE: usize = 256;
 
@@ -427,7 +431,8 @@ impl Store {
         migrations::apply(&mut conn)?;
         let log = Arc::new(AuditLog::new(audit::rebuild_tree(&Conn::sqlite(&conn))?));
         let work = start_writer(&log, None, SqliteWriter(connect(data_dir)?))?;
-        Ok(Self { reader: Reader::Sqlite(Arc::new(Mutex::new(conn))), work, log })
+        let more = (1..SQLITE_READERS).map(|_| connect(data_dir)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { reader: Reader::Sqlite(Arc::new(SqliteReaders::new(conn, more))), work, log })
     }
 
     /// Open the PostgreSQL database `settings` name, whose schema must be

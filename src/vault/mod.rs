@@ -303,7 +303,7 @@ impl Vault {
         let keys = Arc::clone(&self.keys);
         let anchor = witness::anchors_after(draft.action);
         let (action, half) = (draft.action, draft.target.half.clone());
-        let value = self
+        let written = self
             .store
             .write(move |batch| {
                 let now = now_rfc3339();
@@ -314,7 +314,7 @@ impl Vault {
                 }
                 match change(batch.conn(), &mut draft, &now) {
                     Ok(value) => match store::audit::append(batch, draft.clone(), &now, Outcome::Ok, None) {
-                        Ok(_) => Ok(value),
+                        Ok(event) => Ok((value, event.seq)),
                         Err(StoreError::LogTampered) => {
                             batch.rollback()?;
                             Err(record_refusal(batch, draft, Error::AuditTampered))
@@ -331,12 +331,12 @@ impl Vault {
                 }
             })
             .await;
-        self.metrics.audited(action, half.as_deref(), value.as_ref().map(|_| ()));
-        let value = value?;
+        self.metrics.audited(action, half.as_deref(), written.as_ref().map(|_| ()));
+        let (value, seq) = written?;
         if anchor {
             // Releases and custody changes are witnessed before the caller
             // sees the answer (and so before a secret leaves).
-            self.anchor().await?;
+            self.anchor_through(seq).await?;
         }
         Ok(value)
     }

@@ -25,11 +25,19 @@ pub struct Witnesses {
     on_unavailable: OnUnavailable,
     /// The largest tree size anchored by this process.
     anchored: AtomicU64,
+    /// The largest tree size covered by a checkpoint this process stored
+    /// and saw anchored in every witness: an event below it needs nothing
+    /// more before its answer goes out.
+    covered: AtomicU64,
+    /// One anchor at a time: callers that wait for it find their event
+    /// covered by the checkpoint it made, instead of each signing,
+    /// storing and witnessing one of its own.
+    turn: tokio::sync::Mutex<()>,
 }
 
 impl Witnesses {
     pub async fn connect(config: &WitnessConfig) -> Self {
-        Self { list: Witness::all(config).await, on_unavailable: config.on_unavailable, anchored: AtomicU64::new(0) }
+        Self { list: Witness::all(config).await, on_unavailable: config.on_unavailable, ..Self::default() }
     }
 }
 
@@ -67,17 +75,33 @@ impl Vault {
     pub async fn anchor(&self) -> Result<(), Error> {
         let Some((size, note)) = self.checkpoint().await? else { return Ok(()) };
         let witnesses = &self.witnesses;
-        if witnesses.list.is_empty() || witnesses.anchored.load(Ordering::Acquire) >= size {
+        if !witnesses.list.is_empty() && witnesses.anchored.load(Ordering::Acquire) < size {
+            for witness in &witnesses.list {
+                if let Err(e) = witness.anchor(size, &note).await {
+                    self.witness_unavailable(e)?;
+                    return Ok(());
+                }
+            }
+            witnesses.anchored.fetch_max(size, Ordering::AcqRel);
+        }
+        witnesses.covered.fetch_max(size, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Anchor a checkpoint that covers the event at `seq` (committed, so
+    /// already in the tree) before its answer goes out. Concurrent releases
+    /// share one checkpoint: whoever waits for the anchor under way finds
+    /// its event covered by it and goes on without signing another.
+    pub(super) async fn anchor_through(&self, seq: u64) -> Result<(), Error> {
+        let covered = |w: &Witnesses| w.covered.load(Ordering::Acquire) > seq;
+        if covered(&self.witnesses) {
             return Ok(());
         }
-        for witness in &witnesses.list {
-            if let Err(e) = witness.anchor(size, &note).await {
-                self.witness_unavailable(e)?;
-                return Ok(());
-            }
+        let _turn = self.witnesses.turn.lock().await;
+        if covered(&self.witnesses) {
+            return Ok(());
         }
-        witnesses.anchored.fetch_max(size, Ordering::AcqRel);
-        Ok(())
+        self.anchor().await
     }
 
     fn witness_unavailable(&self, e: WitnessError) -> Result<(), Error> {
