@@ -150,6 +150,7 @@ pub async fn events(
     responses(
         (status = 200, description = "The bundle.", body = Bundle),
         (status = 403, description = "Not an `auditor`.", body = ErrorBody),
+        (status = 422, description = "`invalid_proof_request`: `trusted_size` is beyond the log.", body = ErrorBody),
     ))]
 pub async fn export(
     State(app): State<App>,

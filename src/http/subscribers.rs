@@ -52,10 +52,22 @@ impl From<Subscriber> for ApiSubscriber {
 /// A new subscriber, with the secret that signs its deliveries, shown once.
 #[derive(Serialize, ToSchema)]
 pub struct NewSubscriberView {
-    #[serde(flatten)]
-    subscriber: ApiSubscriber,
+    id: String,
+    account_id: String,
+    org: String,
+    url: String,
+    events: Vec<String>,
+    created_at: String,
+    created_by: String,
     /// The HMAC-SHA256 signing secret; shown this once.
     secret: String,
+}
+
+impl NewSubscriberView {
+    fn new(subscriber: Subscriber, secret: String) -> Self {
+        let Subscriber { id, account_id, org, url, events, created_at, created_by } = subscriber;
+        Self { id, account_id, org, url, events, created_at, created_by, secret }
+    }
 }
 
 /// Subscribe a URL to the account's events (admins of a party org).
@@ -77,7 +89,7 @@ pub async fn create(
     let b: CreateBody = or_refuse(&app, draft, parse_body(body)).await?;
     let NewSubscriber { subscriber, secret } = app.vault.add_subscriber(&caller, &http, id, b.url, b.events).await?;
     let secret = secrecy::ExposeSecret::expose_secret(&secret).to_owned();
-    Ok((StatusCode::CREATED, Json(NewSubscriberView { subscriber: subscriber.into(), secret })))
+    Ok((StatusCode::CREATED, Json(NewSubscriberView::new(subscriber, secret))))
 }
 
 #[derive(Serialize, ToSchema)]

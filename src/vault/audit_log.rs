@@ -62,6 +62,7 @@ pub struct AuditQuery {
     pub after_seq: Option<u64>,
     pub limit: Option<u64>,
     /// `jsonl` (default) or `csv` (`/v1/audit/events` only).
+    #[param(inline)]
     pub format: Option<EventFormat>,
     /// For an export: the tree size of the checkpoint the auditor already
     /// trusts, for the consistency proof.

@@ -159,9 +159,17 @@ pub async fn serve() -> Response {
 /// What every response carries (the request-context middleware sets them).
 fn common_headers() -> Value {
     json!({
-        "x-request-id": {"description": "This request's id, as the service's log names it.", "required": true,
+        "x-request-id": {"$ref": "#/components/headers/RequestId"},
+        "cache-control": {"$ref": "#/components/headers/NoStore"},
+    })
+}
+
+/// The headers `common_headers` refers to.
+fn header_components() -> Value {
+    json!({
+        "RequestId": {"description": "This request's id, as the service's log names it.", "required": true,
             "schema": {"type": "string"}},
-        "cache-control": {"description": "Always `no-store`.", "required": true,
+        "NoStore": {"description": "Always `no-store`.", "required": true,
             "schema": {"type": "string", "const": "no-store"}},
     })
 }
@@ -227,6 +235,7 @@ fn complete(doc: &mut Value) {
         },
     });
     doc["components"]["responses"] = standard_responses();
+    doc["components"]["headers"] = header_components();
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
     for (path, item) in paths.iter_mut() {
         let parameters: Vec<Value> =
@@ -234,6 +243,19 @@ fn complete(doc: &mut Value) {
         for method in METHODS {
             if let Some(operation) = item.get_mut(method).and_then(Value::as_object_mut) {
                 complete_operation(operation, &parameters);
+            }
+        }
+    }
+    // The schemas are exact: an object carries its documented properties
+    // and no others, so a response that grows a field the document does
+    // not know fails the conformance checks instead of passing unseen.
+    if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
+        for schema in schemas.values_mut() {
+            if let Some(object) = schema.as_object_mut()
+                && object.contains_key("properties")
+                && !object.contains_key("additionalProperties")
+            {
+                object.insert("additionalProperties".to_owned(), json!(false));
             }
         }
     }

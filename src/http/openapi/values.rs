@@ -33,6 +33,9 @@ fn names_of<T: Serialize>(variants: &[T], description: &str) -> RefOr<Schema> {
 /// Document a field-less enum: `$ty` with exactly `$variant`s.
 macro_rules! enum_schema {
     ($ty:ident, $description:literal, [$($variant:ident),+ $(,)?]) => {
+        enum_schema!($ty as stringify!($ty), $description, [$($variant),+]);
+    };
+    ($ty:ident as $name:expr, $description:literal, [$($variant:ident),+ $(,)?]) => {
         impl PartialSchema for $ty {
             fn schema() -> RefOr<Schema> {
                 // Fails to compile when a variant is added and not listed.
@@ -42,7 +45,11 @@ macro_rules! enum_schema {
                 names_of(&[$($ty::$variant),+], $description)
             }
         }
-        impl ToSchema for $ty {}
+        impl ToSchema for $ty {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed($name)
+            }
+        }
     };
 }
 
@@ -64,7 +71,7 @@ enum_schema!(Half, "One of the two separately encrypted halves of a root credent
     Password,
     Mfa,
 ]);
-enum_schema!(State, "A break-glass request's state.", [
+enum_schema!(State as "RequestState", "A break-glass request's state.", [
     Pending,
     Approved,
     Denied,
