@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{Meta, RawJson, or_refuse, parse_body};
+use super::extract::{Meta, RawJson, object, optional_object, or_refuse, parse_body};
 use crate::app::App;
 use crate::audit::{Action, EventDraft, Target};
 use crate::auth::Caller;
@@ -94,9 +94,9 @@ struct CreateBody {
     #[serde(default)]
     customer_org: Option<OrgName>,
     root_email: Email,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     contacts: Contacts,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     kms_keys: KeyOverrides,
     #[serde(default)]
     public_sector: bool,
@@ -183,6 +183,7 @@ pub async fn show(
 struct UpdateBody {
     name: Option<String>,
     root_email: Option<Email>,
+    #[serde(default, deserialize_with = "optional_object")]
     contacts: Option<Contacts>,
     public_sector: Option<bool>,
     aws_india: Option<bool>,
@@ -260,4 +261,3 @@ pub async fn set_custodians(
     };
     Ok(Json(CustodiansSet { account_id: id, half, principals, custodians }))
 }
-

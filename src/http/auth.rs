@@ -31,7 +31,7 @@ const START_PARAMS: [&str; 5] = ["org", "port", "code_challenge", "state", "redi
         offers the orgs. Answers are HTML pages and redirects, not JSON.",
     params(
         ("org" = Option<String>, Query, description = "The org to sign in with."),
-        ("port" = Option<u16>, Query, description = "The CLI's loopback port for the callback."),
+        ("port" = Option<u16>, Query, minimum = 1024, description = "The CLI's loopback port for the callback."),
         ("code_challenge" = Option<String>, Query, description = "PKCE S256 challenge."),
         ("state" = Option<String>, Query, description = "The CLI's state, returned to its callback."),
         ("redirect_uri" = Option<String>, Query, description = "`http://127.0.0.1:PORT/callback`, when given."),
@@ -52,6 +52,12 @@ pub async fn cli_start(
         return problem(axum::http::StatusCode::BAD_REQUEST, "Sign-in refused", &message);
     }
     let get = |k: &str| query.get(k).map(String::as_str).unwrap_or("");
+    // A port the CLI cannot listen on is refused before the org chooser
+    // carries it on.
+    if query.get("port").is_some_and(|p| p.parse().ok().and_then(crate::domain::session::cli_port).is_none()) {
+        let message = crate::domain::session::CliStartError::Port.to_string();
+        return problem(axum::http::StatusCode::BAD_REQUEST, "Sign-in refused", &message);
+    }
     let Some(org) = query.get("org").filter(|o| !o.is_empty()) else {
         return choose_org(&app, &query);
     };

@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use axum::http::request::Parts;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::app::App;
@@ -211,6 +212,12 @@ impl RawJson {
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, Error> {
         use serde_json::error::Category;
         let syntax = |e: serde_json::Error| Error::malformed("malformed_json", redact_quoted(&e.to_string()));
+        // Every body is an object, but serde's derived structs also take an
+        // array of their fields in order: refuse one here (after the syntax
+        // check, so malformed JSON stays a 400).
+        if serde_json::from_slice::<serde_json::Value>(&self.0).map_err(syntax)?.is_array() {
+            return Err(Error::invalid("invalid_body", "body: wrong type, expected a JSON object"));
+        }
         let mut de = serde_json::Deserializer::from_slice(&self.0);
         let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let at = e.path().to_string();
@@ -223,6 +230,19 @@ impl RawJson {
         de.end().map_err(syntax)?;
         Ok(value)
     }
+}
+
+/// `deserialize_with` for an object nested in a body: like the body itself
+/// (`RawJson::parse`), it must be a JSON object, not an array of its fields.
+pub fn object<'de, D: serde::Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<T, D::Error> {
+    let fields = serde_json::Map::deserialize(d)?;
+    T::deserialize(serde_json::Value::Object(fields)).map_err(serde::de::Error::custom)
+}
+
+/// `object` for an optional field: absent or `null` is `None`.
+pub fn optional_object<'de, D: serde::Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
+    let fields: Option<serde_json::Map<String, serde_json::Value>> = Option::deserialize(d)?;
+    fields.map(|f| T::deserialize(serde_json::Value::Object(f)).map_err(serde::de::Error::custom)).transpose()
 }
 
 /// Parse a body extracted as `Result<RawJson, Error>` (so size and media

@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{Meta, RawJson, or_refuse, parse_body};
+use super::extract::{Meta, RawJson, object, or_refuse, parse_body};
 use crate::app::App;
 use crate::audit::{Action, EventDraft, Target};
 use crate::auth::Caller;
@@ -41,6 +41,7 @@ struct CreateBody {
     purpose: Purpose,
     account_id: AccountId,
     half: Half,
+    #[serde(deserialize_with = "object")]
     recipient: Recipient,
     /// Default 24 h, at most 7 days.
     #[serde(default)]

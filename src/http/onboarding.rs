@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::accounts::account_id;
-use super::extract::{Meta, RawJson, or_refuse, parse_body};
+use super::extract::{Meta, RawJson, object, or_refuse, parse_body};
 use crate::app::App;
 use crate::audit::{Action, EventDraft, Target};
 use crate::auth::Caller;
@@ -23,6 +23,7 @@ use crate::vault::{OnboardingStep, OnboardingView};
 #[serde(deny_unknown_fields)]
 #[schema(as = OnboardingStart)]
 struct StartBody {
+    #[serde(deserialize_with = "object")]
     signatory: Signatory,
     legal_name: String,
     legal_address: String,
@@ -67,7 +68,6 @@ pub async fn show(
     let id = account_id(&app, &caller, &http, Action::OnboardingRead, &raw).await?;
     Ok(Json(app.vault.onboarding(&caller, &http, id).await?))
 }
-
 
 /// Mark one item of the onboarding checklist (provider admins);
 /// `reset_password` and `enable_mfa` are marked by the service itself.

@@ -47,6 +47,7 @@ struct CreateBody {
     responses(
         (status = 201, description = "The request, `pending`.", body = RequestView),
         (status = 403, description = "Not `staff`.", body = ErrorBody),
+        (status = 404, description = "Unknown or invisible account.", body = ErrorBody),
         (status = 409, description = "`four_eyes_violation` (a recipient is walled from the half), `nothing_in_custody`.", body = ErrorBody),
     ))]
 pub async fn create(

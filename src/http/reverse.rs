@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::accounts::account_id;
-use super::extract::{Meta, RawJson, or_refuse, parse_body, parse_optional_body};
+use super::extract::{Meta, RawJson, object, or_refuse, parse_body, parse_optional_body};
 use crate::app::App;
 use crate::audit::{Action, EventDraft, Target};
 use crate::auth::Caller;
@@ -30,6 +30,7 @@ pub fn date(field: &str, text: &str) -> Result<time::Date, Error> {
 #[schema(as = ReverseRequest)]
 struct RequestBody {
     new_root_email: Email,
+    #[serde(deserialize_with = "object")]
     signatory: Signatory,
     /// The date the customer asks for (`YYYY-MM-DD`).
     #[schema(format = Date, example = "2026-12-15")]

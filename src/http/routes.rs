@@ -19,10 +19,7 @@ pub type Route = (&'static str, MethodRouter<App>);
 /// may call them (the link id in the path is the capability), under their
 /// own rate limit and the public pages' headers.
 pub fn public_links() -> Vec<Route> {
-    vec![
-        ("/v1/public/links/{id}/open", post(links::open)),
-        ("/v1/public/links/{id}/submit", post(links::submit)),
-    ]
+    vec![("/v1/public/links/{id}/open", post(links::open)), ("/v1/public/links/{id}/submit", post(links::submit))]
 }
 
 /// Every other route under `/v1`.

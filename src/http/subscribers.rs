@@ -76,6 +76,7 @@ impl NewSubscriberView {
     responses(
         (status = 201, description = "The subscriber and its secret, once.", body = NewSubscriberView),
         (status = 403, description = "Not an admin of a party org.", body = ErrorBody),
+        (status = 409, description = "`too_many_subscribers`: at most 10 per org and account.", body = ErrorBody),
     ))]
 pub async fn create(
     State(app): State<App>,

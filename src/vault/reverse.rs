@@ -114,12 +114,7 @@ impl ConsentView {
 }
 
 impl ReverseView {
-    fn new(
-        account: &Account,
-        w: &ReverseAssumption,
-        link: Option<HandoffLinkView>,
-        link_url: Option<String>,
-    ) -> Self {
+    fn new(account: &Account, w: &ReverseAssumption, link: Option<HandoffLinkView>, link_url: Option<String>) -> Self {
         let at = |t: Option<i64>| t.map(super::rfc3339);
         Self {
             account_id: account.account_id.clone(),

@@ -111,7 +111,7 @@ def run_schemathesis(st, base, token, har_path):
         "--max-examples", str(MAX_EXAMPLES),
         "--generation-deterministic",
         "--generation-with-security-parameters", "false",
-        "--workers", "2",
+        "--workers", "1",
         "--request-timeout", "30",
         "--max-redirects", "0",
         "--no-color",

@@ -183,9 +183,8 @@ fn standard_responses() -> Value {
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
         })
     };
-    let mut unauthenticated = error(
-        "`unauthenticated`: no bearer token, or one that failed verification (the reason is audited, not told).",
-    );
+    let mut unauthenticated =
+        error("`unauthenticated`: no bearer token, or one that failed verification (the reason is audited, not told).");
     unauthenticated["headers"]["www-authenticate"] =
         json!({"required": true, "schema": {"type": "string", "const": "Bearer"}});
     let mut unavailable = error(
@@ -234,6 +233,7 @@ fn complete(doc: &mut Value) {
                 pages only: no `/v1` operation accepts it.",
         },
     });
+    unsigned_formats(doc);
     doc["components"]["responses"] = standard_responses();
     doc["components"]["headers"] = header_components();
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
@@ -264,6 +264,23 @@ fn complete(doc: &mut Value) {
         bundle.remove("$schema");
         bundle.remove("$id");
         doc["components"]["schemas"][BUNDLE_SCHEMA_NAME] = Value::Object(bundle);
+    }
+}
+
+/// utoipa spells the formats of unsigned integers `u-int32`; the usual
+/// spelling (as in the OpenAPI Format Registry) is `uint32`.
+fn unsigned_formats(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            if let Some(Value::String(format)) = object.get_mut("format")
+                && let Some(bits) = format.strip_prefix("u-int")
+            {
+                *format = format!("uint{bits}");
+            }
+            object.values_mut().for_each(unsigned_formats);
+        }
+        Value::Array(items) => items.iter_mut().for_each(unsigned_formats),
+        _ => {}
     }
 }
 

@@ -21,13 +21,8 @@ use crate::domain::reverse::{ChecklistItem, HandoffKind, ItemStatus, RaState, Si
 
 /// A string schema whose values are the serde names of `variants`.
 fn names_of<T: Serialize>(variants: &[T], description: &str) -> RefOr<Schema> {
-    let names: Vec<serde_json::Value> =
-        variants.iter().filter_map(|v| serde_json::to_value(v).ok()).collect();
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(names))
-        .description(Some(description))
-        .into()
+    let names: Vec<serde_json::Value> = variants.iter().filter_map(|v| serde_json::to_value(v).ok()).collect();
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names)).description(Some(description)).into()
 }
 
 /// Document a field-less enum: `$ty` with exactly `$variant`s.
@@ -53,24 +48,10 @@ macro_rules! enum_schema {
     };
 }
 
-enum_schema!(AccountKind, "An AWS management (payer) account or a member account.", [
-    Payer,
-    Member,
-]);
-enum_schema!(AccountModel, "SPAM (the provider owns member-account root) or ECAM (the customer does).", [
-    Spam,
-    Ecam,
-]);
-enum_schema!(CustodyMode, "Who holds each half (DESIGN §2).", [
-    ProviderSplit,
-    CoOwned,
-    SharedPayer,
-    CustomerOwned,
-]);
-enum_schema!(Half, "One of the two separately encrypted halves of a root credential.", [
-    Password,
-    Mfa,
-]);
+enum_schema!(AccountKind, "An AWS management (payer) account or a member account.", [Payer, Member,]);
+enum_schema!(AccountModel, "SPAM (the provider owns member-account root) or ECAM (the customer does).", [Spam, Ecam,]);
+enum_schema!(CustodyMode, "Who holds each half (DESIGN §2).", [ProviderSplit, CoOwned, SharedPayer, CustomerOwned,]);
+enum_schema!(Half, "One of the two separately encrypted halves of a root credential.", [Password, Mfa,]);
 enum_schema!(State as "RequestState", "A break-glass request's state.", [
     Pending,
     Approved,
@@ -79,68 +60,56 @@ enum_schema!(State as "RequestState", "A break-glass request's state.", [
     Expired,
     Closed,
 ]);
-enum_schema!(PartyName, "The side of the account a decision came from.", [
-    Provider,
-    Customer,
-]);
+enum_schema!(PartyName, "The side of the account a decision came from.", [Provider, Customer,]);
 enum_schema!(Purpose, "`deliver` hands a secret out; `collect` takes one in.", [Deliver, Collect]);
-enum_schema!(LinkState, "A one-time link's state, as its read receipt shows it.", [
-    Pending,
-    Opened,
-    Expired,
-    Revoked,
-    Burned,
-]);
-enum_schema!(MoveState, "A DDI move's state.", [
-    Requested,
-    Confirmed,
-    Completed,
-    Cancelled,
-]);
-enum_schema!(OnboardingState, "An account's onboarding state.", [
-    NotStarted,
-    InProgress,
-    Completed,
-]);
-enum_schema!(OnboardingItem, "An item of the onboarding checklist.", [
-    SetRootEmail,
-    ResetPassword,
-    EnableMfa,
-    DeleteRootAccessKeys,
-    SetAlternateContacts,
-    CreateProviderRole,
-    EnableRootSigninWatch,
-]);
-enum_schema!(RaState, "A reverse assumption's state (DESIGN §9).", [
-    Requested,
-    Scheduled,
-    BalanceConfirmed,
-    HandedOff,
-    Completed,
-    Cancelled,
-]);
-enum_schema!(ChecklistItem, "An item of the reverse-assumption checklist.", [
-    UpdateContacts,
-    UpdatePaymentMethod,
-    DowngradeSupport,
-    DisableMfa,
-    RemoveProviderRoles,
-    RemoveSnsTopics,
-    LeaveOrganization,
-]);
+enum_schema!(
+    LinkState,
+    "A one-time link's state, as its read receipt shows it.",
+    [Pending, Opened, Expired, Revoked, Burned,]
+);
+enum_schema!(MoveState, "A DDI move's state.", [Requested, Confirmed, Completed, Cancelled,]);
+enum_schema!(OnboardingState, "An account's onboarding state.", [NotStarted, InProgress, Completed,]);
+enum_schema!(
+    OnboardingItem,
+    "An item of the onboarding checklist.",
+    [
+        SetRootEmail,
+        ResetPassword,
+        EnableMfa,
+        DeleteRootAccessKeys,
+        SetAlternateContacts,
+        CreateProviderRole,
+        EnableRootSigninWatch,
+    ]
+);
+enum_schema!(
+    RaState,
+    "A reverse assumption's state (DESIGN §9).",
+    [Requested, Scheduled, BalanceConfirmed, HandedOff, Completed, Cancelled,]
+);
+enum_schema!(
+    ChecklistItem,
+    "An item of the reverse-assumption checklist.",
+    [
+        UpdateContacts,
+        UpdatePaymentMethod,
+        DowngradeSupport,
+        DisableMfa,
+        RemoveProviderRoles,
+        RemoveSnsTopics,
+        LeaveOrganization,
+    ]
+);
 enum_schema!(ItemStatus, "How a checklist item was settled.", [Done, NotApplicable]);
-enum_schema!(HandoffKind, "A deliver link (the service hands the password over) or a collect link (the customer sets it).", [
-    Deliver,
-    Collect,
-]);
+enum_schema!(
+    HandoffKind,
+    "A deliver link (the service hands the password over) or a collect link (the customer sets it).",
+    [Deliver, Collect,]
+);
 
 /// A string schema with a pattern, an example and a description.
 fn string(pattern: Option<&str>, example: &str, description: &str) -> ObjectBuilder {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .pattern(pattern)
-        .examples([example])
-        .description(Some(description))
+    ObjectBuilder::new().schema_type(Type::String).pattern(pattern).examples([example]).description(Some(description))
 }
 
 impl PartialSchema for AccountId {
