@@ -234,15 +234,53 @@ impl RawJson {
 
 /// `deserialize_with` for an object nested in a body: like the body itself
 /// (`RawJson::parse`), it must be a JSON object, not an array of its fields.
-pub fn object<'de, D: serde::Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<T, D::Error> {
-    let fields = serde_json::Map::deserialize(d)?;
-    T::deserialize(serde_json::Value::Object(fields)).map_err(serde::de::Error::custom)
+/// The object's fields go on to `T` through the same map, so an error still
+/// names its full path (`recipient.name`).
+pub fn object<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    d.deserialize_map(ObjectOnly(std::marker::PhantomData))
 }
 
 /// `object` for an optional field: absent or `null` is `None`.
-pub fn optional_object<'de, D: serde::Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
-    let fields: Option<serde_json::Map<String, serde_json::Value>> = Option::deserialize(d)?;
-    fields.map(|f| T::deserialize(serde_json::Value::Object(f)).map_err(serde::de::Error::custom)).transpose()
+pub fn optional_object<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    d.deserialize_option(OptionalObject(std::marker::PhantomData))
+}
+
+/// The visitor of `object`.
+struct ObjectOnly<T>(std::marker::PhantomData<T>);
+
+/// The visitor of `optional_object`.
+struct OptionalObject<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectOnly<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+    }
+}
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for OptionalObject<T> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object or null")
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Option<T>, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Option<T>, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+        object(d).map(Some)
+    }
 }
 
 /// Parse a body extracted as `Result<RawJson, Error>` (so size and media
