@@ -105,7 +105,7 @@ struct CreateBody {
 }
 
 /// Register an account (provider admins).
-#[utoipa::path(post, path = "/v1/accounts", tag = "accounts", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/accounts", operation_id = "create_account", tag = "accounts", security(("bearer" = [])),
     request_body = CreateBody,
     responses(
         (status = 201, description = "The account, registered.", body = ApiAccount),
@@ -144,7 +144,7 @@ pub struct AccountList {
 
 /// The accounts the caller's org may see: all of them for the provider, its
 /// own for a customer.
-#[utoipa::path(get, path = "/v1/accounts", tag = "accounts", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/accounts", operation_id = "list_accounts", tag = "accounts", security(("bearer" = [])),
     responses((status = 200, description = "The visible accounts.", body = AccountList)))]
 pub async fn list(State(app): State<App>, caller: Caller, Meta(http): Meta) -> Result<Json<AccountList>, Error> {
     let accounts = app.vault.accounts(&caller, &http).await?;
@@ -164,7 +164,7 @@ pub async fn account_id(
 }
 
 /// One account's metadata (404 to orgs that are not its parties).
-#[utoipa::path(get, path = "/v1/accounts/{account_id}", tag = "accounts", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/accounts/{account_id}", operation_id = "show_account", tag = "accounts", security(("bearer" = [])),
     responses((status = 200, description = "The account.", body = ApiAccount)))]
 pub async fn show(
     State(app): State<App>,
@@ -191,7 +191,7 @@ struct UpdateBody {
 
 /// Change an account's name, root e-mail, contacts or assignment flags
 /// (provider admins); absent fields stay as they are.
-#[utoipa::path(patch, path = "/v1/accounts/{account_id}", tag = "accounts", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/v1/accounts/{account_id}", operation_id = "update_account", tag = "accounts", security(("bearer" = [])),
     request_body = UpdateBody,
     responses(
         (status = 200, description = "The account as changed.", body = ApiAccount),
@@ -235,7 +235,7 @@ pub struct CustodiansSet {
 }
 
 /// Name the custodians of one half (admins of the org that holds it).
-#[utoipa::path(put, path = "/v1/accounts/{account_id}/custodians/{half}", tag = "accounts",
+#[utoipa::path(put, path = "/v1/accounts/{account_id}/custodians/{half}", operation_id = "set_custodians", tag = "accounts",
     security(("bearer" = [])), request_body = CustodiansBody,
     responses(
         (status = 200, description = "The half's custodians, and both sets.", body = CustodiansSet),

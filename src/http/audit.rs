@@ -41,7 +41,7 @@ pub struct CheckpointQuery {
 
 /// The latest checkpoint, or with `?size=N` the one issued at that size
 /// (auditors).
-#[utoipa::path(get, path = "/v1/audit/checkpoint", tag = "audit", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/audit/checkpoint", operation_id = "audit_checkpoint", tag = "audit", security(("bearer" = [])),
     params(CheckpointQuery),
     responses(
         (status = 200, description = "The signed note and the log's key.", body = CheckpointView),
@@ -69,7 +69,7 @@ pub struct InclusionQuery {
 }
 
 /// The inclusion proof of one of the caller's events (auditors).
-#[utoipa::path(get, path = "/v1/audit/proofs/inclusion", tag = "audit", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/audit/proofs/inclusion", operation_id = "inclusion_proof", tag = "audit", security(("bearer" = [])),
     params(InclusionQuery),
     responses(
         (status = 200, description = "The proof.", body = InclusionProof),
@@ -98,7 +98,7 @@ pub struct ConsistencyQuery {
 }
 
 /// The consistency proof between two tree sizes: hashes only (auditors).
-#[utoipa::path(get, path = "/v1/audit/proofs/consistency", tag = "audit", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/audit/proofs/consistency", operation_id = "consistency_proof", tag = "audit", security(("bearer" = [])),
     params(ConsistencyQuery),
     responses(
         (status = 200, description = "The proof.", body = ConsistencyProof),
@@ -118,7 +118,7 @@ pub async fn consistency(
 /// The caller's org's events, JSON Lines (default; each line an event of
 /// `audit-schema/event.schema.json`) or CSV, streamed page by page
 /// (auditors).
-#[utoipa::path(get, path = "/v1/audit/events", tag = "audit", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/audit/events", operation_id = "audit_events", tag = "audit", security(("bearer" = [])),
     params(AuditQuery),
     responses(
         (status = 200, description = "The events, one per line.",
@@ -145,7 +145,7 @@ pub async fn events(
 /// inclusion proof, the checkpoint, a consistency proof from a trusted size
 /// and the signed completeness statements (auditors; see
 /// `audit-schema/bundle.schema.json` and `rootvault audit verify`).
-#[utoipa::path(get, path = "/v1/audit/export", tag = "audit", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/audit/export", operation_id = "audit_export", tag = "audit", security(("bearer" = [])),
     params(AuditQuery),
     responses(
         (status = 200, description = "The bundle.", body = Bundle),

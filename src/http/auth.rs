@@ -25,7 +25,7 @@ const START_PARAMS: [&str; 5] = ["org", "port", "code_challenge", "state", "redi
 
 /// `GET /v1/auth/cli/start?org&port&code_challenge&state[&redirect_uri]`.
 /// Without `org`, the person first chooses one.
-#[utoipa::path(get, path = "/v1/auth/cli/start", tag = "auth",
+#[utoipa::path(get, path = "/v1/auth/cli/start", operation_id = "cli_start", tag = "auth",
     description = "Opened by `rootvault login` in the person's browser: redirects to the org's identity \
         provider (PKCE S256, `state`), then back to the CLI's loopback callback. Without `org`, an HTML page \
         offers the orgs. Answers are HTML pages and redirects, not JSON.",
@@ -118,7 +118,7 @@ pub struct IssuedToken {
 }
 
 /// `POST /v1/auth/cli/token` `{code, code_verifier}`.
-#[utoipa::path(post, path = "/v1/auth/cli/token", tag = "auth", request_body = TokenBody,
+#[utoipa::path(post, path = "/v1/auth/cli/token", operation_id = "cli_token", tag = "auth", request_body = TokenBody,
     responses(
         (status = 200, description = "The token, once.", body = IssuedToken),
         (status = 400, description = "`invalid_grant`: an unknown, used or expired code, or a verifier that does not match.", body = ErrorBody),
@@ -150,7 +150,7 @@ pub struct Whoami {
 }
 
 /// `GET /v1/auth/whoami`: who the token speaks for.
-#[utoipa::path(get, path = "/v1/auth/whoami", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/auth/whoami", operation_id = "whoami", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "The caller.", body = Whoami)))]
 pub async fn whoami(caller: Caller) -> Json<Whoami> {
     Json(Whoami {
@@ -167,7 +167,7 @@ pub struct SignedOut {
 }
 
 /// `POST /v1/auth/logout`: end the session of a service token.
-#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/auth/logout", operation_id = "logout", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, description = "The session is over; the token no longer works.", body = SignedOut),
         (status = 409, description = "`not_a_session`: an identity provider's token cannot be signed out.", body = ErrorBody),

@@ -104,7 +104,7 @@ impl From<HaStatus> for HaStatusView {
 
 /// The nodes of the cluster, the active one and its term, as this node
 /// sees it; answered by every node itself (provider admins).
-#[utoipa::path(get, path = "/v1/sys/ha-status", tag = "sys", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/sys/ha-status", operation_id = "show_ha_status", tag = "sys", security(("bearer" = [])),
     responses(
         (status = 200, description = "The cluster's state.", body = HaStatusView),
         (status = 403, description = "Not a provider admin.", body = crate::http::error::ErrorBody),

@@ -96,7 +96,7 @@ async fn deposit_target(
 }
 
 /// Deposit a new version of the password half (its custodians).
-#[utoipa::path(put, path = "/v1/accounts/{account_id}/halves/password", tag = "halves",
+#[utoipa::path(put, path = "/v1/accounts/{account_id}/halves/password", operation_id = "deposit_password", tag = "halves",
     security(("bearer" = [])), request_body = PasswordBody,
     responses(
         (status = 200, description = "The new version (and the generated password, once).", body = Deposited),
@@ -116,7 +116,7 @@ pub async fn deposit_password(
 }
 
 /// Deposit a new version of the MFA half (its custodians).
-#[utoipa::path(put, path = "/v1/accounts/{account_id}/halves/mfa", tag = "halves",
+#[utoipa::path(put, path = "/v1/accounts/{account_id}/halves/mfa", operation_id = "deposit_mfa", tag = "halves",
     security(("bearer" = [])), request_body = MfaBody,
     responses(
         (status = 200, description = "The new version.", body = Deposited),
@@ -190,7 +190,7 @@ pub struct HalvesView {
 
 /// Both halves' versions, timestamps and `rotation_due` (the account's
 /// parties); never a secret.
-#[utoipa::path(get, path = "/v1/accounts/{account_id}/halves", tag = "halves", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/halves", operation_id = "list_halves", tag = "halves", security(("bearer" = [])),
     responses((status = 200, description = "Both halves' metadata.", body = HalvesView)))]
 pub async fn list(
     State(app): State<App>,
@@ -205,7 +205,7 @@ pub async fn list(
 
 /// Generate a rotation candidate for the password half, returned once;
 /// pending until confirmed (its custodians).
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/halves/password/rotate", tag = "halves",
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/halves/password/rotate", operation_id = "rotate_password", tag = "halves",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The candidate, shown once.", body = crate::vault::RotationCandidate),
@@ -224,7 +224,7 @@ pub async fn rotate(
 
 /// Make the pending candidate the current password (the custodian who
 /// asked for it).
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/halves/password/rotate/confirm", tag = "halves",
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/halves/password/rotate/confirm", operation_id = "confirm_rotation", tag = "halves",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The candidate is now the current version.", body = Deposited),

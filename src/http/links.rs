@@ -60,7 +60,7 @@ struct CreateBody {
 /// Make a one-time link: `deliver` (the recipient of an approved request's
 /// half) or `collect` (a custodian or the admin of the org that holds the
 /// half). A deliver link's `url` carries its key in the fragment, shown once.
-#[utoipa::path(post, path = "/v1/links", tag = "links", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/links", operation_id = "create_link", tag = "links", security(("bearer" = [])),
     request_body = CreateBody,
     responses(
         (status = 201, description = "The link; `url` is shown this once.", body = CreatedLink),
@@ -93,7 +93,7 @@ pub async fn create(
 
 /// A link's read receipt: `pending`, `opened`, `expired`, `revoked` or
 /// `burned` (its creator).
-#[utoipa::path(get, path = "/v1/links/{id}", tag = "links", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/links/{id}", operation_id = "show_link", tag = "links", security(("bearer" = [])),
     responses((status = 200, description = "The link's state; never its secret or key.", body = LinkView)))]
 pub async fn show(
     State(app): State<App>,
@@ -105,7 +105,7 @@ pub async fn show(
 }
 
 /// Revoke a link (its creator).
-#[utoipa::path(delete, path = "/v1/links/{id}", tag = "links", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/links/{id}", operation_id = "revoke_link", tag = "links", security(("bearer" = [])),
     responses(
         (status = 200, description = "The link, `revoked`.", body = LinkView),
         (status = 410, description = "Already used, expired or revoked.", body = ErrorBody),
@@ -167,7 +167,7 @@ pub struct OpenedLink {
 
 /// Open a deliver link, once (the page's button; the link id in the path is
 /// the capability). Atomic: two racing opens yield one ciphertext and one 410.
-#[utoipa::path(post, path = "/v1/public/links/{id}/open", tag = "public links",
+#[utoipa::path(post, path = "/v1/public/links/{id}/open", operation_id = "open_link", tag = "public links",
     request_body(content = Option<OpenBody>, description = "Optional: none, or `{\"passphrase\": …}`."),
     responses(
         (status = 200, description = "The sealed payload, once.", body = OpenedLink),
@@ -220,7 +220,7 @@ pub struct SubmittedLink {
 
 /// Submit a password or otpauth URI through a collect link, once; it
 /// becomes a new version of the link's half.
-#[utoipa::path(post, path = "/v1/public/links/{id}/submit", tag = "public links",
+#[utoipa::path(post, path = "/v1/public/links/{id}/submit", operation_id = "submit_link", tag = "public links",
     request_body = SubmitBody,
     responses(
         (status = 200, description = "Stored as a new version.", body = SubmittedLink),

@@ -35,7 +35,7 @@ struct RequestBody {
 
 /// Ask to move the account to another customer (the current customer's
 /// admins).
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/moves", tag = "lifecycle",
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/moves", operation_id = "request_move", tag = "lifecycle",
     security(("bearer" = [])), request_body = RequestBody,
     responses(
         (status = 201, description = "The move, `requested`.", body = MoveView),
@@ -66,7 +66,7 @@ pub struct MoveList {
 }
 
 /// The account's moves (the parties' admins).
-#[utoipa::path(get, path = "/v1/accounts/{account_id}/moves", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/moves", operation_id = "list_moves", tag = "lifecycle", security(("bearer" = [])),
     responses(
         (status = 200, description = "The moves.", body = MoveList),
         (status = 403, description = "Not an admin of a party org.", body = ErrorBody),
@@ -82,7 +82,7 @@ pub async fn list(
 }
 
 /// One move (the parties' admins).
-#[utoipa::path(get, path = "/v1/accounts/{account_id}/moves/{move_id}", tag = "lifecycle",
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/moves/{move_id}", operation_id = "show_move", tag = "lifecycle",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The move.", body = MoveView),
@@ -111,7 +111,7 @@ async fn step(
 }
 
 /// Confirm a move (provider admins).
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/moves/{move_id}/confirm", tag = "lifecycle",
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/moves/{move_id}/confirm", operation_id = "confirm_move", tag = "lifecycle",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The move, `confirmed`.", body = MoveView),
@@ -129,7 +129,7 @@ pub async fn confirm(
 
 /// Complete a confirmed move on its date: the customer changes, the old
 /// customer's custodians and halves are retired (provider admins).
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/moves/{move_id}/complete", tag = "lifecycle",
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/moves/{move_id}/complete", operation_id = "complete_move", tag = "lifecycle",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The move, `completed`.", body = MoveView),
@@ -146,7 +146,7 @@ pub async fn complete(
 }
 
 /// Cancel a move (the parties' admins).
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/moves/{move_id}/cancel", tag = "lifecycle",
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/moves/{move_id}/cancel", operation_id = "cancel_move", tag = "lifecycle",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The move, `cancelled`.", body = MoveView),

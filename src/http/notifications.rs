@@ -92,7 +92,7 @@ pub struct DeliveryPage {
 
 /// Every delivery of webhooks, e-mail and chat, newest first: where it
 /// went, what about, how it went; never a body (provider admins).
-#[utoipa::path(get, path = "/v1/sys/notifications", tag = "sys", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/v1/sys/notifications", operation_id = "list_notifications", tag = "sys", security(("bearer" = [])), params(ListQuery),
     responses(
         (status = 200, description = "One page of deliveries.", body = DeliveryPage),
         (status = 403, description = "Not a provider admin.", body = crate::http::error::ErrorBody),

@@ -30,7 +30,7 @@ struct StartBody {
 }
 
 /// Start onboarding an account into custody (provider admins).
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/onboarding", tag = "lifecycle",
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/onboarding", operation_id = "start_onboarding", tag = "lifecycle",
     security(("bearer" = [])), request_body = StartBody,
     responses(
         (status = 201, description = "The onboarding, `in_progress`.", body = OnboardingView),
@@ -53,7 +53,7 @@ pub async fn start(
 }
 
 /// The onboarding's state and checklist (the parties' admins).
-#[utoipa::path(get, path = "/v1/accounts/{account_id}/onboarding", tag = "lifecycle",
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/onboarding", operation_id = "show_onboarding", tag = "lifecycle",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The onboarding.", body = OnboardingView),
@@ -71,7 +71,7 @@ pub async fn show(
 
 /// Mark one item of the onboarding checklist (provider admins);
 /// `reset_password` and `enable_mfa` are marked by the service itself.
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/onboarding/checklist/{item}", tag = "lifecycle",
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/onboarding/checklist/{item}", operation_id = "mark_onboarding_item", tag = "lifecycle",
     security(("bearer" = [])), request_body = super::reverse::ChecklistBody,
     responses(
         (status = 200, description = "The onboarding with the item marked.", body = OnboardingView),
@@ -96,7 +96,7 @@ pub async fn checklist(
 }
 
 /// Complete onboarding once every item is settled (provider admins).
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/onboarding/complete", tag = "lifecycle",
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/onboarding/complete", operation_id = "complete_onboarding", tag = "lifecycle",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The onboarding, `completed`.", body = OnboardingView),

@@ -42,7 +42,7 @@ struct CreateBody {
 }
 
 /// Ask for break-glass access (`staff`).
-#[utoipa::path(post, path = "/v1/requests", tag = "requests", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/requests", operation_id = "create_request", tag = "requests", security(("bearer" = [])),
     request_body = CreateBody,
     responses(
         (status = 201, description = "The request, `pending`.", body = RequestView),
@@ -88,7 +88,7 @@ pub struct ListQuery {
 
 /// The requests of accounts the caller is a party of, newest first, a page
 /// at a time.
-#[utoipa::path(get, path = "/v1/requests", tag = "requests", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/v1/requests", operation_id = "list_requests", tag = "requests", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, description = "One page of requests.", body = RequestPage)))]
 pub async fn list(
     State(app): State<App>,
@@ -119,7 +119,7 @@ fn parse_filter(
 }
 
 /// One request: state, approvals, window (its account's parties).
-#[utoipa::path(get, path = "/v1/requests/{id}", tag = "requests", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/requests/{id}", operation_id = "show_request", tag = "requests", security(("bearer" = [])),
     responses((status = 200, description = "The request.", body = RequestView)))]
 pub async fn show(
     State(app): State<App>,
@@ -158,7 +158,7 @@ async fn decide(
 }
 
 /// Approve (an `approver` who is neither the requester nor a recipient).
-#[utoipa::path(post, path = "/v1/requests/{id}/approve", tag = "requests", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/requests/{id}/approve", operation_id = "approve_request", tag = "requests", security(("bearer" = [])),
     request_body(content = Option<CommentBody>, description = "Optional: none, or `{\"comment\": …}`."),
     responses(
         (status = 200, description = "The request after the approval.", body = RequestView),
@@ -176,7 +176,7 @@ pub async fn approve(
 }
 
 /// Deny: one denial ends the request (an `approver`).
-#[utoipa::path(post, path = "/v1/requests/{id}/deny", tag = "requests", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/requests/{id}/deny", operation_id = "deny_request", tag = "requests", security(("bearer" = [])),
     request_body(content = Option<CommentBody>, description = "Optional: none, or `{\"comment\": …}`."),
     responses(
         (status = 200, description = "The request, `denied`.", body = RequestView),
@@ -194,7 +194,7 @@ pub async fn deny(
 }
 
 /// Cancel (the requester).
-#[utoipa::path(post, path = "/v1/requests/{id}/cancel", tag = "requests", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/requests/{id}/cancel", operation_id = "cancel_request", tag = "requests", security(("bearer" = [])),
     request_body(content = Option<CommentBody>, description = "Optional: none, or `{\"comment\": …}`."),
     responses(
         (status = 200, description = "The request, `cancelled`.", body = RequestView),
@@ -213,7 +213,7 @@ pub async fn cancel(
 
 /// Release the password to the named `password_to`, within the window
 /// (1-3 views; the half becomes `rotation_due`). Needs a recent sign-in.
-#[utoipa::path(post, path = "/v1/requests/{id}/password", tag = "requests", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/requests/{id}/password", operation_id = "release_password", tag = "requests", security(("bearer" = [])),
     responses(
         (status = 200, description = "The password, once per view.", body = PasswordRelease),
         (status = 401, description = "`reauthentication_required`: sign in again (step-up).", body = ErrorBody),
@@ -232,7 +232,7 @@ pub async fn password(
 
 /// A current TOTP code for the named `mfa_to`, within the window (never the
 /// seed). Needs a recent sign-in.
-#[utoipa::path(post, path = "/v1/requests/{id}/mfa-code", tag = "requests", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/requests/{id}/mfa-code", operation_id = "release_mfa_code", tag = "requests", security(("bearer" = [])),
     responses(
         (status = 200, description = "The current code.", body = CodeRelease),
         (status = 401, description = "`reauthentication_required`: sign in again (step-up).", body = ErrorBody),

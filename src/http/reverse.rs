@@ -38,7 +38,7 @@ struct RequestBody {
 }
 
 /// Ask to take the account back (the customer's admins).
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption", tag = "lifecycle",
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption", operation_id = "request_reverse_assumption", tag = "lifecycle",
     security(("bearer" = [])), request_body = RequestBody,
     responses(
         (status = 201, description = "The reverse assumption, `requested`.", body = ReverseView),
@@ -62,7 +62,7 @@ pub async fn request(
 
 /// State, dates, checklist, consent and the link's state; to the
 /// customer's admins also the hand-off URL (provider and customer admins).
-#[utoipa::path(get, path = "/v1/accounts/{account_id}/reverse-assumption", tag = "lifecycle",
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/reverse-assumption", operation_id = "show_reverse_assumption", tag = "lifecycle",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The reverse assumption.", body = ReverseView),
@@ -121,7 +121,7 @@ async fn run(
 }
 
 /// Schedule the hand-off (provider admins).
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption/schedule", tag = "lifecycle",
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption/schedule", operation_id = "schedule_reverse_assumption", tag = "lifecycle",
     security(("bearer" = [])), request_body = ScheduleBody,
     responses(
         (status = 200, description = "The reverse assumption, `scheduled`.", body = ReverseView),
@@ -143,7 +143,7 @@ pub async fn schedule(
 }
 
 /// Confirm the account's balance is settled (provider admins).
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption/confirm-balance", tag = "lifecycle",
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption/confirm-balance", operation_id = "confirm_balance", tag = "lifecycle",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The reverse assumption, `balance_confirmed`.", body = ReverseView),
@@ -160,7 +160,7 @@ pub async fn confirm_balance(
 }
 
 /// Mark one item of the hand-back checklist (provider admins).
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption/checklist/{item}", tag = "lifecycle",
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption/checklist/{item}", operation_id = "mark_reverse_assumption_item", tag = "lifecycle",
     security(("bearer" = [])), request_body = ChecklistBody,
     responses(
         (status = 200, description = "The reverse assumption with the item marked.", body = ReverseView),
@@ -188,7 +188,7 @@ pub async fn checklist(
 /// Hand off through a one-time link to the signatory; both halves freeze
 /// while it is out (provider admins). Needs the balance, the checklist and,
 /// where required, the consent.
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption/handoff", tag = "lifecycle",
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption/handoff", operation_id = "hand_off", tag = "lifecycle",
     security(("bearer" = [])),
     request_body(content = Option<HandoffBody>, description = "Optional: none, or `{\"kind\": \"deliver\" | \"collect\"}`."),
     responses(
@@ -211,7 +211,7 @@ pub async fn handoff(
 }
 
 /// Cancel the reverse assumption (provider admins).
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption/cancel", tag = "lifecycle",
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption/cancel", operation_id = "cancel_reverse_assumption", tag = "lifecycle",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The reverse assumption, `cancelled`.", body = ReverseView),
@@ -229,7 +229,7 @@ pub async fn cancel(
 
 /// `POST …/reverse-assumption/consent`: the caller's side marks the consent
 /// to assignment signed.
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption/consent", tag = "lifecycle",
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption/consent", operation_id = "mark_consent", tag = "lifecycle",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The reverse assumption with the caller's side marked.", body = ReverseView),
@@ -247,7 +247,7 @@ pub async fn consent(
 
 /// Close the account: the halves stay encrypted, nothing is released;
 /// reopening is possible for 90 days (provider admins).
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/close", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/close", operation_id = "close_account", tag = "lifecycle", security(("bearer" = [])),
     responses(
         (status = 204, description = "Closed."),
         (status = 403, description = "Not a provider admin.", body = ErrorBody),
@@ -265,7 +265,7 @@ pub async fn close(
 }
 
 /// Reopen a closed account within 90 days (provider admins).
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/reopen", tag = "lifecycle", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/reopen", operation_id = "reopen_account", tag = "lifecycle", security(("bearer" = [])),
     responses(
         (status = 200, description = "The account, active again.", body = super::accounts::ApiAccount),
         (status = 403, description = "Not a provider admin.", body = ErrorBody),

@@ -29,7 +29,7 @@ pub struct ListQuery {
 /// The root sign-ins and root password or e-mail changes the watch
 /// recorded for the account, newest first, classified `expected`,
 /// `unexplained` or `failed` (the account's parties).
-#[utoipa::path(get, path = "/v1/accounts/{account_id}/root-signins", tag = "accounts",
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/root-signins", operation_id = "list_root_signins", tag = "accounts",
     security(("bearer" = [])), params(ListQuery),
     responses((status = 200, description = "One page of root events.", body = RootSigninPage)))]
 pub async fn list(

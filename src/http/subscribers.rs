@@ -71,7 +71,7 @@ impl NewSubscriberView {
 }
 
 /// Subscribe a URL to the account's events (admins of a party org).
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/subscribers", tag = "webhooks",
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/subscribers", operation_id = "create_subscriber", tag = "webhooks",
     security(("bearer" = [])), request_body = CreateBody,
     responses(
         (status = 201, description = "The subscriber and its secret, once.", body = NewSubscriberView),
@@ -99,7 +99,7 @@ pub struct SubscriberList {
 }
 
 /// The caller's org's subscribers to the account (its admins).
-#[utoipa::path(get, path = "/v1/accounts/{account_id}/subscribers", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/subscribers", operation_id = "list_subscribers", tag = "webhooks",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The subscribers.", body = SubscriberList),
@@ -117,7 +117,7 @@ pub async fn list(
 }
 
 /// Remove a subscriber (its org's admins).
-#[utoipa::path(delete, path = "/v1/accounts/{account_id}/subscribers/{subscriber_id}", tag = "webhooks",
+#[utoipa::path(delete, path = "/v1/accounts/{account_id}/subscribers/{subscriber_id}", operation_id = "remove_subscriber", tag = "webhooks",
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Removed."),

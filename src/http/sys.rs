@@ -53,7 +53,7 @@ impl From<SealStatus> for ApiSealStatus {
 }
 
 /// Whether the vault is sealed (anyone).
-#[utoipa::path(get, path = "/v1/sys/seal-status", tag = "sys",
+#[utoipa::path(get, path = "/v1/sys/seal-status", operation_id = "seal_status", tag = "sys",
     responses((status = 200, description = "The seal's state.", body = ApiSealStatus)))]
 pub async fn seal_status(State(app): State<App>) -> Json<ApiSealStatus> {
     Json(app.vault.keys().seal_status().into())
@@ -70,7 +70,7 @@ struct UnsealBody {
 }
 
 /// Submit one unseal share (anyone holding one; `local` keys only).
-#[utoipa::path(post, path = "/v1/sys/unseal", tag = "sys", request_body = UnsealBody,
+#[utoipa::path(post, path = "/v1/sys/unseal", operation_id = "unseal", tag = "sys", request_body = UnsealBody,
     responses(
         (status = 200, description = "The seal's state after the share.", body = ApiSealStatus),
         (status = 409, description = "`already_unsealed`, `duplicate_share`, `not_sealable`.", body = ErrorBody),
@@ -89,7 +89,7 @@ pub async fn unseal(
 pub const MANIFEST_HEADER: &str = "x-rootvault-backup-manifest";
 
 /// `GET /v1/sys/backup`: the database file, with its signed manifest.
-#[utoipa::path(get, path = "/v1/sys/backup", tag = "sys", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/sys/backup", operation_id = "backup", tag = "sys", security(("bearer" = [])),
     description = "An online backup of the SQLite database (provider admins), its manifest, signed by the \
         audit log's key, in the `x-rootvault-backup-manifest` header (base64). `rootvault backup` saves both.",
     responses(

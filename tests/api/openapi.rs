@@ -75,10 +75,13 @@ async fn every_route_under_v1_is_documented_with_exactly_the_methods_it_serves()
 }
 
 #[test]
-fn every_path_parameter_and_shared_refusal_of_the_document_is_described() {
+fn every_operation_has_its_own_id_and_every_path_parameter_and_shared_refusal_is_described() {
     let doc = checked_in();
+    let mut operation_ids = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap();
+            assert!(operation_ids.insert(id), "operationId {id} of {method} {path} is not unique");
             let named: BTreeSet<&str> = operation["parameters"]
                 .as_array()
                 .map(|ps| ps.iter().filter(|p| p["in"] == "path").map(|p| p["name"].as_str().unwrap()).collect())

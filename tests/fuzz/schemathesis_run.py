@@ -9,7 +9,8 @@ token may appear in any response. Talks to 127.0.0.1 only.
 
 Usage: python schemathesis_run.py ROOTVAULT_BIN SCHEMATHESIS_BIN OUT_DIR
 Exit status 0 when every check passed; the last line counts the checks
-(a schemathesis run and a secret scan per caller) that passed and failed.
+(the document's validity, then a schemathesis run and a secret scan per
+caller) that passed and failed.
 """
 
 import json
@@ -104,6 +105,21 @@ def mint(binary, data_dir, org, sub):
     ).stdout.strip()
 
 
+def valid_document(base):
+    """Whether the served document is valid OpenAPI 3.1 (openapi-spec-validator,
+    which the test venv has through moto)."""
+    from openapi_spec_validator import validate
+
+    with urllib.request.urlopen(f"{base}/v1/openapi.json", timeout=30) as response:
+        document = json.load(response)
+    try:
+        validate(document)
+    except Exception as e:  # the validator's errors have no common base
+        log(f"the served document is not valid OpenAPI: {e}")
+        return False
+    return document.get("openapi") == "3.1.0"
+
+
 def run_schemathesis(st, base, token, har_path):
     command = [
         st, "run", f"{base}/v1/openapi.json",
@@ -146,6 +162,9 @@ def main():
     failures = []
     checks = 0
     try:
+        checks += 1
+        if not valid_document(base):
+            failures.append("the served document is not valid OpenAPI 3.1")
         deposit_canaries(base, tokens)
         secrets = {"canary password": CANARY_PASSWORD, "canary seed": CANARY_SEED}
         secrets.update({f"{name}'s token": token for name, token in tokens.items()})

@@ -148,7 +148,7 @@ pub fn document_text() -> String {
 }
 
 /// `GET /v1/openapi.json`: this document.
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "meta",
+#[utoipa::path(get, path = "/v1/openapi.json", operation_id = "openapi_document", tag = "meta",
     responses((status = 200, description = "The OpenAPI 3.1 description of the `/v1` API.", body = Object)))]
 pub async fn serve() -> Response {
     static TEXT: OnceLock<String> = OnceLock::new();
@@ -291,6 +291,19 @@ fn complete_operation(operation: &mut Map<String, Value>, path_parameters: &[Val
             let mut all = path_parameters.to_vec();
             all.append(list);
             *list = all;
+        }
+    }
+    // utoipa writes an optional body (`Option<T>`) as "T or null"; the
+    // service takes no body or T, never a JSON `null`.
+    if let Some(Value::Object(body)) = operation.get_mut("requestBody") {
+        let optional = !body.contains_key("required");
+        let schema = &mut body["content"]["application/json"]["schema"];
+        let inner = schema["oneOf"].as_array().and_then(|alternatives| match alternatives.as_slice() {
+            [inner, null] if null == &json!({"type": "null"}) => Some(inner.clone()),
+            _ => None,
+        });
+        if let (true, Some(inner)) = (optional, inner) {
+            *schema = inner;
         }
     }
     let secured = operation.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty());

@@ -2,9 +2,10 @@
 //! enumerations and the few small value objects a body carries), written
 //! here so that `src/domain` stays free of HTTP and documentation concerns.
 //!
-//! Enumerations list their variants through an exhaustive `match`, so a new
-//! variant does not compile until it is documented, and take each variant's
-//! name from serde, so a renamed one cannot drift from the wire.
+//! Enumerations take their variants from the domain's own list where it has
+//! one (`ALL`), else through an exhaustive `match`, so a new variant does not
+//! compile until it is documented; each variant's name comes from serde, so
+//! a renamed one cannot drift from the wire.
 
 use serde::Serialize;
 use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
@@ -46,12 +47,21 @@ macro_rules! enum_schema {
             }
         }
     };
+    // An enumeration that lists its own variants.
+    ($ty:ident, $description:literal, all = $all:expr) => {
+        impl PartialSchema for $ty {
+            fn schema() -> RefOr<Schema> {
+                names_of(&$all, $description)
+            }
+        }
+        impl ToSchema for $ty {}
+    };
 }
 
-enum_schema!(AccountKind, "An AWS management (payer) account or a member account.", [Payer, Member,]);
-enum_schema!(AccountModel, "SPAM (the provider owns member-account root) or ECAM (the customer does).", [Spam, Ecam,]);
-enum_schema!(CustodyMode, "Who holds each half (DESIGN §2).", [ProviderSplit, CoOwned, SharedPayer, CustomerOwned,]);
-enum_schema!(Half, "One of the two separately encrypted halves of a root credential.", [Password, Mfa,]);
+enum_schema!(AccountKind, "An AWS management (payer) account or a member account.", [Payer, Member]);
+enum_schema!(AccountModel, "SPAM (the provider owns member-account root) or ECAM (the customer does).", [Spam, Ecam]);
+enum_schema!(CustodyMode, "Who holds each half (DESIGN §2).", [ProviderSplit, CoOwned, SharedPayer, CustomerOwned]);
+enum_schema!(Half, "One of the two separately encrypted halves of a root credential.", [Password, Mfa]);
 enum_schema!(State as "RequestState", "A break-glass request's state.", [
     Pending,
     Approved,
@@ -60,51 +70,27 @@ enum_schema!(State as "RequestState", "A break-glass request's state.", [
     Expired,
     Closed,
 ]);
-enum_schema!(PartyName, "The side of the account a decision came from.", [Provider, Customer,]);
+enum_schema!(PartyName, "The side of the account a decision came from.", [Provider, Customer]);
 enum_schema!(Purpose, "`deliver` hands a secret out; `collect` takes one in.", [Deliver, Collect]);
 enum_schema!(
     LinkState,
     "A one-time link's state, as its read receipt shows it.",
-    [Pending, Opened, Expired, Revoked, Burned,]
+    [Pending, Opened, Expired, Revoked, Burned]
 );
-enum_schema!(MoveState, "A DDI move's state.", [Requested, Confirmed, Completed, Cancelled,]);
-enum_schema!(OnboardingState, "An account's onboarding state.", [NotStarted, InProgress, Completed,]);
-enum_schema!(
-    OnboardingItem,
-    "An item of the onboarding checklist.",
-    [
-        SetRootEmail,
-        ResetPassword,
-        EnableMfa,
-        DeleteRootAccessKeys,
-        SetAlternateContacts,
-        CreateProviderRole,
-        EnableRootSigninWatch,
-    ]
-);
+enum_schema!(MoveState, "A DDI move's state.", [Requested, Confirmed, Completed, Cancelled]);
+enum_schema!(OnboardingState, "An account's onboarding state.", [NotStarted, InProgress, Completed]);
+enum_schema!(OnboardingItem, "An item of the onboarding checklist.", all = OnboardingItem::ALL);
 enum_schema!(
     RaState,
     "A reverse assumption's state (DESIGN §9).",
-    [Requested, Scheduled, BalanceConfirmed, HandedOff, Completed, Cancelled,]
+    [Requested, Scheduled, BalanceConfirmed, HandedOff, Completed, Cancelled]
 );
-enum_schema!(
-    ChecklistItem,
-    "An item of the reverse-assumption checklist.",
-    [
-        UpdateContacts,
-        UpdatePaymentMethod,
-        DowngradeSupport,
-        DisableMfa,
-        RemoveProviderRoles,
-        RemoveSnsTopics,
-        LeaveOrganization,
-    ]
-);
+enum_schema!(ChecklistItem, "An item of the reverse-assumption checklist.", all = ChecklistItem::ALL);
 enum_schema!(ItemStatus, "How a checklist item was settled.", [Done, NotApplicable]);
 enum_schema!(
     HandoffKind,
     "A deliver link (the service hands the password over) or a collect link (the customer sets it).",
-    [Deliver, Collect,]
+    [Deliver, Collect]
 );
 
 /// A string schema with a pattern, an example and a description.
