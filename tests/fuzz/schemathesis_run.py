@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 
 # Cases per operation and phase. Bounded so the run takes a few minutes on
