@@ -101,6 +101,12 @@ pub enum CliStartError {
     Callback,
 }
 
+/// The CLI's loopback port, if `port` is one it may listen on (not a
+/// privileged one).
+pub fn cli_port(port: u32) -> Option<u16> {
+    u16::try_from(port).ok().filter(|p| *p >= 1024)
+}
+
 /// Check the parameters `rootvault login` starts with.
 pub fn check_cli_start(
     port: u32,
@@ -108,7 +114,7 @@ pub fn check_cli_start(
     state: &str,
     redirect_uri: Option<&str>,
 ) -> Result<u16, CliStartError> {
-    let port = u16::try_from(port).ok().filter(|p| *p >= 1024).ok_or(CliStartError::Port)?;
+    let port = cli_port(port).ok_or(CliStartError::Port)?;
     let url_safe = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !is_s256_challenge(challenge) {
         return Err(CliStartError::Challenge);

@@ -7,9 +7,32 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::error::Error;
+
+/// The body of every error the API answers with.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"error": {"code": "four_eyes_violation", "message": "acme/alice holds the password half of 100000000002, so cannot hold its MFA half"}}))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a stable code for programs, a sentence for people
+/// (never a secret; 5xx messages are fixed sentences).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    #[schema(schema_with = crate::http::openapi::error_code_schema)]
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self { error: ErrorDetail { code, message: message.into() } }
+    }
+}
 
 /// The status code of each error kind.
 pub fn status_of(err: &Error) -> StatusCode {
@@ -39,8 +62,7 @@ impl IntoResponse for Error {
         if let Error::Internal(detail) | Error::Unavailable(detail) = &self {
             tracing::error!(code = self.code(), detail = %detail, "request failed");
         }
-        let mut response =
-            (status, Json(json!({"error": {"code": self.code(), "message": self.to_string()}}))).into_response();
+        let mut response = (status, Json(ErrorBody::new(self.code(), self.to_string()))).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use axum::http::request::Parts;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::app::App;
@@ -220,6 +221,12 @@ impl RawJson {
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, Error> {
         use serde_json::error::Category;
         let syntax = |e: serde_json::Error| Error::malformed("malformed_json", redact_quoted(&e.to_string()));
+        // Every body is an object, but serde's derived structs also take an
+        // array of their fields in order: refuse one here (after the syntax
+        // check, so malformed JSON stays a 400).
+        if serde_json::from_slice::<serde_json::Value>(&self.0).map_err(syntax)?.is_array() {
+            return Err(Error::invalid("invalid_body", "body: wrong type, expected a JSON object"));
+        }
         let mut de = serde_json::Deserializer::from_slice(&self.0);
         let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let at = e.path().to_string();
@@ -231,6 +238,57 @@ impl RawJson {
         })?;
         de.end().map_err(syntax)?;
         Ok(value)
+    }
+}
+
+/// `deserialize_with` for an object nested in a body: like the body itself
+/// (`RawJson::parse`), it must be a JSON object, not an array of its fields.
+/// The object's fields go on to `T` through the same map, so an error still
+/// names its full path (`recipient.name`).
+pub fn object<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    d.deserialize_map(ObjectOnly(std::marker::PhantomData))
+}
+
+/// `object` for an optional field: absent or `null` is `None`.
+pub fn optional_object<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    d.deserialize_option(OptionalObject(std::marker::PhantomData))
+}
+
+/// The visitor of `object`.
+struct ObjectOnly<T>(std::marker::PhantomData<T>);
+
+/// The visitor of `optional_object`.
+struct OptionalObject<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectOnly<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+    }
+}
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for OptionalObject<T> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object or null")
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Option<T>, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Option<T>, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+        object(d).map(Some)
     }
 }
 

@@ -13,6 +13,7 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::auth::Caller;
@@ -21,7 +22,7 @@ use crate::error::Error;
 use crate::ha::{HaStatus, Role};
 
 /// This node.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ThisNodeView {
     node: String,
     instance: String,
@@ -31,14 +32,14 @@ pub struct ThisNodeView {
 }
 
 /// The node holding the lease.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ActiveView {
     node: String,
     api_addr: Option<String>,
 }
 
 /// A node seen in the last 30 s.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct NodeView {
     node: String,
     api_addr: Option<String>,
@@ -47,7 +48,8 @@ pub struct NodeView {
     last_seen: String,
 }
 
-#[derive(Debug, Serialize)]
+/// The cluster as this node sees it.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct HaStatusView {
     /// Whether this is a cluster (PostgreSQL) rather than a single node.
     ha_enabled: bool,
@@ -100,6 +102,13 @@ impl From<HaStatus> for HaStatusView {
     }
 }
 
+/// The nodes of the cluster, the active one and its term, as this node
+/// sees it; answered by every node itself (provider admins).
+#[utoipa::path(get, path = "/v1/sys/ha-status", operation_id = "show_ha_status", tag = "sys", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The cluster's state.", body = HaStatusView),
+        (status = 403, description = "Not a provider admin.", body = crate::http::error::ErrorBody),
+    ))]
 pub async fn show(State(app): State<App>, caller: Caller) -> Result<Json<HaStatusView>, Error> {
     if !app.vault.orgs().is_provider(&caller.principal.org) || !caller.has_role(PrincipalRole::Admin) {
         return Err(Error::forbidden("forbidden", "only the provider's admins see the cluster's status"));

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::accounts::account_id;
 use super::extract::{Meta, RawJson, or_refuse, parse_body};
@@ -13,13 +14,20 @@ use crate::auth::Caller;
 use crate::crypto::totp::MfaSeed;
 use crate::domain::ids::{AccountId, Half};
 use crate::error::Error;
-use crate::store::halves::HalfStatus;
+use crate::http::error::ErrorBody;
+use crate::store::halves::{HalfStatus, VersionInfo};
 use crate::vault::{Deposited, MfaInput, PasswordInput};
 
-#[derive(Deserialize)]
+/// A password deposit: `{"password": …}` or `{"generate": true}`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PasswordDeposit)]
 struct PasswordBody {
+    /// The root password: 12 or more characters of all four classes, none
+    /// of the account's last 24.
+    #[schema(value_type = Option<String>, min_length = 12)]
     password: Option<SecretString>,
+    /// Generate a 32-character password instead (returned once).
     #[serde(default)]
     generate: bool,
 }
@@ -34,13 +42,23 @@ impl PasswordBody {
     }
 }
 
-#[derive(Deserialize)]
+/// An MFA deposit: `{"otpauth_uri": …}` or `{"secret_base32": …, "digits"?,
+/// "period"?, "algorithm"?}`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MfaDeposit)]
 struct MfaBody {
+    /// `otpauth://totp/…?secret=…` as the QR code of the virtual MFA device holds it.
+    #[schema(value_type = Option<String>)]
     otpauth_uri: Option<SecretString>,
+    /// The TOTP seed in base32.
+    #[schema(value_type = Option<String>)]
     secret_base32: Option<SecretString>,
+    #[schema(example = 6)]
     digits: Option<u8>,
+    #[schema(example = 30)]
     period: Option<u64>,
+    #[schema(example = "SHA1")]
     algorithm: Option<String>,
 }
 
@@ -77,6 +95,14 @@ async fn deposit_target(
     Ok((id, move || EventDraft::new(Some(&principal), Action::HalfDeposit, target.clone(), &http)))
 }
 
+/// Deposit a new version of the password half (its custodians).
+#[utoipa::path(put, path = "/v1/accounts/{account_id}/halves/password", operation_id = "deposit_password", tag = "halves",
+    security(("bearer" = [])), request_body = PasswordBody,
+    responses(
+        (status = 200, description = "The new version (and the generated password, once).", body = Deposited),
+        (status = 403, description = "Not a custodian of the half.", body = ErrorBody),
+        (status = 409, description = "`four_eyes_violation`, `nothing_in_custody`, or the account cannot take deposits now.", body = ErrorBody),
+    ))]
 pub async fn deposit_password(
     State(app): State<App>,
     caller: Caller,
@@ -89,6 +115,14 @@ pub async fn deposit_password(
     Ok(Json(app.vault.deposit_password(&caller, &http, id, input).await?))
 }
 
+/// Deposit a new version of the MFA half (its custodians).
+#[utoipa::path(put, path = "/v1/accounts/{account_id}/halves/mfa", operation_id = "deposit_mfa", tag = "halves",
+    security(("bearer" = [])), request_body = MfaBody,
+    responses(
+        (status = 200, description = "The new version.", body = Deposited),
+        (status = 403, description = "Not a custodian of the half.", body = ErrorBody),
+        (status = 409, description = "`four_eyes_violation`, `nothing_in_custody`, or the account cannot take deposits now.", body = ErrorBody),
+    ))]
 pub async fn deposit_mfa(
     State(app): State<App>,
     caller: Caller,
@@ -101,12 +135,63 @@ pub async fn deposit_mfa(
     Ok(Json(app.vault.deposit_mfa(&caller, &http, id, input).await?))
 }
 
-#[derive(Serialize)]
-pub struct HalvesView {
-    account_id: AccountId,
-    halves: Vec<HalfStatus>,
+/// One stored version of a half: metadata, never the secret.
+#[derive(Serialize, ToSchema)]
+#[schema(as = HalfVersion)]
+pub struct ApiVersion {
+    version: u32,
+    /// `current`, `superseded` or `shredded`.
+    #[schema(example = "current")]
+    state: String,
+    /// `supplied`, `generated`, `rotated` or `link`.
+    #[schema(example = "supplied")]
+    source: String,
+    /// The key that wraps this version's data key.
+    key_id: String,
+    created_at: String,
+    created_by: String,
 }
 
+impl From<VersionInfo> for ApiVersion {
+    fn from(v: VersionInfo) -> Self {
+        let VersionInfo { version, state, source, key_id, created_at, created_by } = v;
+        Self { version, state, source, key_id, created_at, created_by }
+    }
+}
+
+/// What the API shows of one half.
+#[derive(Serialize, ToSchema)]
+#[schema(as = HalfStatus)]
+pub struct ApiHalf {
+    half: Half,
+    current_version: Option<u32>,
+    rotation_due: bool,
+    updated_at: Option<String>,
+    versions: Vec<ApiVersion>,
+}
+
+impl From<HalfStatus> for ApiHalf {
+    fn from(h: HalfStatus) -> Self {
+        Self {
+            half: h.half,
+            current_version: h.current_version,
+            rotation_due: h.rotation_due,
+            updated_at: h.updated_at,
+            versions: h.versions.into_iter().map(ApiVersion::from).collect(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HalvesView {
+    account_id: AccountId,
+    halves: Vec<ApiHalf>,
+}
+
+/// Both halves' versions, timestamps and `rotation_due` (the account's
+/// parties); never a secret.
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/halves", operation_id = "list_halves", tag = "halves", security(("bearer" = [])),
+    responses((status = 200, description = "Both halves' metadata.", body = HalvesView)))]
 pub async fn list(
     State(app): State<App>,
     caller: Caller,
@@ -115,9 +200,18 @@ pub async fn list(
 ) -> Result<Json<HalvesView>, Error> {
     let id = account_id(&app, &caller, &http, Action::HalfList, &raw).await?;
     let halves = app.vault.halves(&caller, &http, id.clone()).await?;
-    Ok(Json(HalvesView { account_id: id, halves }))
+    Ok(Json(HalvesView { account_id: id, halves: halves.into_iter().map(ApiHalf::from).collect() }))
 }
 
+/// Generate a rotation candidate for the password half, returned once;
+/// pending until confirmed (its custodians).
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/halves/password/rotate", operation_id = "rotate_password", tag = "halves",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The candidate, shown once.", body = crate::vault::RotationCandidate),
+        (status = 403, description = "Not a custodian of the password half.", body = ErrorBody),
+        (status = 409, description = "Nothing to rotate, or the account cannot take deposits now.", body = ErrorBody),
+    ))]
 pub async fn rotate(
     State(app): State<App>,
     caller: Caller,
@@ -128,6 +222,15 @@ pub async fn rotate(
     Ok(Json(app.vault.rotate_password(&caller, &http, id).await?))
 }
 
+/// Make the pending candidate the current password (the custodian who
+/// asked for it).
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/halves/password/rotate/confirm", operation_id = "confirm_rotation", tag = "halves",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The candidate is now the current version.", body = Deposited),
+        (status = 403, description = "Not the custodian who asked for the candidate.", body = ErrorBody),
+        (status = 409, description = "`no_pending_rotation`.", body = ErrorBody),
+    ))]
 pub async fn confirm_rotation(
     State(app): State<App>,
     caller: Caller,

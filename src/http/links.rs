@@ -8,9 +8,10 @@ use axum::response::{Html, IntoResponse, Response};
 use base64::Engine;
 use rand::RngCore;
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::extract::{Meta, RawJson, or_refuse, parse_body};
+use super::extract::{Meta, RawJson, object, or_refuse, parse_body};
 use crate::app::App;
 use crate::audit::{Action, EventDraft, Target};
 use crate::auth::Caller;
@@ -18,32 +19,57 @@ use crate::domain::account::Email;
 use crate::domain::ids::{AccountId, Half};
 use crate::domain::links::Purpose;
 use crate::error::Error;
+use crate::http::error::ErrorBody;
 use crate::vault::{CreatedLink, LinkSecret, LinkView, NewLink, log_hash};
 
 const PAGE: &str = include_str!("web/link.html");
 
-#[derive(Deserialize)]
+/// Whom a link is for.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LinkRecipient)]
 struct Recipient {
     name: String,
     email: Email,
 }
 
-#[derive(Deserialize)]
+/// A one-time link to make (DESIGN §8).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LinkCreate)]
 struct CreateBody {
     purpose: Purpose,
     account_id: AccountId,
     half: Half,
+    #[serde(deserialize_with = "object")]
     recipient: Recipient,
+    /// Default 24 h, at most 7 days.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 10080, example = 1440)]
     ttl_minutes: Option<u32>,
+    /// Asked for before the link opens (5 attempts).
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     passphrase: Option<SecretString>,
+    /// For a deliver link: the approved request whose release it is.
     #[serde(default)]
+    #[schema(example = "req_0123456789abcdef0123456789abcdef")]
     request_id: Option<String>,
 }
 
+/// Make a one-time link: `deliver` (the recipient of an approved request's
+/// half) or `collect` (a custodian or the admin of the org that holds the
+/// half). A deliver link's `url` carries its key in the fragment, shown once.
+#[utoipa::path(post, path = "/v1/links", operation_id = "create_link", tag = "links", security(("bearer" = [])),
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "The link; `url` is shown this once.", body = CreatedLink),
+        (status = 401, description = "No valid token, or `reauthentication_required` for a deliver link.", body = ErrorBody),
+        (status = 403, description = "Not allowed to make this link.", body = ErrorBody),
+        (status = 404, description = "Unknown or invisible account or request.", body = ErrorBody),
+        (status = 409, description = "`four_eyes_violation`, `request_not_approved`, `nothing_in_custody`, a hand-off in progress.", body = ErrorBody),
+        (status = 410, description = "The request's window closed or its views are used.", body = ErrorBody),
+    ))]
 pub async fn create(
     State(app): State<App>,
     caller: Caller,
@@ -65,6 +91,10 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(app.vault.create_link(&caller, &http, new).await?)))
 }
 
+/// A link's read receipt: `pending`, `opened`, `expired`, `revoked` or
+/// `burned` (its creator).
+#[utoipa::path(get, path = "/v1/links/{id}", operation_id = "show_link", tag = "links", security(("bearer" = [])),
+    responses((status = 200, description = "The link's state; never its secret or key.", body = LinkView)))]
 pub async fn show(
     State(app): State<App>,
     caller: Caller,
@@ -74,6 +104,12 @@ pub async fn show(
     Ok(Json(app.vault.link(&caller, &http, id).await?))
 }
 
+/// Revoke a link (its creator).
+#[utoipa::path(delete, path = "/v1/links/{id}", operation_id = "revoke_link", tag = "links", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The link, `revoked`.", body = LinkView),
+        (status = 410, description = "Already used, expired or revoked.", body = ErrorBody),
+    ))]
 pub async fn revoke(
     State(app): State<App>,
     caller: Caller,
@@ -111,19 +147,40 @@ pub async fn page(State(app): State<App>, Path(id): Path<String>) -> Response {
     response
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LinkOpen)]
 struct OpenBody {
+    /// The link's passphrase, when it has one.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     passphrase: Option<SecretString>,
 }
 
+/// What opening a deliver link yields: the payload, sealed under the key
+/// that only the link's URL fragment holds.
+#[derive(Serialize, ToSchema)]
+pub struct OpenedLink {
+    /// base64url of nonce ‖ AES-256-GCM ciphertext; the page decrypts it.
+    ciphertext: String,
+}
+
+/// Open a deliver link, once (the page's button; the link id in the path is
+/// the capability). Atomic: two racing opens yield one ciphertext and one 410.
+#[utoipa::path(post, path = "/v1/public/links/{id}/open", operation_id = "open_link", tag = "public links",
+    request_body(content = Option<OpenBody>, description = "Optional: none, or `{\"passphrase\": …}`."),
+    responses(
+        (status = 200, description = "The sealed payload, once.", body = OpenedLink),
+        (status = 403, description = "`wrong_passphrase` (the fifth burns the link).", body = ErrorBody),
+        (status = 409, description = "`wrong_link_purpose`, `half_changed`, `link_void`.", body = ErrorBody),
+        (status = 410, description = "`link_used`, `link_expired`, `link_revoked`, `link_burned`.", body = ErrorBody),
+    ))]
 pub async fn open(
     State(app): State<App>,
     Meta(http): Meta,
     Path(id): Path<String>,
     body: Result<RawJson, Error>,
-) -> Result<Json<serde_json::Value>, Error> {
+) -> Result<Json<OpenedLink>, Error> {
     let draft = || {
         let target = Target { link_id_hash: Some(log_hash(&id)), ..Target::default() };
         EventDraft::new(None, Action::LinkOpen, target, &http)
@@ -133,26 +190,50 @@ pub async fn open(
         other => or_refuse(&app, draft, parse_body(other)).await?,
     };
     let ciphertext = app.vault.open_link(&http, id, b.passphrase).await?;
-    Ok(Json(serde_json::json!({ "ciphertext": ciphertext })))
+    Ok(Json(OpenedLink { ciphertext }))
 }
 
-#[derive(Deserialize)]
+/// What a collect link's recipient submits: `{"password": …}` or
+/// `{"otpauth_uri": …}`, and the passphrase when the link has one.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LinkSubmit)]
 struct SubmitBody {
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     password: Option<SecretString>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     otpauth_uri: Option<SecretString>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     passphrase: Option<SecretString>,
 }
 
+/// A collect link's receipt.
+#[derive(Serialize, ToSchema)]
+pub struct SubmittedLink {
+    received: bool,
+    /// The half's new version.
+    version: u32,
+}
+
+/// Submit a password or otpauth URI through a collect link, once; it
+/// becomes a new version of the link's half.
+#[utoipa::path(post, path = "/v1/public/links/{id}/submit", operation_id = "submit_link", tag = "public links",
+    request_body = SubmitBody,
+    responses(
+        (status = 200, description = "Stored as a new version.", body = SubmittedLink),
+        (status = 403, description = "`wrong_passphrase` (the fifth burns the link).", body = ErrorBody),
+        (status = 409, description = "`wrong_link_purpose`, `half_changed`, `link_void`, `four_eyes_violation`.", body = ErrorBody),
+        (status = 410, description = "`link_used`, `link_expired`, `link_revoked`, `link_burned`.", body = ErrorBody),
+    ))]
 pub async fn submit(
     State(app): State<App>,
     Meta(http): Meta,
     Path(id): Path<String>,
     body: Result<RawJson, Error>,
-) -> Result<Json<serde_json::Value>, Error> {
+) -> Result<Json<SubmittedLink>, Error> {
     let draft = || {
         let target = Target { link_id_hash: Some(log_hash(&id)), ..Target::default() };
         EventDraft::new(None, Action::LinkSubmit, target, &http)
@@ -167,5 +248,5 @@ pub async fn submit(
     });
     let (secret, passphrase) = or_refuse(&app, draft, parsed).await?;
     let version = app.vault.submit_link(&http, id, secret, passphrase).await?;
-    Ok(Json(serde_json::json!({ "received": true, "version": version })))
+    Ok(Json(SubmittedLink { received: true, version }))
 }

@@ -19,10 +19,12 @@ pub mod metrics;
 mod moves;
 mod notifications;
 mod onboarding;
+pub mod openapi;
 pub mod ratelimit;
 mod requests;
 pub mod reverse;
 mod root_signins;
+pub mod routes;
 pub mod server;
 mod subscribers;
 pub mod sys;
@@ -37,7 +39,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{delete, get, post, put};
+use axum::routing::get;
 
 use crate::app::App;
 use crate::error::Error;
@@ -130,13 +132,9 @@ async fn not_found() -> Error {
     Error::NotFound("route")
 }
 
-async fn method_not_allowed() -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
-    (
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        axum::Json(
-            serde_json::json!({"error": {"code": "method_not_allowed", "message": "method not allowed on this path"}}),
-        ),
-    )
+async fn method_not_allowed() -> (axum::http::StatusCode, axum::Json<error::ErrorBody>) {
+    let body = error::ErrorBody::new("method_not_allowed", "method not allowed on this path");
+    (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body))
 }
 
 /// Headers of the public link page and endpoints: no referrer leaves the
@@ -154,12 +152,15 @@ async fn public_headers(req: Request, next: Next) -> Response {
     response
 }
 
-/// The full router for `app`.
+/// `router` with `routes` added.
+fn mount(router: Router<App>, routes: Vec<routes::Route>) -> Router<App> {
+    routes.into_iter().fold(router, |router, (path, methods)| router.route(path, methods))
+}
+
+/// The full router for `app`. Routes under `/v1` come from `routes.rs`
+/// only, so the OpenAPI document can be held to them.
 pub fn router(app: App) -> Router {
-    let public = Router::new()
-        .route("/l/{id}", get(links::page))
-        .route("/v1/public/links/{id}/open", post(links::open))
-        .route("/v1/public/links/{id}/submit", post(links::submit))
+    let public = mount(Router::new().route("/l/{id}", get(links::page)), routes::public_links())
         .route_layer(middleware::from_fn_with_state(app.clone(), ratelimit::limit))
         .layer(middleware::from_fn(public_headers));
     // The dev identity provider exists only in dev mode; elsewhere its
@@ -175,64 +176,14 @@ pub fn router(app: App) -> Router {
     } else {
         Router::new()
     };
-    Router::new()
+    let site = Router::new()
         .merge(public)
         .merge(console::routes())
-        .route("/v1/auth/cli/start", get(auth::cli_start).layer(middleware::from_fn(console::page_headers)))
-        .route("/v1/auth/cli/token", post(auth::cli_token))
-        .route("/v1/auth/whoami", get(auth::whoami))
-        .route("/v1/auth/logout", post(auth::logout))
         .merge(dev_idp)
         .merge(scrape)
         .route("/healthz", get(sys::healthz))
-        .route("/readyz", get(sys::readyz))
-        .route("/v1/sys/seal-status", get(sys::seal_status))
-        .route("/v1/sys/unseal", post(sys::unseal))
-        .route("/v1/sys/backup", get(sys::backup))
-        .route("/v1/sys/notifications", get(notifications::list))
-        .route("/v1/sys/ha-status", get(ha_status::show))
-        .route("/v1/accounts", post(accounts::create).get(accounts::list))
-        .route("/v1/accounts/{account_id}", get(accounts::show).patch(accounts::update))
-        .route("/v1/accounts/{account_id}/custodians/{half}", put(accounts::set_custodians))
-        .route("/v1/accounts/{account_id}/halves", get(halves::list))
-        .route("/v1/accounts/{account_id}/halves/password", put(halves::deposit_password))
-        .route("/v1/accounts/{account_id}/halves/mfa", put(halves::deposit_mfa))
-        .route("/v1/accounts/{account_id}/halves/password/rotate", post(halves::rotate))
-        .route("/v1/accounts/{account_id}/halves/password/rotate/confirm", post(halves::confirm_rotation))
-        .route("/v1/accounts/{account_id}/subscribers", post(subscribers::create).get(subscribers::list))
-        .route("/v1/accounts/{account_id}/subscribers/{subscriber_id}", delete(subscribers::remove))
-        .route("/v1/links", post(links::create))
-        .route("/v1/links/{id}", get(links::show).delete(links::revoke))
-        .route("/v1/accounts/{account_id}/reverse-assumption", post(reverse::request).get(reverse::show))
-        .route("/v1/accounts/{account_id}/reverse-assumption/schedule", post(reverse::schedule))
-        .route("/v1/accounts/{account_id}/reverse-assumption/confirm-balance", post(reverse::confirm_balance))
-        .route("/v1/accounts/{account_id}/reverse-assumption/checklist/{item}", post(reverse::checklist))
-        .route("/v1/accounts/{account_id}/reverse-assumption/handoff", post(reverse::handoff))
-        .route("/v1/accounts/{account_id}/reverse-assumption/cancel", post(reverse::cancel))
-        .route("/v1/accounts/{account_id}/reverse-assumption/consent", post(reverse::consent))
-        .route("/v1/accounts/{account_id}/close", post(reverse::close))
-        .route("/v1/accounts/{account_id}/reopen", post(reverse::reopen))
-        .route("/v1/accounts/{account_id}/onboarding", post(onboarding::start).get(onboarding::show))
-        .route("/v1/accounts/{account_id}/onboarding/checklist/{item}", post(onboarding::checklist))
-        .route("/v1/accounts/{account_id}/onboarding/complete", post(onboarding::complete))
-        .route("/v1/accounts/{account_id}/moves", post(moves::request).get(moves::list))
-        .route("/v1/accounts/{account_id}/moves/{move_id}", get(moves::show))
-        .route("/v1/accounts/{account_id}/moves/{move_id}/confirm", post(moves::confirm))
-        .route("/v1/accounts/{account_id}/moves/{move_id}/complete", post(moves::complete))
-        .route("/v1/accounts/{account_id}/moves/{move_id}/cancel", post(moves::cancel))
-        .route("/v1/accounts/{account_id}/root-signins", get(root_signins::list))
-        .route("/v1/audit/checkpoint", get(audit::checkpoint))
-        .route("/v1/audit/proofs/inclusion", get(audit::inclusion))
-        .route("/v1/audit/proofs/consistency", get(audit::consistency))
-        .route("/v1/audit/events", get(audit::events))
-        .route("/v1/audit/export", get(audit::export))
-        .route("/v1/requests", post(requests::create).get(requests::list))
-        .route("/v1/requests/{id}", get(requests::show))
-        .route("/v1/requests/{id}/approve", post(requests::approve))
-        .route("/v1/requests/{id}/deny", post(requests::deny))
-        .route("/v1/requests/{id}/cancel", post(requests::cancel))
-        .route("/v1/requests/{id}/password", post(requests::password))
-        .route("/v1/requests/{id}/mfa-code", post(requests::mfa_code))
+        .route("/readyz", get(sys::readyz));
+    mount(site, routes::api())
         .route_layer(middleware::from_fn(remember_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::accounts::account_id;
 use super::extract::{Meta, RawJson, or_refuse, parse_body};
@@ -15,17 +16,32 @@ use crate::auth::Caller;
 use crate::domain::ids::OrgName;
 use crate::domain::moves::MoveAsk;
 use crate::error::Error;
+use crate::http::error::ErrorBody;
 use crate::vault::{MoveStep, MoveView};
 
-#[derive(Deserialize)]
+/// A DDI move to another customer.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MoveRequest)]
 struct RequestBody {
     to_customer_org: OrgName,
+    /// At least 14 business days ahead, inside a move window unless the
+    /// fee is acknowledged (`YYYY-MM-DD`).
+    #[schema(format = Date, example = "2026-12-15")]
     move_date: String,
     #[serde(default)]
     fee_acknowledged: bool,
 }
 
+/// Ask to move the account to another customer (the current customer's
+/// admins).
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/moves", operation_id = "request_move", tag = "lifecycle",
+    security(("bearer" = [])), request_body = RequestBody,
+    responses(
+        (status = 201, description = "The move, `requested`.", body = MoveView),
+        (status = 403, description = "Not an admin of the account's customer.", body = ErrorBody),
+        (status = 409, description = "`move_rule`, `move_exists`.", body = ErrorBody),
+    ))]
 pub async fn request(
     State(app): State<App>,
     caller: Caller,
@@ -44,11 +60,17 @@ pub async fn request(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct MoveList {
     moves: Vec<MoveView>,
 }
 
+/// The account's moves (the parties' admins).
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/moves", operation_id = "list_moves", tag = "lifecycle", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The moves.", body = MoveList),
+        (status = 403, description = "Not an admin of a party org.", body = ErrorBody),
+    ))]
 pub async fn list(
     State(app): State<App>,
     caller: Caller,
@@ -59,6 +81,13 @@ pub async fn list(
     Ok(Json(MoveList { moves: app.vault.moves(&caller, &http, id).await? }))
 }
 
+/// One move (the parties' admins).
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/moves/{move_id}", operation_id = "show_move", tag = "lifecycle",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The move.", body = MoveView),
+        (status = 403, description = "Not an admin of a party org.", body = ErrorBody),
+    ))]
 pub async fn show(
     State(app): State<App>,
     caller: Caller,
@@ -81,6 +110,14 @@ async fn step(
     Ok(Json(app.vault.move_step(caller, http, id, move_id, step).await?))
 }
 
+/// Confirm a move (provider admins).
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/moves/{move_id}/confirm", operation_id = "confirm_move", tag = "lifecycle",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The move, `confirmed`.", body = MoveView),
+        (status = 403, description = "Not a provider admin.", body = ErrorBody),
+        (status = 409, description = "`move_rule`.", body = ErrorBody),
+    ))]
 pub async fn confirm(
     State(app): State<App>,
     caller: Caller,
@@ -90,6 +127,15 @@ pub async fn confirm(
     step(&app, &caller, &http, &raw, move_id, MoveStep::Confirm).await
 }
 
+/// Complete a confirmed move on its date: the customer changes, the old
+/// customer's custodians and halves are retired (provider admins).
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/moves/{move_id}/complete", operation_id = "complete_move", tag = "lifecycle",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The move, `completed`.", body = MoveView),
+        (status = 403, description = "Not a provider admin.", body = ErrorBody),
+        (status = 409, description = "`move_rule`: not confirmed, or before its date.", body = ErrorBody),
+    ))]
 pub async fn complete(
     State(app): State<App>,
     caller: Caller,
@@ -99,6 +145,14 @@ pub async fn complete(
     step(&app, &caller, &http, &raw, move_id, MoveStep::Complete).await
 }
 
+/// Cancel a move (the parties' admins).
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/moves/{move_id}/cancel", operation_id = "cancel_move", tag = "lifecycle",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The move, `cancelled`.", body = MoveView),
+        (status = 403, description = "Not an admin of a party org.", body = ErrorBody),
+        (status = 409, description = "`move_rule`.", body = ErrorBody),
+    ))]
 pub async fn cancel(
     State(app): State<App>,
     caller: Caller,

@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Meta, or_refuse};
 use crate::app::App;
@@ -18,18 +19,27 @@ use crate::vault::{NOTIFICATION_LIST_MAX, rfc3339};
 /// Deliveries per page unless `limit` says otherwise.
 const DEFAULT_LIMIT: u32 = 50;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// `pending`, `sent` or `failed`.
+    #[param(pattern = "^(pending|sent|failed)$")]
     state: Option<String>,
+    /// `webhook`, `email` or `chat`.
+    #[param(pattern = "^(webhook|email|chat)$")]
     channel: Option<String>,
+    #[param(value_type = Option<AccountId>)]
     account_id: Option<String>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
 /// One delivery.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryView {
     id: String,
     /// `webhook`, `email` or `chat`.
@@ -73,13 +83,20 @@ impl From<DeliveryRow> for DeliveryView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryPage {
     notifications: Vec<DeliveryView>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     next_cursor: Option<String>,
 }
 
+/// Every delivery of webhooks, e-mail and chat, newest first: where it
+/// went, what about, how it went; never a body (provider admins).
+#[utoipa::path(get, path = "/v1/sys/notifications", operation_id = "list_notifications", tag = "sys", security(("bearer" = [])), params(ListQuery),
+    responses(
+        (status = 200, description = "One page of deliveries.", body = DeliveryPage),
+        (status = 403, description = "Not a provider admin.", body = crate::http::error::ErrorBody),
+    ))]
 pub async fn list(
     State(app): State<App>,
     caller: Caller,

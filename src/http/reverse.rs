@@ -5,15 +5,17 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::accounts::account_id;
-use super::extract::{Meta, RawJson, or_refuse, parse_body, parse_optional_body};
+use super::extract::{Meta, RawJson, object, or_refuse, parse_body, parse_optional_body};
 use crate::app::App;
 use crate::audit::{Action, EventDraft, Target};
 use crate::auth::Caller;
 use crate::domain::account::Email;
 use crate::domain::reverse::{ChecklistItem, HandoffKind, ItemStatus, Signatory};
 use crate::error::Error;
+use crate::http::error::ErrorBody;
 use crate::vault::{ReverseStep, ReverseView};
 
 pub fn date(field: &str, text: &str) -> Result<time::Date, Error> {
@@ -22,14 +24,27 @@ pub fn date(field: &str, text: &str) -> Result<time::Date, Error> {
         .map_err(|_| Error::invalid("invalid_body", format!("{field} must be a date like 2026-11-20")))
 }
 
-#[derive(Deserialize)]
+/// The customer's request to take the account back.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ReverseRequest)]
 struct RequestBody {
     new_root_email: Email,
+    #[serde(deserialize_with = "object")]
     signatory: Signatory,
+    /// The date the customer asks for (`YYYY-MM-DD`).
+    #[schema(format = Date, example = "2026-12-15")]
     requested_date: String,
 }
 
+/// Ask to take the account back (the customer's admins).
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption", operation_id = "request_reverse_assumption", tag = "lifecycle",
+    security(("bearer" = [])), request_body = RequestBody,
+    responses(
+        (status = 201, description = "The reverse assumption, `requested`.", body = ReverseView),
+        (status = 403, description = "Not an admin of the account's customer.", body = ErrorBody),
+        (status = 409, description = "`reverse_assumption_exists`, `reverse_assumption_rule`, `nothing_in_custody`.", body = ErrorBody),
+    ))]
 pub async fn request(
     State(app): State<App>,
     caller: Caller,
@@ -45,6 +60,14 @@ pub async fn request(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+/// State, dates, checklist, consent and the link's state; to the
+/// customer's admins also the hand-off URL (provider and customer admins).
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/reverse-assumption", operation_id = "show_reverse_assumption", tag = "lifecycle",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The reverse assumption.", body = ReverseView),
+        (status = 403, description = "Not an admin of a party org.", body = ErrorBody),
+    ))]
 pub async fn show(
     State(app): State<App>,
     caller: Caller,
@@ -55,21 +78,29 @@ pub async fn show(
     Ok(Json(app.vault.reverse_view(&caller, &http, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ReverseSchedule)]
 struct ScheduleBody {
+    /// The hand-off date (`YYYY-MM-DD`): a weekday; after the 15th for a
+    /// dedicated payer.
+    #[schema(format = Date, example = "2026-12-16")]
     date: String,
 }
 
-#[derive(Deserialize)]
+/// How a checklist item was settled.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ChecklistBody {
-    status: ItemStatus,
+#[schema(as = ChecklistMark)]
+pub struct ChecklistBody {
+    pub(super) status: ItemStatus,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ReverseHandoff)]
 struct HandoffBody {
+    /// `deliver` (default) or `collect`.
     #[serde(default)]
     kind: Option<HandoffKind>,
 }
@@ -89,6 +120,14 @@ async fn run(
     Ok(Json(app.vault.reverse_step(caller, http, id.clone(), step).await?))
 }
 
+/// Schedule the hand-off (provider admins).
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption/schedule", operation_id = "schedule_reverse_assumption", tag = "lifecycle",
+    security(("bearer" = [])), request_body = ScheduleBody,
+    responses(
+        (status = 200, description = "The reverse assumption, `scheduled`.", body = ReverseView),
+        (status = 403, description = "Not a provider admin.", body = ErrorBody),
+        (status = 409, description = "`reverse_assumption_rule`: a weekend, too early in the month, or the wrong state.", body = ErrorBody),
+    ))]
 pub async fn schedule(
     State(app): State<App>,
     caller: Caller,
@@ -103,6 +142,14 @@ pub async fn schedule(
     .await
 }
 
+/// Confirm the account's balance is settled (provider admins).
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption/confirm-balance", operation_id = "confirm_balance", tag = "lifecycle",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The reverse assumption, `balance_confirmed`.", body = ReverseView),
+        (status = 403, description = "Not a provider admin.", body = ErrorBody),
+        (status = 409, description = "`reverse_assumption_rule`.", body = ErrorBody),
+    ))]
 pub async fn confirm_balance(
     State(app): State<App>,
     caller: Caller,
@@ -112,6 +159,14 @@ pub async fn confirm_balance(
     run(&app, &caller, &http, &raw, Action::ReverseConfirmBalance, || Ok(ReverseStep::ConfirmBalance)).await
 }
 
+/// Mark one item of the hand-back checklist (provider admins).
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption/checklist/{item}", operation_id = "mark_reverse_assumption_item", tag = "lifecycle",
+    security(("bearer" = [])), request_body = ChecklistBody,
+    responses(
+        (status = 200, description = "The reverse assumption with the item marked.", body = ReverseView),
+        (status = 403, description = "Not a provider admin.", body = ErrorBody),
+        (status = 409, description = "`reverse_assumption_rule`.", body = ErrorBody),
+    ))]
 pub async fn checklist(
     State(app): State<App>,
     caller: Caller,
@@ -130,6 +185,17 @@ pub async fn checklist(
     .await
 }
 
+/// Hand off through a one-time link to the signatory; both halves freeze
+/// while it is out (provider admins). Needs the balance, the checklist and,
+/// where required, the consent.
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption/handoff", operation_id = "hand_off", tag = "lifecycle",
+    security(("bearer" = [])),
+    request_body(content = Option<HandoffBody>, description = "Optional: none, or `{\"kind\": \"deliver\" | \"collect\"}`."),
+    responses(
+        (status = 200, description = "The reverse assumption, `handed_off`.", body = ReverseView),
+        (status = 403, description = "Not a provider admin.", body = ErrorBody),
+        (status = 409, description = "`reverse_assumption_rule`, `consent_required`.", body = ErrorBody),
+    ))]
 pub async fn handoff(
     State(app): State<App>,
     caller: Caller,
@@ -144,6 +210,14 @@ pub async fn handoff(
     .await
 }
 
+/// Cancel the reverse assumption (provider admins).
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption/cancel", operation_id = "cancel_reverse_assumption", tag = "lifecycle",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The reverse assumption, `cancelled`.", body = ReverseView),
+        (status = 403, description = "Not a provider admin.", body = ErrorBody),
+        (status = 409, description = "`reverse_assumption_rule`.", body = ErrorBody),
+    ))]
 pub async fn cancel(
     State(app): State<App>,
     caller: Caller,
@@ -155,6 +229,13 @@ pub async fn cancel(
 
 /// `POST …/reverse-assumption/consent`: the caller's side marks the consent
 /// to assignment signed.
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/reverse-assumption/consent", operation_id = "mark_consent", tag = "lifecycle",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The reverse assumption with the caller's side marked.", body = ReverseView),
+        (status = 403, description = "Not an admin of a party org.", body = ErrorBody),
+        (status = 409, description = "`consent_already_marked`, `consent_not_required`.", body = ErrorBody),
+    ))]
 pub async fn consent(
     State(app): State<App>,
     caller: Caller,
@@ -164,6 +245,14 @@ pub async fn consent(
     run(&app, &caller, &http, &raw, Action::ReverseConsent, || Ok(ReverseStep::Consent)).await
 }
 
+/// Close the account: the halves stay encrypted, nothing is released;
+/// reopening is possible for 90 days (provider admins).
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/close", operation_id = "close_account", tag = "lifecycle", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Closed."),
+        (status = 403, description = "Not a provider admin.", body = ErrorBody),
+        (status = 409, description = "Already closed or handed back.", body = ErrorBody),
+    ))]
 pub async fn close(
     State(app): State<App>,
     caller: Caller,
@@ -175,12 +264,19 @@ pub async fn close(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Reopen a closed account within 90 days (provider admins).
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/reopen", operation_id = "reopen_account", tag = "lifecycle", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account, active again.", body = super::accounts::ApiAccount),
+        (status = 403, description = "Not a provider admin.", body = ErrorBody),
+        (status = 409, description = "`account_not_closed`, `reopen_window_passed`.", body = ErrorBody),
+    ))]
 pub async fn reopen(
     State(app): State<App>,
     caller: Caller,
     Meta(http): Meta,
     Path(raw): Path<String>,
-) -> Result<Json<crate::vault::AccountView>, Error> {
+) -> Result<Json<super::accounts::ApiAccount>, Error> {
     let id = account_id(&app, &caller, &http, Action::AccountReopen, &raw).await?;
-    Ok(Json(app.vault.reopen_account(&caller, &http, id).await?))
+    Ok(Json(app.vault.reopen_account(&caller, &http, id).await?.into()))
 }

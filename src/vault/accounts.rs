@@ -19,7 +19,7 @@ use crate::notify::Event;
 use crate::store::{self, Conn};
 
 /// Who holds which half, as shown to the account's parties.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CustodiansView {
     pub password: Vec<Principal>,
     pub mfa: Vec<Principal>,

@@ -41,11 +41,16 @@ struct Scope {
 }
 
 /// Filters of `GET /v1/audit/events` and `/v1/audit/export`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     pub account_id: Option<AccountId>,
+    /// Events at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     pub since: Option<String>,
+    /// Events before this time (RFC 3339).
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// Only events of this action (`link.create`, `half.release`, …).
     pub action: Option<String>,
@@ -53,14 +58,19 @@ pub struct AuditQuery {
     pub outcome: Option<String>,
     /// Only events by this actor (`org/sub`).
     pub actor: Option<String>,
+    /// Events after this sequence number.
     pub after_seq: Option<u64>,
     pub limit: Option<u64>,
+    /// `jsonl` (default) or `csv` (`/v1/audit/events` only).
+    #[param(inline)]
     pub format: Option<EventFormat>,
+    /// For an export: the tree size of the checkpoint the auditor already
+    /// trusts, for the consistency proof.
     pub trusted_size: Option<u64>,
 }
 
 /// How `GET /v1/audit/events` writes events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EventFormat {
     #[default]
@@ -69,11 +79,29 @@ pub enum EventFormat {
 }
 
 /// The latest checkpoint and the key that signs checkpoints.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CheckpointView {
     pub checkpoint: String,
     pub public_key: String,
     pub size: u64,
+}
+
+/// The inclusion proof of one event (RFC 9162), hashes in base64.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct InclusionProof {
+    pub seq: u64,
+    pub size: u64,
+    /// The event's leaf hash, `SHA-256(0x00 || canonical JSON)`.
+    pub leaf_hash: String,
+    pub proof: Vec<String>,
+}
+
+/// The consistency proof between two tree sizes (RFC 9162), hashes in base64.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ConsistencyProof {
+    pub from: u64,
+    pub to: u64,
+    pub proof: Vec<String>,
 }
 
 fn b64_all(hashes: &[Hash]) -> Vec<String> {
@@ -442,7 +470,7 @@ impl Vault {
         http: &HttpInfo,
         seq: u64,
         size: u64,
-    ) -> Result<serde_json::Value, Error> {
+    ) -> Result<InclusionProof, Error> {
         self.auditor_read(caller, http, Action::AuditRead, "inclusion proof").await?;
         let mut sel = Selection::new(self.scope(caller), &AuditQuery::default(), seq.saturating_add(1), 1)?;
         sel.after = seq.checked_sub(1);
@@ -452,7 +480,7 @@ impl Vault {
         let proof =
             tree.inclusion_proof(seq, size).map_err(|e| Error::invalid("invalid_proof_request", e.to_string()))?;
         let leaf_hash = crate::audit::merkle::leaf_hash(leaf.as_bytes());
-        Ok(serde_json::json!({"seq": seq, "size": size, "leaf_hash": B64.encode(leaf_hash), "proof": b64_all(&proof)}))
+        Ok(InclusionProof { seq, size, leaf_hash: B64.encode(leaf_hash), proof: b64_all(&proof) })
     }
 
     /// The consistency proof between two tree sizes (hashes only).
@@ -462,7 +490,7 @@ impl Vault {
         http: &HttpInfo,
         from: u64,
         to: u64,
-    ) -> Result<serde_json::Value, Error> {
+    ) -> Result<ConsistencyProof, Error> {
         self.auditor_read(caller, http, Action::AuditRead, "consistency proof").await?;
         let proof = self
             .store
@@ -470,7 +498,7 @@ impl Vault {
             .tree()
             .consistency_proof(from, to)
             .map_err(|e| Error::invalid("invalid_proof_request", e.to_string()))?;
-        Ok(serde_json::json!({"from": from, "to": to, "proof": b64_all(&proof)}))
+        Ok(ConsistencyProof { from, to, proof: b64_all(&proof) })
     }
 
     /// Stream the caller's events as JSON Lines or CSV, page by page, so a

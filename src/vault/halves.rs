@@ -34,10 +34,12 @@ pub enum MfaInput {
 /// The result of a deposit. `generated_password` is the one time a generated
 /// password leaves the service outside a break-glass release: the depositing
 /// custodian must set it on the AWS root user.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Deposited {
     pub version: u32,
+    /// The generated password, once, when the deposit asked for one.
     #[serde(rename = "password", skip_serializing_if = "Option::is_none", serialize_with = "expose_opt")]
+    #[schema(value_type = Option<String>)]
     pub generated_password: Option<SecretString>,
 }
 

@@ -48,7 +48,7 @@ pub struct NewLink {
 
 /// A created link. `url` carries the decryption key in its fragment for
 /// deliver links; it is shown once, to the creator, and never in `Debug`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedLink {
     pub id: String,
     pub url: String,
@@ -64,14 +64,21 @@ impl std::fmt::Debug for CreatedLink {
     }
 }
 
+/// Whom a link is for.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RecipientView {
+    pub name: String,
+    pub email: String,
+}
+
 /// The read receipt of a link; never its secret or key.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LinkView {
     pub purpose: Purpose,
     pub account_id: AccountId,
     pub half: Half,
     pub state: LinkState,
-    pub recipient: serde_json::Value,
+    pub recipient: RecipientView,
     pub created_by: String,
     pub created_at: String,
     pub expires_at: String,
@@ -87,7 +94,7 @@ impl LinkView {
             account_id: link.account_id.clone(),
             half: link.half,
             state: effective_state(link.state, link.expires_at, now),
-            recipient: serde_json::json!({"name": link.recipient_name, "email": link.recipient_email}),
+            recipient: RecipientView { name: link.recipient_name.clone(), email: link.recipient_email.clone() },
             created_by: link.created_by.clone(),
             created_at: link.created_at.clone(),
             expires_at: rfc3339(link.expires_at),

@@ -36,7 +36,7 @@ use crate::store::Batch;
 use time::OffsetDateTime;
 
 pub use accounts::{AccountChanges, AccountView, CustodiansView};
-pub use audit_log::{AuditQuery, CheckpointView, EventFormat};
+pub use audit_log::{AuditQuery, CheckpointView, ConsistencyProof, EventFormat, InclusionProof};
 pub use backup::BackupFile;
 pub use halves::{Deposited, MfaInput, PasswordInput};
 pub use links::{CreatedLink, LinkRef, LinkSecret, LinkView, MyLink, NewLink, PageInfo, log_hash};

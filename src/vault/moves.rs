@@ -33,7 +33,7 @@ use crate::store::{self, Conn};
 const MOVED_REASON: &str = "the account moved to another customer";
 
 /// A move as its parties' admins see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MoveView {
     pub id: String,
     pub account_id: AccountId,

@@ -24,7 +24,7 @@ use crate::notify::Event;
 use crate::store;
 
 /// One settled item as shown.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MarkView {
     pub status: ItemStatus,
     pub by: String,
@@ -34,7 +34,7 @@ pub struct MarkView {
 }
 
 /// Which side deposits each half under the account's custody mode.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DepositorsView {
     pub password: Vec<&'static str>,
     pub mfa: Vec<&'static str>,
@@ -50,7 +50,7 @@ impl DepositorsView {
 /// An account's onboarding as its parties' admins see it. The legal
 /// details and the signatory are the customer's of the time: shown to the
 /// provider and to that customer only (not to a later one after a move).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OnboardingView {
     pub account_id: AccountId,
     pub state: OnboardingState,

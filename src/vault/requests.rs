@@ -23,7 +23,7 @@ use crate::store::{self, Conn};
 pub const LIST_LIMIT: u32 = 500;
 
 /// One decision as shown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DecisionView {
     pub approver: Principal,
     pub party: PartyName,
@@ -38,7 +38,7 @@ impl From<&Decision> for DecisionView {
 }
 
 /// A request as its parties see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RequestView {
     pub id: String,
     pub account_id: AccountId,
@@ -125,7 +125,7 @@ impl std::str::FromStr for RequestCursor {
 }
 
 /// One page of visible requests, and where the next one starts.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RequestPage {
     pub requests: Vec<RequestView>,
     /// Pass as `cursor` for the next page; `null` on the last page.
@@ -144,18 +144,20 @@ fn stored_states(shown: Option<State>) -> Vec<State> {
 }
 
 /// A released password: shown once per view.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PasswordRelease {
     #[serde(serialize_with = "super::expose")]
+    #[schema(value_type = String)]
     pub password: SecretString,
     pub version: u32,
     pub views_left: u8,
 }
 
 /// A released MFA code: never the seed (invariant 5).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CodeRelease {
     #[serde(serialize_with = "super::expose")]
+    #[schema(value_type = String, example = "492039")]
     pub code: SecretString,
     pub valid_for_seconds: u64,
 }

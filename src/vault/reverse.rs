@@ -42,7 +42,7 @@ fn ra_error(e: RaError) -> Error {
 /// A reverse assumption as its parties see it: its own type, with times in
 /// RFC 3339 like every other view. `Debug` leaves out the hand-off URL,
 /// which carries a link key.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ReverseView {
     pub account_id: AccountId,
     pub state: RaState,
@@ -59,14 +59,23 @@ pub struct ReverseView {
     pub cancelled_at: Option<String>,
     pub missing_items: Vec<ChecklistItem>,
     pub consent: ConsentView,
-    pub link: Option<serde_json::Value>,
+    pub link: Option<HandoffLinkView>,
     /// The hand-off URL, to the customer's admins only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link_url: Option<String>,
 }
 
+/// The state of the hand-off link, as both sides see it (never its URL).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HandoffLinkView {
+    pub purpose: Purpose,
+    pub state: LinkState,
+    pub expires_at: String,
+    pub used_at: Option<String>,
+}
+
 /// Who signs for the customer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SignatoryView {
     pub name: String,
     pub email: String,
@@ -74,7 +83,7 @@ pub struct SignatoryView {
 
 /// The consent to assignment: whether the account needs it, and each
 /// side's mark.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConsentView {
     pub required: bool,
     pub provider: Option<ConsentMarkView>,
@@ -84,7 +93,7 @@ pub struct ConsentView {
 }
 
 /// One side's mark.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConsentMarkView {
     pub by: String,
     pub at: String,
@@ -105,12 +114,7 @@ impl ConsentView {
 }
 
 impl ReverseView {
-    fn new(
-        account: &Account,
-        w: &ReverseAssumption,
-        link: Option<serde_json::Value>,
-        link_url: Option<String>,
-    ) -> Self {
+    fn new(account: &Account, w: &ReverseAssumption, link: Option<HandoffLinkView>, link_url: Option<String>) -> Self {
         let at = |t: Option<i64>| t.map(super::rfc3339);
         Self {
             account_id: account.account_id.clone(),
@@ -248,13 +252,11 @@ impl Vault {
             require_role(&caller, Role::Admin, "following a reverse assumption")?;
             let stored = Self::load_reverse(tx, &id)?;
             let link = match &stored.link_id_hash {
-                Some(hash) => store::links::load(tx, hash)?.map(|l| {
-                    serde_json::json!({
-                        "purpose": l.purpose,
-                        "state": effective_state(l.state, l.expires_at, unix_now()),
-                        "expires_at": super::rfc3339(l.expires_at),
-                        "used_at": l.used_at,
-                    })
+                Some(hash) => store::links::load(tx, hash)?.map(|l| HandoffLinkView {
+                    purpose: l.purpose,
+                    state: effective_state(l.state, l.expires_at, unix_now()),
+                    expires_at: super::rfc3339(l.expires_at),
+                    used_at: l.used_at,
                 }),
                 None => None,
             };

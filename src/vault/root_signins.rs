@@ -147,7 +147,7 @@ fn record(
 }
 
 /// One recorded root event as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RootSigninView {
     pub id: String,
     pub account_id: AccountId,
@@ -197,7 +197,7 @@ pub struct RootSigninQuery {
 }
 
 /// One page of root events, newest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RootSigninPage {
     pub root_signins: Vec<RootSigninView>,
     /// Pass as `cursor` for the next page; `null` on the last page.

@@ -25,9 +25,10 @@ use crate::store::halves::{NewVersion, PendingRotation, Source};
 use crate::store::{self};
 
 /// A generated candidate, shown once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RotationCandidate {
     #[serde(serialize_with = "super::expose")]
+    #[schema(value_type = String)]
     pub candidate_password: SecretString,
     pub version: u32,
 }

@@ -99,3 +99,54 @@ async fn a_wrong_type_in_a_secret_field_does_not_echo_the_value() {
     assert_eq!((reply.status, reply.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"));
     assert!(!reply.body.to_string().contains("Hunter2"), "{}", reply.body);
 }
+
+#[tokio::test]
+async fn a_body_or_a_nested_object_sent_as_an_array_of_its_fields_is_refused() {
+    let app = spawn_app().await;
+    let ada = app.token("acme/ada", &["admin"]);
+    // serde's derived structs take their fields in order from an array;
+    // the API takes objects only.
+    let fields = json!([
+        "123456789012",
+        "Account 123456789012",
+        "payer",
+        "spam",
+        true,
+        "co_owned",
+        "globex",
+        "aws-root+123456789012@acme.example"
+    ]);
+    let reply = app.post("/v1/accounts", &ada, fields).await;
+    assert_eq!(
+        (reply.status, reply.body["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body"))
+    );
+    assert_eq!(app.get("/v1/accounts/123456789012", &ada).await.status, StatusCode::NOT_FOUND);
+
+    let created = app.post("/v1/accounts", &ada, account_body("123456789012", "co_owned", Some("globex"))).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let reply = app
+        .send(reqwest::Method::PATCH, "/v1/accounts/123456789012", Some(&ada), Some(json!({"contacts": [null, null]})))
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body"))
+    );
+    let contacts = &app.get("/v1/accounts/123456789012", &ada).await.body["contacts"];
+    assert_eq!(contacts["billing"], "billing@acme.example", "the refused change changed nothing");
+}
+
+#[tokio::test]
+async fn a_cli_sign_in_with_a_port_the_cli_cannot_listen_on_is_refused_before_the_org_is_chosen() {
+    let app = spawn_app().await;
+    for (port, status) in [
+        ("1023", StatusCode::BAD_REQUEST),
+        ("65536", StatusCode::BAD_REQUEST),
+        ("x", StatusCode::BAD_REQUEST),
+        ("49152", StatusCode::OK),
+    ] {
+        let url = format!("{}/v1/auth/cli/start?port={port}", app.base);
+        let response = app.client.get(url).send().await.unwrap();
+        assert_eq!(response.status(), status, "port {port}");
+    }
+}

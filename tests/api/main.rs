@@ -40,6 +40,7 @@ mod moves;
 mod not_found;
 mod notifications;
 mod onboarding;
+mod openapi;
 mod passphrase_race;
 mod postgres_storage;
 mod request_paging;

@@ -173,7 +173,7 @@ fn list(session: &ConsoleSession, links: &[MyLink]) -> Markup {
                                 td { (v.purpose.as_str()) }
                                 td.mono { (v.account_id) }
                                 td { (v.half) }
-                                td { (v.recipient["name"].as_str().unwrap_or_default()) br; span.muted { (v.recipient["email"].as_str().unwrap_or_default()) } }
+                                td { (v.recipient.name) br; span.muted { (v.recipient.email) } }
                                 td data-field="link-state" { (v.state.as_str()) }
                                 td { (v.expires_at) }
                                 td {
