@@ -71,11 +71,14 @@ async fn drive(config: &Config, base: &str, clients: u64, duration: Duration) ->
     release(&reqwest::Client::new(), &url, &token).await?;
     let started = Instant::now();
     let deadline = started + duration;
-    let workers: Vec<_> =
-        (0..clients).map(|_| tokio::spawn(client_loop(url.clone(), token.clone(), deadline))).collect();
+    // A set: should one client fail, the others stop with it.
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        workers.spawn(client_loop(url.clone(), token.clone(), deadline));
+    }
     let mut latencies = Vec::new();
-    for worker in workers {
-        latencies.extend(worker.await??);
+    while let Some(worker) = workers.join_next().await {
+        latencies.extend(worker??);
     }
     let elapsed = started.elapsed().as_secs_f64();
     let per_second = latencies.len() as f64 / elapsed;
