@@ -148,7 +148,7 @@ fn check_entries(offset: usize, entries: &[BundleEntry], checkpoint: &Checkpoint
         let Ok(value) = serde_json::from_str::<serde_json::Value>(&entry.leaf) else {
             return fail("the event is not JSON");
         };
-        if !super::is_canonical(&entry.leaf) {
+        if !super::is_canonical_form(&value, &entry.leaf) {
             return fail("its leaf is not the canonical JSON (RFC 8785) of its event");
         }
         if let Some(violation) = event_violation(&value) {
