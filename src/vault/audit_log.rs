@@ -18,7 +18,7 @@ use crate::audit::merkle::Hash;
 use crate::audit::scope::ScopeStatement;
 use crate::audit::{Action, EventDraft, HttpInfo, Outcome, Target};
 use crate::auth::Caller;
-use crate::crypto::{EncryptionContext, WrappedKey};
+use crate::crypto::EncryptionContext;
 use crate::domain::ids::{AccountId, OrgName, Role};
 use crate::error::Error;
 use crate::store::sql::dialect::{Key, json_int, json_text};
@@ -357,28 +357,14 @@ impl Vault {
     /// database's first start. Nodes of a cluster may start together: the
     /// first key stored stands, and the others unwrap that one.
     async fn log_keys(&self) -> Result<(Arc<LogKeys>, bool), Error> {
-        let ctx = EncryptionContext::audit_log_key();
-        let (seed, created) = match self.store.read(store::audit::log_key).await? {
-            Some((blob, key_id)) => (self.keys.unwrap_data_key(&WrappedKey { key_id, blob }, &ctx).await?, false),
-            None => {
-                let (key, wrapped) = self.keys.generate_data_key(None, &ctx).await?;
-                let ours = wrapped.blob.clone();
-                let stored = self
-                    .store
-                    .write_bootstrap(move |b| {
-                        store::audit::store_log_key(b.conn(), &wrapped.blob, &wrapped.key_id, &now_rfc3339())?;
-                        store::audit::log_key(b.conn())
-                    })
-                    .await?;
-                match stored {
-                    Some((blob, _)) if blob == ours => (key, true),
-                    Some((blob, key_id)) => {
-                        (self.keys.unwrap_data_key(&WrappedKey { key_id, blob }, &ctx).await?, false)
-                    }
-                    None => return Err(Error::Internal("the audit log key was not stored".into())),
-                }
-            }
-        };
+        let (seed, created) = self
+            .service_data_key(
+                &EncryptionContext::audit_log_key(),
+                "audit log key",
+                store::audit::log_key,
+                |c, w, now| store::audit::store_log_key(c, &w.blob, &w.key_id, now),
+            )
+            .await?;
         Ok((Arc::new(LogKeys::from_seed(&self.origin(), &Zeroizing::new(*seed.expose()))), created))
     }
 

@@ -23,6 +23,7 @@ mod reverse;
 mod root_signins;
 mod rotation;
 mod seal;
+mod service_keys;
 mod signin;
 mod subscribers;
 mod versions;

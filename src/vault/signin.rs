@@ -463,28 +463,11 @@ impl Vault {
     /// Load (creating on first use) the key service tokens are signed
     /// with. Called once the key provider is unsealed.
     pub(super) async fn load_token_key(&self) -> Result<(), Error> {
-        let ctx = EncryptionContext::service_key(KEY_NAME);
-        let seed = match self.store.read(|c| sessions::service_key(c, KEY_NAME)).await? {
-            Some((blob, key_id)) => self.keys.unwrap_data_key(&WrappedKey { key_id, blob }, &ctx).await?,
-            None => {
-                // Nodes of a cluster may start together: the first key
-                // stored stands, and the others unwrap that one.
-                let (key, wrapped) = self.keys.generate_data_key(None, &ctx).await?;
-                let (ours, now) = (wrapped.blob.clone(), super::now_rfc3339());
-                let stored = self
-                    .store
-                    .write_bootstrap(move |b| {
-                        sessions::store_service_key(b.conn(), KEY_NAME, &wrapped.blob, &wrapped.key_id, &now)?;
-                        sessions::service_key(b.conn(), KEY_NAME)
-                    })
-                    .await?;
-                match stored {
-                    Some((blob, _)) if blob == ours => key,
-                    Some((blob, key_id)) => self.keys.unwrap_data_key(&WrappedKey { key_id, blob }, &ctx).await?,
-                    None => return Err(Error::Internal("the service token key was not stored".into())),
-                }
-            }
-        };
+        let read = |c: &Conn| sessions::service_key(c, KEY_NAME);
+        let store =
+            |c: &Conn, w: &WrappedKey, now: &str| sessions::store_service_key(c, KEY_NAME, &w.blob, &w.key_id, now);
+        let (seed, _) =
+            self.service_data_key(&EncryptionContext::service_key(KEY_NAME), "service token key", read, store).await?;
         let key = ServiceTokenKey::from_seed(seed.expose()).map_err(Error::Internal)?;
         *self.token_key.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(key));
         Ok(())
