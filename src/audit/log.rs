@@ -193,6 +193,9 @@ pub struct AuditLog {
     provider: RwLock<Option<String>>,
     /// Rows this process wrote without a MAC (while sealed).
     own_macless: Mutex<HashSet<u64>>,
+    /// The newest checkpoint a group commit signed and made durable with
+    /// its events: its size and signed note.
+    signed: RwLock<Option<(u64, Arc<str>)>>,
     /// Woken when enough events arrived for a checkpoint.
     pub checkpoint_due: tokio::sync::Notify,
     /// How the store's writer appends to it.
@@ -262,6 +265,19 @@ impl AuditLog {
     /// The rows this process wrote without a MAC.
     pub fn own_macless(&self) -> HashSet<u64> {
         self.own_macless.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Remember a checkpoint a group commit stored (the newest wins).
+    pub fn note_signed(&self, size: u64, note: String) {
+        let mut signed = self.signed.write().unwrap_or_else(PoisonError::into_inner);
+        if signed.as_ref().is_none_or(|(newest, _)| *newest < size) {
+            *signed = Some((size, note.into()));
+        }
+    }
+
+    /// The newest checkpoint a group commit stored, if any since start.
+    pub fn newest_signed(&self) -> Option<(u64, Arc<str>)> {
+        self.signed.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// The writer's timings and group sizes.

@@ -108,6 +108,37 @@ impl MerkleTree {
         Ok(self.mth(0, size))
     }
 
+    /// The root of this tree with `more` leaves appended, leaving the tree
+    /// as it is: what a group commit signs before its events are durable
+    /// (and so before they may join the tree). It takes the complete
+    /// subtrees along the right edge, adds the new leaves to them as a
+    /// binary counter would, and folds them from the right, as the RFC's
+    /// split does: O(log n + more) hashes.
+    pub fn root_with(&self, more: &[Hash]) -> Hash {
+        let size = self.size();
+        let mut peaks: Vec<(usize, Hash)> = Vec::with_capacity(64);
+        let mut start = 0u64;
+        for h in (0..self.levels.len()).rev() {
+            if size & (1 << h) != 0 {
+                peaks.push((h, self.levels[h][(start >> h) as usize]));
+                start += 1 << h;
+            }
+        }
+        for leaf in more {
+            let mut node = (0, *leaf);
+            while let Some(&(h, left)) = peaks.last()
+                && h == node.0
+            {
+                peaks.pop();
+                node = (h + 1, node_hash(&left, &node.1));
+            }
+            peaks.push(node);
+        }
+        let mut from_right = peaks.into_iter().rev().map(|(_, hash)| hash);
+        let Some(last) = from_right.next() else { return empty_root() };
+        from_right.fold(last, |right, left| node_hash(&left, &right))
+    }
+
     /// The audit path of entry `index` in the tree of size `size`.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
         self.check(size)?;
@@ -254,6 +285,19 @@ mod tests {
             t.push(l);
         }
         t
+    }
+
+    #[test]
+    fn a_root_with_more_leaves_is_the_root_of_the_longer_tree() {
+        let all = leaves(40);
+        for size in 0..=24 {
+            let t = tree(size);
+            for more in 0..=16 {
+                let end = (size + more) as usize;
+                let expected = naive(&all[..end]);
+                assert_eq!(t.root_with(&all[size as usize..end]), expected, "size {size} + {more}");
+            }
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ use serde::Deserialize;
 
 use super::Caller;
 use super::issuer_keys::IssuerKeys;
+use super::verified::{TokenDigest, VerifiedTokens};
 use crate::domain::ids::{OrgName, Principal, Role};
 
 /// Tokens within this many seconds past `exp` (or before `nbf` and `iat`)
@@ -130,6 +131,9 @@ impl TrustedIssuer {
 #[derive(Deserialize)]
 struct Claims {
     sub: String,
+    /// Required and checked by the library; kept to bound how long the
+    /// verified token is remembered.
+    exp: u64,
     #[serde(default)]
     roles: Vec<String>,
     /// Checked here: the library validates `exp` and `nbf` but not `iat`.
@@ -158,18 +162,25 @@ pub fn claimed_issuer(token: &str) -> Option<String> {
 pub struct Authenticator {
     audience: String,
     issuers: HashMap<String, IssuerKeys>,
+    /// Tokens verified lately (`verified`).
+    verified: VerifiedTokens,
 }
 
 impl Authenticator {
     pub fn new(audience: String, issuers: impl IntoIterator<Item = IssuerKeys>) -> Self {
         let issuers = issuers.into_iter().map(|i| (i.issuer().to_owned(), i)).collect();
-        Self { audience, issuers }
+        Self { audience, issuers, verified: VerifiedTokens::default() }
     }
 
     /// Verify `token` and return who it speaks for. A token naming a key
     /// its issuer does not have (yet) makes the issuer's keys be fetched
     /// again, when the refresh gate allows, and is then tried once more.
     pub async fn verify(&self, token: &str) -> Result<Caller, AuthFailure> {
+        let digest = TokenDigest::of(token);
+        let now = jsonwebtoken::get_current_timestamp();
+        if let Some(caller) = self.verified.get(&digest, now, |iss| self.issuers.get(iss).map(IssuerKeys::keys)) {
+            return Ok(caller);
+        }
         let header = decode_header(token).map_err(|_| AuthFailure::new("malformed token or unsupported algorithm"))?;
         let iss = claimed_issuer(token).ok_or_else(|| AuthFailure::new("token has no issuer"))?;
         let issuer = self.issuers.get(&iss).ok_or_else(|| AuthFailure::new("untrusted issuer"))?;
@@ -177,10 +188,13 @@ impl Authenticator {
         if keys.key_for(&header).is_err() && issuer.refetch_for_unknown_kid(Instant::now()).await {
             keys = issuer.keys();
         }
-        self.verify_with(&keys, &header, token)
+        let (caller, exp) = self.verify_with(&keys, &header, token)?;
+        self.verified.insert(digest, &caller, exp, &keys, now);
+        Ok(caller)
     }
 
-    fn verify_with(&self, trusted: &TrustedIssuer, header: &Header, token: &str) -> Result<Caller, AuthFailure> {
+    /// Verify `token` with `trusted`'s keys: the caller and the token's `exp`.
+    fn verify_with(&self, trusted: &TrustedIssuer, header: &Header, token: &str) -> Result<(Caller, u64), AuthFailure> {
         let fail = |reason| AuthFailure { reason, org: Some(trusted.org.clone()) };
         let key = trusted.key_for(header).map_err(fail)?;
         if header.alg != key.alg {
@@ -211,7 +225,7 @@ impl Authenticator {
         let sub = data.claims.sub.parse().map_err(|_| fail("invalid subject"))?;
         let roles = data.claims.roles.iter().filter_map(|r| r.parse::<Role>().ok()).collect();
         let auth_time = data.claims.auth_time.or(data.claims.iat).and_then(|t| i64::try_from(t).ok());
-        Ok(Caller { principal: Principal::new(trusted.org.clone(), sub), roles, auth_time })
+        Ok((Caller { principal: Principal::new(trusted.org.clone(), sub), roles, auth_time }, data.claims.exp))
     }
 
     /// When the next regular refresh of any issuer's keys is due; `None`
@@ -274,6 +288,7 @@ mod tests {
         let rs = EncodingKey::from_rsa_pem(RS256_KEY).unwrap();
         for t in [token(Algorithm::ES256, Some("es-test"), &es), token(Algorithm::RS256, Some("rs-test"), &rs)] {
             let caller = auth.verify(&t).await.unwrap();
+            assert_eq!(auth.verify(&t).await.unwrap(), caller, "the same again, remembered");
             assert_eq!(caller.principal.to_string(), "globex/gina");
             assert_eq!(
                 caller.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
@@ -291,6 +306,8 @@ mod tests {
         let t = |extra| token_with(Algorithm::ES256, Some("es-test"), &es, extra);
         let early = t(json!({"nbf": now + 600, "exp": now + 3600}));
         assert_eq!(auth.verify(&early).await.unwrap_err().reason, "token not yet valid (nbf in the future)");
+        assert_eq!(auth.verify(&early).await.unwrap_err().reason, "token not yet valid (nbf in the future)");
+        assert_eq!(auth.verified.len(), 0, "refusals are not remembered");
         let ahead = t(json!({"iat": now + 600, "exp": now + 3600}));
         assert_eq!(auth.verify(&ahead).await.unwrap_err().reason, "token issued in the future (iat)");
         // Within the 30 s leeway both are clock skew, not an attack.

@@ -13,6 +13,7 @@ pub mod oidc;
 pub mod refresh;
 pub mod secret;
 pub mod service_token;
+pub mod verified;
 
 use std::collections::BTreeSet;
 

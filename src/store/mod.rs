@@ -174,6 +174,9 @@ pub struct Batch<'c> {
     log: &'c AuditLog,
     leaves: Vec<Hash>,
     mark: usize,
+    /// Set when a write asked for a checkpoint covering the group: the
+    /// time to sign it at.
+    checkpoint_at: Option<String>,
 }
 
 impl std::fmt::Debug for Batch<'_> {
@@ -194,6 +197,12 @@ impl<'c> Batch<'c> {
 
     pub(crate) fn push_leaf(&mut self, leaf: Hash) {
         self.leaves.push(leaf);
+    }
+
+    /// Ask for a signed checkpoint of the log as this group leaves it,
+    /// stored in the group's own transaction (see [`sign_group`]).
+    pub(crate) fn checkpoint_at_commit(&mut self, now: &str) {
+        self.checkpoint_at = Some(now.to_owned());
     }
 
     /// Undo everything this write did so far (its savepoint), keeping the
@@ -226,7 +235,7 @@ fn run_group<'c>(conn: Conn<'c>, log: &'c AuditLog, fence: Option<&FenceState>, 
         return refuse_all(jobs, Refused::NotActive);
     }
     let mut finishers = Vec::with_capacity(jobs.len());
-    let mut batch = Batch { conn, log, leaves: Vec::new(), mark: 0 };
+    let mut batch = Batch { conn, log, leaves: Vec::new(), mark: 0, checkpoint_at: None };
     for job in jobs {
         batch.mark = batch.leaves.len();
         if batch.conn.execute_batch("SAVEPOINT job").is_err() {
@@ -253,10 +262,14 @@ fn run_group<'c>(conn: Conn<'c>, log: &'c AuditLog, fence: Option<&FenceState>, 
         }
         finishers.extend(finish.map(|finish| (finish, kept)));
     }
-    let Batch { conn, leaves, .. } = batch;
+    let Batch { conn, leaves, checkpoint_at, .. } = batch;
+    let signed = checkpoint_at.and_then(|now| sign_group(&conn, log, &leaves, &now));
     let committed = match conn.execute_batch("COMMIT") {
         Ok(()) => {
             log.extend(leaves);
+            if let Some((size, note)) = signed {
+                log.note_signed(size, note);
+            }
             true
         }
         Err(e) => {
@@ -269,6 +282,35 @@ fn run_group<'c>(conn: Conn<'c>, log: &'c AuditLog, fence: Option<&FenceState>, 
     };
     for (finish, kept) in finishers {
         finish(committed && kept);
+    }
+}
+
+/// Sign a checkpoint of the log with the group's `leaves` appended and store
+/// it in the group's transaction, so one flush makes the events and the
+/// checkpoint that covers them durable together (a release then needs only
+/// the witness's write before it answers). A log found tampered, or one
+/// whose key is not loaded, is not signed here; nor is a group that
+/// appended nothing. If the checkpoint cannot be stored, the group's
+/// writes still commit without it and the release path signs one apart.
+fn sign_group(conn: &Conn, log: &AuditLog, leaves: &[Hash], now: &str) -> Option<(u64, String)> {
+    if leaves.is_empty() || log.tampered().is_some() {
+        return None;
+    }
+    let keys = log.keys()?;
+    let (size, root) = {
+        let tree = log.tree();
+        (tree.size() + leaves.len() as u64, tree.root_with(leaves))
+    };
+    let note = keys.signer().sign(size, &root);
+    conn.execute_batch("SAVEPOINT checkpoint").ok()?;
+    match audit::store_checkpoint(conn, size, &root, &note, now) {
+        Ok(()) => conn.execute_batch("RELEASE checkpoint").ok().map(|()| (size, note)),
+        Err(e) => {
+            tracing::error!(error = %e, "the group's checkpoint could not be stored");
+            let _ = conn.execute_batch("ROLLBACK TO checkpoint");
+            let _ = conn.execute_batch("RELEASE checkpoint");
+            None
+        }
     }
 }
 
@@ -417,6 +459,10 @@ fn connect(data_dir: &Path) -> Result<Connection, StoreError> {
     // Deleted and overwritten content is zeroed in the file, so destroyed
     // keys (crypto-shredding) do not linger in free pages.
     conn.pragma_update(None, "secure_delete", "ON")?;
+    // Each write of a group commit runs in a savepoint, whose undo journal
+    // SQLite keeps in a temporary file unless told otherwise: in memory it
+    // costs no system calls. Durability is the WAL's and does not change.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Every statement goes through the cache (see `sql`); room for all the
     // store's SQL texts, so none is parsed twice.
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);

@@ -321,7 +321,7 @@ impl Vault {
         }
     }
 
-    async fn open_stored(
+    pub(super) async fn open_stored(
         &self,
         id: &AccountId,
         half: Half,

@@ -313,11 +313,11 @@ impl Vault {
                     return Err(self.refuse(draft, link_error(LinkError::DeliverNeedsRequest)).await);
                 };
                 let prepared = async {
-                    let account = self.precheck_release(caller, &request_id, Half::Password).await?;
+                    let (account, stored) = self.release_read(caller, &request_id, Half::Password).await.checked?;
                     if account != new.account_id {
                         return Err(Error::invalid("invalid_link", "the request is for another account"));
                     }
-                    let (version, plain) = self.decrypt_for_release(&account, Half::Password).await?;
+                    let (version, plain) = self.open_stored(&account, Half::Password, stored).await?;
                     let password = Zeroizing::new(
                         String::from_utf8(plain.to_vec())
                             .map_err(|_| Error::Internal("stored password is not UTF-8".into()))?,

@@ -18,6 +18,7 @@ mod links;
 mod moves;
 mod notices;
 mod onboarding;
+mod releases;
 mod requests;
 mod reverse;
 mod root_signins;
@@ -44,9 +45,9 @@ pub use links::{CreatedLink, LinkRef, LinkSecret, LinkView, MyLink, NewLink, Pag
 pub use moves::{MoveStep, MoveView};
 pub use notices::{NOTIFICATION_LIST_MAX, PeopleRouting};
 pub use onboarding::{OnboardingStep, OnboardingView};
+pub use releases::{CodeRelease, PasswordRelease};
 pub use requests::{
-    CodeRelease, DecisionView, LIST_LIMIT as REQUEST_LIST_LIMIT, PasswordRelease, RequestFilter, RequestPage,
-    RequestView, Step as RequestStep,
+    DecisionView, LIST_LIMIT as REQUEST_LIST_LIMIT, RequestFilter, RequestPage, RequestView, Step as RequestStep,
 };
 pub use reverse::{ReverseStep, ReverseView};
 pub use root_signins::{
@@ -315,7 +316,12 @@ impl Vault {
                 }
                 match change(batch.conn(), &mut draft, &now) {
                     Ok(value) => match store::audit::append(batch, draft.clone(), &now, Outcome::Ok, None) {
-                        Ok(event) => Ok((value, event.seq)),
+                        Ok(event) => {
+                            if anchor {
+                                batch.checkpoint_at_commit(&now);
+                            }
+                            Ok((value, event.seq))
+                        }
                         Err(StoreError::LogTampered) => {
                             batch.rollback()?;
                             Err(record_refusal(batch, draft, Error::AuditTampered))

@@ -2,20 +2,17 @@
 
 use std::sync::Arc;
 
-use secrecy::SecretString;
 use serde::Serialize;
 use serde_json::json;
-use zeroize::Zeroizing;
 
 use super::{CustodyRecords, Vault, notify, rfc3339, unix_now, visible};
 use crate::audit::{Action, EventDraft, HttpInfo, Outcome, Target};
 use crate::auth::Caller;
-use crate::crypto::totp::MfaSeed;
+use crate::domain::account::Account;
 use crate::domain::breakglass::{Ask, Decision, PartyName, Request, State};
 use crate::domain::ids::{AccountId, Half, Principal};
 use crate::error::Error;
 use crate::notify::Event;
-use crate::store::exposures::ExposureKind;
 use crate::store::requests::StoredRequest;
 use crate::store::{self, Conn};
 
@@ -143,31 +140,38 @@ fn stored_states(shown: Option<State>) -> Vec<State> {
     }
 }
 
-/// A released password: shown once per view.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PasswordRelease {
-    #[serde(serialize_with = "super::expose")]
-    #[schema(value_type = String)]
-    pub password: SecretString,
-    pub version: u32,
-    pub views_left: u8,
-}
-
-/// A released MFA code: never the seed (invariant 5).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CodeRelease {
-    #[serde(serialize_with = "super::expose")]
-    #[schema(value_type = String, example = "492039")]
-    pub code: SecretString,
-    pub valid_for_seconds: u64,
-}
-
 /// Request ids are `req_` and 32 hex digits; anything else is unknown.
 fn valid_id(id: &str) -> bool {
     id.len() == 36 && id.starts_with("req_") && id[4..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn data_of(id: &str, request: &Request) -> serde_json::Value {
+/// The stored request `id`; `None` for an id that cannot be one.
+pub(super) fn load(conn: &Conn, id: &str) -> Result<Option<StoredRequest>, store::StoreError> {
+    if !valid_id(id) {
+        return Ok(None);
+    }
+    store::requests::load(conn, id)
+}
+
+/// The audit draft of `action` on request `id` of `account` (when known).
+pub(super) fn request_event(
+    caller: &Caller,
+    http: &HttpInfo,
+    action: Action,
+    id: &str,
+    half: Option<Half>,
+    account: Option<&AccountId>,
+) -> EventDraft {
+    let target = Target {
+        account_id: account.map(ToString::to_string),
+        request_id: Some(id.chars().take(64).collect()),
+        half: half.map(|h| h.to_string()),
+        ..Target::default()
+    };
+    EventDraft::new(Some(&caller.principal), action, target, http)
+}
+
+pub(super) fn data_of(id: &str, request: &Request) -> serde_json::Value {
     json!({
         "request_id": id,
         "state": request.state.as_str(),
@@ -262,11 +266,8 @@ impl Vault {
 
     /// The account a request belongs to, for the audit target of a refusal.
     async fn request_account(&self, id: &str) -> Option<AccountId> {
-        if !valid_id(id) {
-            return None;
-        }
         let id = id.to_owned();
-        let stored = self.store.read(move |c| store::requests::load(c, &id)).await.ok()??;
+        let stored = self.store.read(move |c| load(c, &id)).await.ok()??;
         Some(stored.account_id)
     }
 
@@ -278,13 +279,8 @@ impl Vault {
         id: &str,
         half: Option<Half>,
     ) -> EventDraft {
-        let target = Target {
-            account_id: self.request_account(id).await.map(|a| a.to_string()),
-            request_id: Some(id.chars().take(64).collect()),
-            half: half.map(|h| h.to_string()),
-            ..Target::default()
-        };
-        EventDraft::new(Some(&caller.principal), action, target, http)
+        let account = self.request_account(id).await;
+        request_event(caller, http, action, id, half, account.as_ref())
     }
 
     /// Load a request the caller's org is a party to; others get 404.
@@ -294,18 +290,26 @@ impl Vault {
         caller: &Caller,
         id: &str,
     ) -> Result<StoredRequest, Error> {
+        let stored = load(conn, id)?.ok_or(Error::NotFound("request"))?;
+        Self::visible_request(orgs, conn, caller, stored).map(|(stored, _)| stored)
+    }
+
+    /// A loaded request, with its account, if the caller's org is a party
+    /// to it; others get 404.
+    pub(super) fn visible_request(
+        orgs: &crate::domain::orgs::OrgDirectory,
+        conn: &Conn,
+        caller: &Caller,
+        stored: StoredRequest,
+    ) -> Result<(StoredRequest, Account), Error> {
         let not_found = || Error::NotFound("request");
-        if !valid_id(id) {
-            return Err(not_found());
-        }
-        let stored = store::requests::load(conn, id)?.ok_or_else(not_found)?;
-        let (_, party) = visible(orgs, conn, caller, &stored.account_id).map_err(|_| not_found())?;
+        let (account, party) = visible(orgs, conn, caller, &stored.account_id).map_err(|_| not_found())?;
         // After a DDI move, the earlier customer's requests are not the new one's.
         let earlier = stored.request.customer_org.as_ref().is_some_and(|org| *org != caller.principal.org);
         if party == crate::domain::orgs::Party::Customer && earlier {
             return Err(not_found());
         }
-        Ok(stored)
+        Ok((stored, account))
     }
 
     /// One request, to the parties of its account.
@@ -423,132 +427,6 @@ impl Vault {
             Ok(RequestView::new(StoredRequest { id, account_id, request }, policy.approvals_required(), unix))
         })
         .await
-    }
-
-    /// Check, without changing anything, that `caller` may receive `half`
-    /// under request `id` now; returns the account.
-    pub(super) async fn precheck_release(&self, caller: &Caller, id: &str, half: Half) -> Result<AccountId, Error> {
-        self.ensure_unsealed()?;
-        self.require_recent_signin(caller)?;
-        let (orgs, caller, id) = (Arc::clone(&self.orgs), caller.clone(), id.to_owned());
-        self.store
-            .read(move |conn| {
-                let StoredRequest { account_id, mut request, .. } = Self::load_visible(&orgs, conn, &caller, &id)?;
-                let records = CustodyRecords::load(&orgs, conn, &caller, &account_id)?;
-                request.check_release(
-                    &caller.principal,
-                    half,
-                    &records.sets,
-                    &records.exposures,
-                    records.current,
-                    unix_now(),
-                )?;
-                Ok(account_id)
-            })
-            .await
-    }
-
-    /// Commit a release of `version` of `half`: re-check the request under
-    /// the write lock, count it, record the exposure, flag a released
-    /// password for rotation (invariant 7), audit and notify. Only after
-    /// this commits does the secret leave (invariant 4). `extra` runs in the
-    /// same transaction (a deliver link stores itself there).
-    pub(super) async fn commit_release(
-        &self,
-        caller: &Caller,
-        draft: EventDraft,
-        id: String,
-        half: Half,
-        version: u32,
-        extra: impl FnOnce(&Conn, &AccountId, &str) -> Result<(), Error> + Send + 'static,
-    ) -> Result<u8, Error> {
-        let (orgs, caller) = (Arc::clone(&self.orgs), caller.clone());
-        self.audited(draft, move |tx, draft, now| {
-            let StoredRequest { id, account_id, mut request } = Self::load_visible(&orgs, tx, &caller, &id)?;
-            let records = CustodyRecords::load(&orgs, tx, &caller, &account_id)?;
-            let unix = unix_now();
-            let who = &caller.principal;
-            request.check_release(who, half, &records.sets, &records.exposures, records.current, unix)?;
-            if records.current.of(half) != Some(version) {
-                return Err(Error::conflict(
-                    "concurrent_change",
-                    "the half changed while it was being released; ask again",
-                ));
-            }
-            if half == Half::Password {
-                request.record_password_view(unix);
-                store::halves::mark_rotation_due(tx, &account_id, half, now)?;
-            }
-            store::requests::save(tx, &id, &request)?;
-            store::exposures::record(tx, &account_id, who, half, version, ExposureKind::Received, now)?;
-            draft.details.insert("version".into(), version.into());
-            draft.details.insert("views_left".into(), request.password_views_left.into());
-            if !draft.details.contains_key("form") {
-                draft
-                    .details
-                    .insert("form".into(), if half == Half::Password { "password" } else { "totp_code" }.into());
-            }
-            extra(tx, &account_id, now)?;
-            let data =
-                json!({"request_id": id, "half": half.as_str(), "recipient": who.to_string(), "version": version});
-            notify(tx, &account_id, Event::RequestReleased, Some(who), data, now)?;
-            Ok(request.password_views_left)
-        })
-        .await
-    }
-
-    pub(super) async fn decrypt_for_release(
-        &self,
-        account: &AccountId,
-        half: Half,
-    ) -> Result<(u32, Zeroizing<Vec<u8>>), Error> {
-        self.decrypt_current(account, half).await?.ok_or_else(|| {
-            Error::conflict("nothing_deposited", format!("no {half} half has been deposited for this account"))
-        })
-    }
-
-    /// Release the password to the request's `password_to`.
-    pub async fn release_password(
-        &self,
-        caller: &Caller,
-        http: &HttpInfo,
-        id: String,
-    ) -> Result<PasswordRelease, Error> {
-        let draft = self.request_draft(caller, http, Action::HalfRelease, &id, Some(Half::Password)).await;
-        let prepared = async {
-            let account = self.precheck_release(caller, &id, Half::Password).await?;
-            let (version, plain) = self.decrypt_for_release(&account, Half::Password).await?;
-            let password = String::from_utf8(plain.to_vec())
-                .map_err(|_| Error::Internal("stored password is not UTF-8".into()))?;
-            Ok::<_, Error>((version, SecretString::from(password)))
-        }
-        .await;
-        let (version, password) = match prepared {
-            Ok(p) => p,
-            Err(e) => return Err(self.refuse(draft, e).await),
-        };
-        let views_left = self.commit_release(caller, draft, id, Half::Password, version, |_, _, _| Ok(())).await?;
-        Ok(PasswordRelease { password, version, views_left })
-    }
-
-    /// Release the current TOTP code (never the seed) to the request's `mfa_to`.
-    pub async fn release_mfa_code(&self, caller: &Caller, http: &HttpInfo, id: String) -> Result<CodeRelease, Error> {
-        let draft = self.request_draft(caller, http, Action::HalfRelease, &id, Some(Half::Mfa)).await;
-        let prepared = async {
-            let account = self.precheck_release(caller, &id, Half::Mfa).await?;
-            let (version, plain) = self.decrypt_for_release(&account, Half::Mfa).await?;
-            let seed = MfaSeed::from_payload(&plain)?;
-            let now = u64::try_from(unix_now()).unwrap_or(0);
-            let (code, valid_for_seconds) = seed.code_at(now)?;
-            Ok::<_, Error>((version, SecretString::from(code.to_string()), valid_for_seconds))
-        }
-        .await;
-        let (version, code, valid_for_seconds) = match prepared {
-            Ok(p) => p,
-            Err(e) => return Err(self.refuse(draft, e).await),
-        };
-        self.commit_release(caller, draft, id, Half::Mfa, version, |_, _, _| Ok(())).await?;
-        Ok(CodeRelease { code, valid_for_seconds })
     }
 
     /// Move every request past a deadline to `expired`, each with its audit

@@ -3,7 +3,10 @@
 //!
 //! A checkpoint is anchored after every release and custody change (before
 //! the caller gets the answer, so before a secret leaves), on the
-//! checkpoint timer and at shutdown. At start and at unseal the newest
+//! checkpoint timer and at shutdown. The checkpoint a release waits for is
+//! signed and stored by its own group commit (`store::sign_group`), so the
+//! witness's write is all that remains before the answer; concurrent
+//! releases share that write. At start and at unseal the newest
 //! anchored checkpoint is read back: a local log shorter than it, or whose
 //! tree differs from it, was cut or rewritten, even if the rows and the
 //! checkpoints table were edited together.
@@ -74,10 +77,15 @@ impl Vault {
     /// committed and recorded either way.
     pub async fn anchor(&self) -> Result<(), Error> {
         let Some((size, note)) = self.checkpoint().await? else { return Ok(()) };
+        self.anchor_note(size, &note).await
+    }
+
+    /// Write the stored checkpoint `note` of `size` entries to every witness.
+    async fn anchor_note(&self, size: u64, note: &str) -> Result<(), Error> {
         let witnesses = &self.witnesses;
         if !witnesses.list.is_empty() && witnesses.anchored.load(Ordering::Acquire) < size {
             for witness in &witnesses.list {
-                if let Err(e) = witness.anchor(size, &note).await {
+                if let Err(e) = witness.anchor(size, note).await {
                     self.witness_unavailable(e)?;
                     return Ok(());
                 }
@@ -101,7 +109,12 @@ impl Vault {
         if covered(&self.witnesses) {
             return Ok(());
         }
-        self.anchor().await
+        // The event's group commit signed and stored a checkpoint covering
+        // it (see `store::sign_group`); sign one apart only if it could not.
+        match self.store.log().newest_signed() {
+            Some((size, note)) if size > seq => self.anchor_note(size, &note).await,
+            _ => self.anchor().await,
+        }
     }
 
     fn witness_unavailable(&self, e: WitnessError) -> Result<(), Error> {
