@@ -128,7 +128,7 @@ impl StoreError {
 pub(crate) const SHREDDED: &[u8] = &[];
 
 /// Most writes one group commit takes.
-const MAX_BATCH: usize = 512;
+pub(crate) const MAX_BATCH: usize = 512;
 
 /// A write waiting for the writer thread. It runs inside the group's
 /// transaction (or is told why there is none) and returns what to do once

@@ -1,7 +1,8 @@
 //! `rootvault bench`: how fast rootvault is on this machine.
 //!
 //! Measures durable audit appends per second with 1 and with many
-//! concurrent writers, MFA-code releases per second through the HTTP stack
+//! concurrent writers (on SQLite beside a bare group commit of the same
+//! events, the floor of an append), MFA-code releases per second through the HTTP stack
 //! (with their median and 99th-percentile latency), inclusion-proof
 //! generation in a log of a million events and offline verification of an
 //! export bundle. Appends and releases run on SQLite and, given
@@ -13,6 +14,7 @@
 mod appends;
 mod data_dir;
 mod offline;
+mod raw_sqlite;
 mod releases;
 mod scratch;
 mod stats;
@@ -73,7 +75,16 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
 
     println!("SQLite, in {} (synchronous=FULL):", std::env::temp_dir().display());
-    print_appends("", sqlite_appends(&runtime, args)?, args.writers);
+    let appended = sqlite_appends(&runtime, args)?;
+    print_appends("", appended, args.writers);
+    let raw = runtime.block_on(raw_sqlite::measure(args.writers, args.per_writer))?;
+    println!(
+        "{:<48}{:>10.0} events/s (groups of {:.1} on average; the store reached {:.2} of it)",
+        format!("  raw SQLite group commit, {}:", counted(args.writers, "writer")),
+        raw.per_second,
+        raw.mean_group,
+        appended.many / raw.per_second
+    );
     print_releases(&runtime, None, args)?;
 
     if let (Some(server), Some((version, fsync))) = (&server, about) {
