@@ -47,9 +47,37 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
-/// The shared state of a running service.
+/// The shared state of a running service, cheap to clone: every request
+/// takes a few clones of it (the router's state, each middleware's), so it
+/// is one reference-counted pointer, not the many of its parts.
 #[derive(Debug, Clone)]
-pub struct App {
+pub struct App(Arc<AppParts>);
+
+impl std::ops::Deref for App {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+impl From<AppParts> for App {
+    fn from(parts: AppParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl App {
+    /// The parts, to change before the service starts (a copy of them if
+    /// this handle is shared already).
+    pub fn parts_mut(&mut self) -> &mut AppParts {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+/// What [`App`] holds.
+#[derive(Debug, Clone)]
+pub struct AppParts {
     pub vault: Vault,
     pub auth: Arc<Authenticator>,
     /// Rate limits of the public link endpoints and of anonymous callers.
@@ -221,7 +249,7 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     // Refuse to start on a relay that can never work (an unreadable CA file).
     Deliverer::new(config.notify, &config.people).map_err(StartError::Notify)?;
     let ha = join_cluster(config, &vault, fence)?;
-    Ok(App {
+    Ok(App::from(AppParts {
         vault,
         auth: Arc::new(auth),
         limiter: Arc::default(),
@@ -231,7 +259,7 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
         dev_idp: None,
         ha,
         metrics_access: config.metrics,
-    })
+    }))
 }
 
 /// How often requests past a deadline are moved to `expired`.

@@ -228,7 +228,7 @@ pub async fn open_configured(config: Config) -> Result<DevVault, DevError> {
     };
     let mut app = app::build(&config).await?;
     app.vault.unseal(&dev_http(), share).await?;
-    app.dev_idp = dev_idp;
+    app.parts_mut().dev_idp = dev_idp;
     Ok(DevVault { app, config })
 }
 

@@ -24,7 +24,7 @@ async fn active_node() -> TestApp {
     spawn_app_adjusted(|config, app| {
         config.ha.node = "rv-active".into();
         config.ha.cluster_secret = Some(ClusterSecret::new(SECRET.into()));
-        app.ha = Ha::single(&config.ha, Backend::Sqlite).unwrap();
+        app.parts_mut().ha = Ha::single(&config.ha, Backend::Sqlite).unwrap();
     })
     .await
 }
@@ -46,7 +46,7 @@ async fn standby_of(active: Option<&TestApp>) -> (TestApp, watch::Sender<Role>) 
     let mut standby = spawn_app_adjusted(|config, app| {
         config.ha.node = "rv-standby".into();
         config.ha.cluster_secret = Some(ClusterSecret::new(SECRET.into()));
-        app.ha = Ha::driven(&config.ha, Backend::Postgres, roles).unwrap();
+        app.parts_mut().ha = Ha::driven(&config.ha, Backend::Postgres, roles).unwrap();
     })
     .await;
     standby.client = client(false);

@@ -165,7 +165,7 @@ async fn a_cluster_node_shows_its_role_and_the_leases_term_and_a_single_node_sho
     };
     let (role, roles) = watch::channel(Role::Standby { active: Some(leader) });
     let node = spawn_app_adjusted(|config, app| {
-        app.ha = Ha::driven(&config.ha, Backend::Postgres, roles).unwrap();
+        app.parts_mut().ha = Ha::driven(&config.ha, Backend::Postgres, roles).unwrap();
     })
     .await;
     let standby = scrape(&node).await;

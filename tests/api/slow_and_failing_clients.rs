@@ -81,7 +81,8 @@ async fn trickle(stream: &mut TcpStream, bytes: &[u8], gap: Duration) -> (Option
 
 #[tokio::test]
 async fn a_client_sending_headers_byte_by_byte_is_cut_off_after_the_header_timeout() {
-    let app = spawn_app_adjusted(|_, app| app.server.header_read_timeout = Duration::from_millis(800)).await;
+    let app =
+        spawn_app_adjusted(|_, app| app.parts_mut().server.header_read_timeout = Duration::from_millis(800)).await;
     let mut stream = TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
     stream.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
     let (closed, _) = trickle(&mut stream, b"X-Slow: a\r\n", Duration::from_millis(200)).await;
@@ -90,7 +91,7 @@ async fn a_client_sending_headers_byte_by_byte_is_cut_off_after_the_header_timeo
 
 #[tokio::test]
 async fn a_client_sending_its_body_byte_by_byte_gets_an_error_after_the_body_timeout() {
-    let app = spawn_app_adjusted(|_, app| app.server.body_read_timeout = Duration::from_millis(800)).await;
+    let app = spawn_app_adjusted(|_, app| app.parts_mut().server.body_read_timeout = Duration::from_millis(800)).await;
     let mut stream = TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
     let head = "POST /v1/public/links/AAAAAAAAAAAAAAAAAAAAAA/open HTTP/1.1\r\nHost: x\r\n\
                 Content-Type: application/json\r\nContent-Length: 4000\r\n\r\n";

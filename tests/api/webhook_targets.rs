@@ -20,7 +20,7 @@ async fn subscribe(app: &TestApp, url: &str) -> crate::helpers::Reply {
 async fn registration_refuses_every_non_public_target_class_and_plain_http() {
     let app = spawn_app_adjusted(|config, app| {
         config.notify.allow_private_targets = false;
-        app.vault = app.vault.clone().with_private_webhook_targets(false);
+        app.parts_mut().vault = app.vault.clone().with_private_webhook_targets(false);
     })
     .await;
     assert_eq!(app.register("123456789012", "provider_split", Some("globex")).await.status, StatusCode::CREATED);
