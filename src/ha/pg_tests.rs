@@ -494,7 +494,8 @@ async fn a_takeover_waits_for_a_fenced_transaction_however_often_the_holder_rene
     let renewal = renewing.transaction().await.unwrap();
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
         [&a.instance.as_str(), &a.node, &a.api_addr, &60.0_f64];
-    assert_eq!(renewal.execute(lease::RENEW, &params).await.unwrap(), 1);
+    let renewed = tokio::time::timeout(PATIENCE, renewal.execute(lease::RENEW, &params)).await;
+    assert_eq!(renewed.expect("the renewal waited for A's writer").unwrap(), 1);
     let during = HeldWriter::open(&scratch, &a_fence, "a, during the renewal", true).await;
     renewal.commit().await.unwrap();
     assert_eq!(
