@@ -1,18 +1,18 @@
 //! The lease on PostgreSQL (DESIGN §17): one row says which process leads,
 //! under which term, until when by the database's clock.
 //!
-//! Every second each node makes one attempt ([`attempt`]), in up to three
-//! single statements, each its own transaction:
+//! Every second each node makes one attempt ([`attempt`]): the first of
+//! these statements (each its own transaction) that returns a row says
+//! this instance holds the lease, under which term:
 //!
 //! 1. [`RENEW`]: where this instance holds the row, move its expiry (the
 //!    term stays). A plain `UPDATE` of columns no key covers, so it takes
 //!    the row's `FOR NO KEY UPDATE` lock, which does not conflict with the
 //!    `FOR KEY SHARE` every fenced write transaction holds (see `fence`):
 //!    the holder's renewal never queues behind its own writer, however
-//!    busy. (It used to: with the fence `FOR SHARE`, each renewal waited
-//!    for the group commit in flight, and PostgreSQL lets a new share
-//!    locker in before a waiting updater, so under continuous load a
-//!    renewal could wait until the holder stepped down.)
+//!    busy. (Were the fence `FOR SHARE`, each renewal would wait for the
+//!    group commit in flight, and under continuous load for the next ones,
+//!    possibly until the holder stopped believing it leads.)
 //! 2. [`CREATE`]: the first node on a new database inserts the row (term 1).
 //! 3. [`TAKE_OVER`]: where the row has expired by `clock_timestamp()`,
 //!    lock it `FOR UPDATE` and give it to this instance under the next
@@ -24,7 +24,6 @@
 //!    live lease is not even locked: the expiry is checked before the lock
 //!    is taken, and again on the newest version once it is granted.
 //!
-//! The row comes back only when this instance holds the lease afterwards.
 //! This is the pattern of Vault's PostgreSQL HA backend; advisory locks are
 //! not used because they belong to a session, and PgBouncer's transaction
 //! pooling hands sessions around. Each expiry is computed inside its
