@@ -80,10 +80,10 @@ RETURNING term";
 ///
 /// The `FOR UPDATE` is what fences: it waits for every transaction that
 /// holds the row `FOR KEY SHARE` (the old holder's writes that passed
-/// their fence) to end. READ COMMITTED then re-checks the expiry on the
-/// newest version of the row (the old holder may have renewed meanwhile),
-/// in the CTE and again in the `UPDATE`, with the clock read after the
-/// wait.
+/// their fence) to end. If the row changed meanwhile (the old holder
+/// renewed), READ COMMITTED re-checks the condition on its newest version,
+/// in the CTE and again in the `UPDATE`; if it did not, a lease expired
+/// before the wait is expired still.
 const TAKE_OVER: &str = "\
 WITH expired AS (
     SELECT id FROM ha_lease WHERE id = 1 AND holder <> $1 AND expires_at <= clock_timestamp() FOR UPDATE
