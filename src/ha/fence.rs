@@ -24,19 +24,30 @@
 //!    what works behind PgBouncer's transaction pooling (a session setting
 //!    would stick to a server connection other clients then get).
 //! 2. [`FENCE_SQL`]: the lease row, if this instance holds it under this
-//!    term and it has not expired by the database's clock, `FOR SHARE`.
+//!    term and it has not expired by the database's clock, `FOR KEY SHARE`.
 //!    No row: the transaction must not go on ([`FenceError::LeaseLost`]).
 //!
 //! # Why this is safe
 //!
-//! - A takeover (and a renewal) is the lease upsert of `lease`, which locks
-//!   the lease row for update. `FOR SHARE` conflicts with that lock, so the
-//!   takeover waits until every transaction that passed the fence has
-//!   ended: whatever the old holder commits, it commits before the new term
-//!   exists. A transaction whose fence comes after the takeover reads the
-//!   new holder and stops; one whose fence waited behind the takeover
-//!   re-reads the row once it is free (READ COMMITTED re-checks the
-//!   condition on the newest version) and stops too.
+//! - A takeover (`lease::TAKE_OVER`) locks the lease row `FOR UPDATE`, the
+//!   one row lock that conflicts with `FOR KEY SHARE`, so it waits until
+//!   every transaction that passed the fence has ended: whatever the old
+//!   holder commits, it commits before the new term exists. A transaction
+//!   whose fence comes after the takeover reads the new holder and stops;
+//!   one whose fence waited behind the takeover re-reads the row once it
+//!   is free (READ COMMITTED re-checks the condition on the newest version)
+//!   and stops too.
+//! - The holder's own renewal (`lease::RENEW`) updates no key column, so
+//!   it takes `FOR NO KEY UPDATE`, which `FOR KEY SHARE` does not conflict
+//!   with: a renewal never waits for its own node's writes (under constant
+//!   load it otherwise could, until the holder gave up on it). This costs
+//!   the fencing nothing. A renewal changes neither holder nor term, so a
+//!   fence that read the row before it committed read the same facts. And
+//!   PostgreSQL carries the key-share lockers of a row over to the version
+//!   a non-key update makes (as it must for foreign keys), including a
+//!   locker that came while the update was in flight, so a later takeover
+//!   still waits for every transaction that passed the fence before or
+//!   during any number of renewals.
 //! - A holder that stops in the middle of a transaction (SIGSTOP, a long
 //!   pause, a cut network) would make the takeover wait for ever. The
 //!   server ends a session that sits idle in a transaction for 2 s, well
@@ -44,7 +55,7 @@
 //!   holder's `COMMIT`, if it ever sends one, finds its session gone and
 //!   fails. Nothing it wrote survives.
 //! - Expiry is judged by `clock_timestamp()` in the fence and in the lease
-//!   upsert alike: the nodes' clocks never decide who leads.
+//!   statements alike: the nodes' clocks never decide who leads.
 //! - The term, not only the holder, is checked: a process that lost the
 //!   lease and took it back must not commit work it prepared before, from
 //!   state another node has changed since. The lease loop tells this state
@@ -71,7 +82,7 @@ pub const WRITER_TIMEOUT_SQL: &str = "SET LOCAL idle_in_transaction_session_time
 /// The second: `?1` this instance, `?2` the term it writes under.
 pub const FENCE_SQL: &str = "SELECT 1 FROM ha_lease \
      WHERE id = 1 AND holder = ?1 AND term = ?2 AND expires_at > clock_timestamp() \
-     FOR SHARE";
+     FOR KEY SHARE";
 
 /// Why a write transaction may not go on.
 #[derive(Debug, thiserror::Error)]

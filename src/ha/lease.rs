@@ -1,26 +1,44 @@
 //! The lease on PostgreSQL (DESIGN §17): one row says which process leads,
 //! under which term, until when by the database's clock.
 //!
-//! Every second each node runs one conditional upsert ([`ACQUIRE`]): insert
-//! the row, or update it where this instance already holds it (a renewal:
-//! the term stays) or where it has expired by `clock_timestamp()` (a
-//! takeover: the term goes up by one). The row comes back only when this
-//! instance holds the lease afterwards. This is the pattern of Vault's
-//! PostgreSQL HA backend; advisory locks are not used because they belong
-//! to a session, and PgBouncer's transaction pooling hands sessions around.
-//! The expiry is computed inside the `UPDATE`, after the row lock is
-//! granted, so time spent waiting for a writer's `FOR SHARE` (see `fence`)
-//! never shortens a lease. The row is never deleted: terms only grow.
+//! Every second each node makes one attempt ([`attempt`]): the first of
+//! these statements (each its own transaction) that returns a row says
+//! this instance holds the lease, under which term:
+//!
+//! 1. [`RENEW`]: where this instance holds the row, move its expiry (the
+//!    term stays). A plain `UPDATE` of columns no key covers, so it takes
+//!    the row's `FOR NO KEY UPDATE` lock, which does not conflict with the
+//!    `FOR KEY SHARE` every fenced write transaction holds (see `fence`):
+//!    the holder's renewal never queues behind its own writer, however
+//!    busy. (Were the fence `FOR SHARE`, each renewal would wait for the
+//!    group commit in flight, and under continuous load for the next ones,
+//!    possibly until the holder stopped believing it leads.)
+//! 2. [`CREATE`]: the first node on a new database inserts the row (term 1).
+//! 3. [`TAKE_OVER`]: where the row has expired by `clock_timestamp()`,
+//!    lock it `FOR UPDATE` and give it to this instance under the next
+//!    term. `FOR UPDATE` conflicts with `FOR KEY SHARE`, so a takeover
+//!    waits for every transaction that passed the old holder's fence,
+//!    including one that passed before a renewal of the old holder: an
+//!    update that leaves the keys alone carries the row's key-share lockers
+//!    over to the new row version (the guarantee foreign keys rely on). A
+//!    live lease is not even locked: the expiry is checked before the lock
+//!    is taken, and again on the newest version once it is granted.
+//!
+//! This is the pattern of Vault's PostgreSQL HA backend; advisory locks are
+//! not used because they belong to a session, and PgBouncer's transaction
+//! pooling hands sessions around. Each expiry is computed inside its
+//! statement, after any lock is granted, so no wait shortens a lease. The
+//! row is never deleted: terms only grow.
 //!
 //! The loop publishes the node's [`Role`] through a `watch` channel and
 //! tells the fence its term. It steps down at once when an attempt fails
 //! or finds another holder, and, on its own monotonic clock, when a
 //! renewal has not come back before the lease could have expired (the
-//! database may be unreachable, or the renewal stuck behind a lock): it
-//! never believes it leads longer than `ttl - margin` after the start of
-//! its last successful renewal. A node that may not lead (see
-//! [`super::may_lead`]: a sealed one) gives the lease up and does not take
-//! it.
+//! database may be unreachable, or the renewal stuck behind another
+//! node's lock): it never believes it leads longer than `ttl - margin`
+//! after the start of its last successful renewal. A node that may not
+//! lead (see [`super::may_lead`]: a sealed one) gives the lease up and
+//! does not take it.
 //!
 //! Each round also writes a heartbeat into `ha_nodes` and reads the nodes
 //! seen in the last 30 s, for `GET /v1/sys/ha-status`.
@@ -37,21 +55,49 @@ use super::SeenNode;
 use super::fence::FenceState;
 use super::role::{ActiveNode, Attempt, InstanceId, LeaseTimings, Role, Tenure, Term};
 
-/// Take or renew the lease: `$1` instance, `$2` node, `$3` api_addr, `$4`
-/// the lease's length in seconds. Returns the term when this instance
-/// holds the lease afterwards, no row otherwise.
-pub const ACQUIRE: &str = "\
-INSERT INTO ha_lease AS l (id, holder, node, api_addr, term, acquired_at, expires_at)
-VALUES (1, $1, $2, $3, 1, clock_timestamp(), clock_timestamp() + make_interval(secs => $4::float8))
-ON CONFLICT (id) DO UPDATE SET
-    term = CASE WHEN l.holder = EXCLUDED.holder THEN l.term ELSE l.term + 1 END,
-    acquired_at = CASE WHEN l.holder = EXCLUDED.holder THEN l.acquired_at ELSE clock_timestamp() END,
-    holder = EXCLUDED.holder,
-    node = EXCLUDED.node,
-    api_addr = EXCLUDED.api_addr,
-    expires_at = clock_timestamp() + make_interval(secs => $4::float8)
-WHERE l.holder = EXCLUDED.holder OR l.expires_at <= clock_timestamp()
+/// Renew the lease this instance holds: `$1` instance, `$2` node, `$3`
+/// api_addr, `$4` the lease's length in seconds. Returns the term, or no
+/// row when another instance holds it (or nobody ever did). Also after an
+/// expiry: nobody took the lease meanwhile, or the holder would differ.
+///
+/// It must leave `id` (the only key) alone: then it locks the row
+/// `FOR NO KEY UPDATE` and never waits for the fence's `FOR KEY SHARE`.
+pub(crate) const RENEW: &str = "\
+UPDATE ha_lease SET node = $2, api_addr = $3, expires_at = clock_timestamp() + make_interval(secs => $4::float8)
+WHERE id = 1 AND holder = $1
 RETURNING term";
+
+/// Create the lease on a new database, under term 1 (same parameters);
+/// no row when it exists already.
+const CREATE: &str = "\
+INSERT INTO ha_lease (id, holder, node, api_addr, term, acquired_at, expires_at)
+VALUES (1, $1, $2, $3, 1, clock_timestamp(), clock_timestamp() + make_interval(secs => $4::float8))
+ON CONFLICT (id) DO NOTHING
+RETURNING term";
+
+/// Take an expired lease over under the next term (same parameters); no
+/// row when it is live or already this instance's.
+///
+/// The `FOR UPDATE` is what fences: it waits for every transaction that
+/// holds the row `FOR KEY SHARE` (the old holder's writes that passed
+/// their fence) to end. If the row changed meanwhile (the old holder
+/// renewed), READ COMMITTED re-checks the condition on its newest version,
+/// in the CTE and again in the `UPDATE`; if it did not, a lease expired
+/// before the wait is expired still.
+const TAKE_OVER: &str = "\
+WITH expired AS (
+    SELECT id FROM ha_lease WHERE id = 1 AND holder <> $1 AND expires_at <= clock_timestamp() FOR UPDATE
+)
+UPDATE ha_lease AS l SET
+    term = l.term + 1,
+    holder = $1,
+    node = $2,
+    api_addr = $3,
+    acquired_at = clock_timestamp(),
+    expires_at = clock_timestamp() + make_interval(secs => $4::float8)
+FROM expired
+WHERE l.id = expired.id AND l.holder <> $1 AND l.expires_at <= clock_timestamp()
+RETURNING l.term";
 
 /// Who else holds a live lease (`$1` this instance).
 const ACTIVE: &str = "SELECT holder, node, api_addr, term FROM ha_lease \
@@ -119,11 +165,14 @@ pub enum LeaseError {
 
 /// Take or renew the lease once; when another node holds it, which one.
 pub async fn attempt(client: &Client, me: &Candidate, ttl: Duration) -> Result<Attempt, tokio_postgres::Error> {
-    let row = client.query_opt(ACQUIRE, &[&me.instance.as_str(), &me.node, &me.api_addr, &ttl.as_secs_f64()]).await?;
-    match row {
-        Some(row) => Ok(Attempt::Held(Term::new(row.try_get(0)?))),
-        None => Ok(Attempt::Elsewhere(active(client, me).await?)),
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+        [&me.instance.as_str(), &me.node, &me.api_addr, &ttl.as_secs_f64()];
+    for statement in [RENEW, CREATE, TAKE_OVER] {
+        if let Some(row) = client.query_opt(statement, &params).await? {
+            return Ok(Attempt::Held(Term::new(row.try_get(0)?)));
+        }
     }
+    Ok(Attempt::Elsewhere(active(client, me).await?))
 }
 
 /// The other node holding a live lease, if any.

@@ -179,6 +179,35 @@ async fn lease_expired(client: &Client) -> bool {
     row.get(0)
 }
 
+/// The server process of `client`'s session.
+async fn backend_pid(client: &Client) -> i32 {
+    client.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0)
+}
+
+/// Whether the session of server process `pid` is waiting for a lock.
+async fn waits_for_a_lock(observer: &Client, pid: i32) -> bool {
+    let row = observer.query_opt("SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", &[&pid]).await;
+    matches!(row, Ok(Some(r)) if r.get::<_, Option<String>>(0).as_deref() == Some("Lock"))
+}
+
+/// One lease attempt for `me` on `client`, which fails the test as soon as
+/// `observer` sees its session wait for a lock.
+async fn attempt_without_waiting(observer: &Client, client: &Client, me: &Candidate, ttl: Duration) -> Attempt {
+    let pid = backend_pid(client).await;
+    let attempt = lease::attempt(client, me, ttl);
+    tokio::pin!(attempt);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        tokio::select! {
+            done = &mut attempt => return done.unwrap(),
+            () = tokio::time::sleep(Duration::from_millis(20)) => {
+                assert!(!waits_for_a_lock(observer, pid).await, "{}'s lease attempt waits for a lock", me.node);
+                assert!(tokio::time::Instant::now() < deadline, "{}'s lease attempt never ended", me.node);
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_node_takes_the_lease_and_the_second_stays_a_standby_that_names_it() {
     let Some(scratch) = Scratch::new().await else { return };
@@ -310,6 +339,8 @@ fn armed(me: &Candidate, term: Term) -> Arc<FenceState> {
 /// note, waiting to be told to commit (until then its session sits idle in
 /// the transaction, as a stopped process's would).
 struct HeldWriter {
+    /// The server process of its session.
+    pid: i32,
     commit: std::sync::mpsc::Sender<()>,
     done: std::thread::JoinHandle<Result<(), String>>,
 }
@@ -324,19 +355,20 @@ impl HeldWriter {
         let done = std::thread::spawn(move || {
             let mut conn = PgConnection::new(connect());
             let tx = Conn::postgres(&mut conn);
+            let pid: i64 = tx.query_one("SELECT pg_backend_pid()::int8", params![]).unwrap().get(0).unwrap();
             tx.execute_batch("BEGIN").unwrap();
             let term = fence::check(&tx, &fence).map(Term::get);
             if lift_idle_timeout {
                 tx.execute_batch("SET LOCAL idle_in_transaction_session_timeout = 0").unwrap();
             }
             tx.execute("INSERT INTO writes VALUES (?1)", params![note]).unwrap();
-            fenced_tx.blocking_send(term.map_err(|e| e.to_string())).unwrap();
+            fenced_tx.blocking_send((pid, term.map_err(|e| e.to_string()))).unwrap();
             go.recv().unwrap();
             tx.execute_batch("COMMIT").map_err(|e| e.to_string())
         });
-        let term = tokio::time::timeout(PATIENCE, fenced.recv()).await.unwrap().unwrap();
+        let (pid, term) = tokio::time::timeout(PATIENCE, fenced.recv()).await.unwrap().unwrap();
         assert_eq!(term.unwrap(), 1, "the writer passed its fence");
-        HeldWriter { commit, done }
+        HeldWriter { pid: i32::try_from(pid).unwrap(), commit, done }
     }
 
     fn commit(self) -> Result<(), String> {
@@ -382,28 +414,101 @@ async fn a_takeover_waits_for_a_transaction_that_passed_the_fence_and_then_the_o
     let writer = HeldWriter::open(&scratch, &a_fence, "a, before the takeover", true).await;
 
     eventually("A's lease expired by the database's clock", || lease_expired(&setup)).await;
+    b_takes_over_once_the_writers_commit(&scratch, &setup, &a_fence, &b, vec![writer]).await;
+    assert_eq!(notes(&setup).await, ["a, before the takeover"]);
+}
+
+/// B's takeover of A's lapsed lease waits for each of A's fenced
+/// `writers` in turn, which then commit, and goes through after the last
+/// under term 2; A's fence fails from then on, B's passes.
+async fn b_takes_over_once_the_writers_commit(
+    scratch: &Scratch,
+    setup: &Client,
+    a_fence: &Arc<FenceState>,
+    b: &Candidate,
+    writers: Vec<HeldWriter>,
+) {
     let b_client = scratch.client("rv-b").await;
-    let b_pid: i32 = b_client.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    let b_pid = backend_pid(&b_client).await;
     let takeover = {
         let b = b.clone();
         tokio::spawn(async move { lease::attempt(&b_client, &b, Duration::from_secs(5)).await.unwrap() })
     };
-    eventually("B's takeover waits for A's transaction", || async {
-        let row = setup.query_opt("SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", &[&b_pid]).await;
-        matches!(row, Ok(Some(r)) if r.get::<_, Option<String>>(0).as_deref() == Some("Lock"))
-    })
-    .await;
-    assert!(!takeover.is_finished());
-
-    assert_eq!(writer.commit(), Ok(()), "A commits before the takeover does");
+    let mut open: Vec<i32> = writers.iter().map(|w| w.pid).collect();
+    for writer in writers {
+        // Whichever of the open writers it waits for now, it waits for
+        // nothing else: after the last but one commits, for the last.
+        eventually("B's takeover waits for A's open transactions", || async {
+            let row = setup.query_one("SELECT pg_blocking_pids($1)", &[&b_pid]).await.unwrap();
+            let blocking: Vec<i32> = row.get(0);
+            !blocking.is_empty() && blocking.iter().all(|pid| open.contains(pid))
+        })
+        .await;
+        assert!(!takeover.is_finished());
+        open.retain(|pid| *pid != writer.pid);
+        assert_eq!(writer.commit(), Ok(()), "A commits before the takeover does");
+    }
     assert_eq!(takeover.await.unwrap(), Attempt::Held(Term::new(2)));
 
     // A transaction that starts after the takeover fails its fence, though
     // A still believes in its term; the new holder's passes.
-    let late = fence_alone(&scratch, &a_fence);
+    let late = fence_alone(scratch, a_fence);
     assert!(matches!(late, Err(FenceError::LeaseLost)), "{late:?}");
-    assert_eq!(fence_alone(&scratch, &armed(&b, Term::new(2))).unwrap(), 2);
-    assert_eq!(notes(&setup).await, ["a, before the takeover"]);
+    assert_eq!(fence_alone(scratch, &armed(b, Term::new(2))).unwrap(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_holder_renews_and_a_standby_is_answered_without_waiting_for_the_holders_fenced_transaction() {
+    let Some(scratch) = Scratch::new().await else { return };
+    let (setup, a, a_fence, b) = a_holds_the_lease(&scratch).await;
+    // Sits in its transaction, lock held, until told to commit: as the
+    // writer does, group after group, under constant load.
+    let writer = HeldWriter::open(&scratch, &a_fence, "a, while it renews", true).await;
+
+    let a_client = scratch.client("rv-a").await;
+    let renewed = attempt_without_waiting(&setup, &a_client, &a, Duration::from_secs(60)).await;
+    assert_eq!(renewed, Attempt::Held(Term::new(1)));
+    assert!(!lease_expired(&setup).await, "the renewal is in, the writer's transaction still open");
+    let b_client = scratch.client("rv-b").await;
+    match attempt_without_waiting(&setup, &b_client, &b, Duration::from_secs(60)).await {
+        Attempt::Elsewhere(Some(active)) => assert_eq!((active.instance, active.term), (a.instance, Term::new(1))),
+        other => panic!("{other:?}"),
+    }
+
+    assert_eq!(writer.commit(), Ok(()));
+    assert_eq!(fence_alone(&scratch, &a_fence).unwrap(), 1);
+    assert_eq!(notes(&setup).await, ["a, while it renews"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_waits_for_a_fenced_transaction_however_often_the_holder_renewed_during_it() {
+    let Some(scratch) = Scratch::new().await else { return };
+    let (setup, a, a_fence, b) = a_holds_the_lease(&scratch).await;
+    let a_client = scratch.client("rv-a").await;
+    assert_eq!(take(&a_client, &a, Duration::from_secs(60)).await, Term::new(1));
+
+    // One writer passes its fence before a renewal, and another while a
+    // renewal is in flight (its transaction open, not yet committed).
+    let before = HeldWriter::open(&scratch, &a_fence, "a, before the renewal", true).await;
+    let mut renewing = scratch.client("rv-a renewing").await;
+    let renewal = renewing.transaction().await.unwrap();
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+        [&a.instance.as_str(), &a.node, &a.api_addr, &60.0_f64];
+    let renewed = tokio::time::timeout(PATIENCE, renewal.execute(lease::RENEW, &params)).await;
+    assert_eq!(renewed.expect("the renewal waited for A's writer").unwrap(), 1);
+    let during = HeldWriter::open(&scratch, &a_fence, "a, during the renewal", true).await;
+    renewal.commit().await.unwrap();
+    assert_eq!(
+        attempt_without_waiting(&setup, &a_client, &a, Duration::from_secs(60)).await,
+        Attempt::Held(Term::new(1))
+    );
+
+    // A gives the lease up (as at shutdown), so it has lapsed at once.
+    assert!(lease::release(&a_client, &a).await.unwrap());
+    b_takes_over_once_the_writers_commit(&scratch, &setup, &a_fence, &b, vec![before, during]).await;
+    let mut written = notes(&setup).await;
+    written.sort();
+    assert_eq!(written, ["a, before the renewal", "a, during the renewal"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -54,6 +54,27 @@ impl Node {
         assert!(status.success(), "kill {signal} {}", self.name);
     }
 
+    /// Stop it (SIGSTOP) and wait until every one of its threads has
+    /// stopped. `kill` returns once the signal is sent, not once it has
+    /// acted: on a busy machine a thread of the process may still answer
+    /// a request or two before the stop reaches it.
+    fn stop(&self) {
+        self.signal("-STOP");
+        let tasks = PathBuf::from(format!("/proc/{}/task", self.pid()));
+        let stopped = || {
+            std::fs::read_dir(&tasks).unwrap().all(|task| {
+                let stat = std::fs::read_to_string(task.unwrap().path().join("stat")).unwrap_or_default();
+                // The state follows the command name, which is in parentheses.
+                stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+            })
+        };
+        let deadline = Instant::now() + PATIENCE;
+        while !stopped() {
+            assert!(Instant::now() < deadline, "{} did not stop", self.name);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// Crash it: SIGKILL, nothing runs after.
     fn kill(&mut self) {
         if let Some(mut server) = self.server.take() {
@@ -495,15 +516,28 @@ async fn a_leader_stopped_mid_write_commits_nothing_after_a_standby_took_over_an
     // each writer has one in flight.
     let load = Load::start(&cluster, &request, &[leader]);
     load.wait_for(50, &cluster).await;
-    cluster.nodes[leader].signal("-STOP");
+    cluster.nodes[leader].stop();
 
     let survivor = cluster.leader().await;
     assert_eq!(survivor, standby);
     assert_eq!(cluster.lease().0, term + 1);
     let sam = cluster.token("acme/sam", &[Role::Staff]);
-    let (status, body) =
-        cluster.call(standby, reqwest::Method::POST, "/v1/requests", &sam, cluster.request_body()).await;
-    assert!(status.is_success(), "the new leader writes on the log as it found it: {status} {body}");
+    // The new leader says it is active as soon as it holds the lease, and
+    // writes once it has reloaded the log (503 `no_active_node` until then).
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (status, body) =
+            cluster.call(standby, reqwest::Method::POST, "/v1/requests", &sam, cluster.request_body()).await;
+        if status.is_success() {
+            break;
+        }
+        let promoting = status == StatusCode::SERVICE_UNAVAILABLE && body["error"]["code"] == "no_active_node";
+        assert!(
+            promoting && Instant::now() < deadline,
+            "the new leader writes on the log as it found it: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // Woken, the old leader's writes in flight fail (its session was ended
     // and its fence no longer holds) or, once it knows it is a standby, are
