@@ -1,0 +1,245 @@
+//! Checking a bundle's entries, split across the machine's cores: each
+//! entry against the bundle schema, its leaf (the canonical JSON of an
+//! event that conforms to the event schema, carrying the entry's seq) and
+//! its inclusion proof. Failures are reported for the first failing entry
+//! in bundle order, whatever core found it.
+//!
+//! Bundles run to hundreds of thousands of entries, so each core keeps its
+//! buffers from one entry to the next: the entry as the schema sees it, the
+//! canonical form of its event and its decoded proof.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::bundle::{BundleEntry, VerifyError, decode_hash};
+use super::canonical::is_canonical_form;
+use super::checkpoint::Checkpoint;
+use super::merkle::{Hash, leaf_hash, verify_inclusion};
+use super::schema::{entry_violation, event_violation};
+
+/// Where an entry's event stands in the bundle's org.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgCount {
+    /// Written before scopes existed: not counted.
+    Unscoped,
+    /// Scoped, but not to the org.
+    Outside,
+    /// The org's n-th event.
+    Nth(u64),
+}
+
+/// What checking the entries found.
+#[derive(Debug)]
+pub struct Checked {
+    /// The first entry, in bundle order, that breaks the bundle schema (or
+    /// a checker that crashed): this outranks every other failure.
+    pub schema: Option<VerifyError>,
+    /// The first entry whose leaf or proof fails.
+    pub entry: Option<VerifyError>,
+    /// Each entry's place in the org, complete when nothing failed.
+    pub counts: Vec<OrgCount>,
+}
+
+/// The fields of an event the verifier reads besides the schema check.
+#[derive(Deserialize)]
+struct Scoped<'a> {
+    seq: u64,
+    #[serde(default, borrow)]
+    scope: Option<BTreeMap<&'a str, u64>>,
+}
+
+/// Check `entries` against the bundle schema and, given the bundle's
+/// verified `checkpoint`, their leaves and proofs too; `org` is the org
+/// whose counters the bundle's completeness rests on.
+pub fn check(entries: &[BundleEntry], checkpoint: Option<&Checkpoint>, org: &str) -> Checked {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8);
+    let chunk = entries.len().div_ceil(threads).max(1);
+    let parts: Vec<Checked> = std::thread::scope(|scope| {
+        let workers: Vec<_> = entries
+            .chunks(chunk)
+            .enumerate()
+            .map(|(n, part)| scope.spawn(move || check_chunk(n * chunk, part, checkpoint, org)))
+            .collect();
+        let crashed = || Checked { schema: Some(VerifyError::Crashed), entry: None, counts: Vec::new() };
+        workers.into_iter().map(|w| w.join().unwrap_or_else(|_| crashed())).collect()
+    });
+    let mut all = Checked { schema: None, entry: None, counts: Vec::with_capacity(entries.len()) };
+    for part in parts {
+        all.schema = all.schema.or(part.schema);
+        all.entry = all.entry.or(part.entry);
+        all.counts.extend(part.counts);
+    }
+    all
+}
+
+/// The buffers one core reuses from entry to entry.
+#[derive(Default)]
+struct Scratch {
+    /// The entry as JSON (`seq`, `leaf`, `proof`), as the schema sees it.
+    shape: Map<String, Value>,
+    canonical: Vec<u8>,
+    proof: Vec<Hash>,
+}
+
+fn check_chunk(offset: usize, entries: &[BundleEntry], checkpoint: Option<&Checkpoint>, org: &str) -> Checked {
+    let mut scratch = Scratch::default();
+    let mut out = Checked { schema: None, entry: None, counts: Vec::with_capacity(entries.len()) };
+    for (i, entry) in (offset..).zip(entries) {
+        if let Some(violation) = scratch.shape_violation(i, entry) {
+            // Nothing later in this chunk can outrank it.
+            out.schema = Some(VerifyError::Schema(violation));
+            break;
+        }
+        // After an entry fails, the rest are still checked against the
+        // schema, whose failures come first.
+        if let (None, Some(checkpoint)) = (&out.entry, checkpoint) {
+            match check_leaf(entry, checkpoint, org, &mut scratch) {
+                Ok(count) => out.counts.push(count),
+                Err(what) => out.entry = Some(VerifyError::Entry { index: i, seq: entry.seq, what }),
+            }
+        }
+    }
+    out
+}
+
+/// The entry's leaf: canonical JSON of a conforming event with the entry's
+/// seq, included in the checkpoint's tree. Where it stands in `org`.
+fn check_leaf(
+    entry: &BundleEntry,
+    checkpoint: &Checkpoint,
+    org: &str,
+    scratch: &mut Scratch,
+) -> Result<OrgCount, String> {
+    let Ok(value) = serde_json::from_str::<Value>(&entry.leaf) else {
+        return Err("the event is not JSON".into());
+    };
+    if !is_canonical_form(&value, &entry.leaf, &mut scratch.canonical) {
+        return Err("its leaf is not the canonical JSON (RFC 8785) of its event".into());
+    }
+    if let Some(violation) = event_violation(&value) {
+        return Err(format!("the event does not match event.schema.json: {violation}"));
+    }
+    let Ok(event) = Scoped::deserialize(&value) else {
+        return Err("the event is not a JSON event".into());
+    };
+    if event.seq != entry.seq {
+        return Err("the event's own seq differs from its position".into());
+    }
+    if !decode_into(&entry.proof, &mut scratch.proof) {
+        return Err("the proof is not base64 SHA-256 hashes".into());
+    }
+    if !verify_inclusion(
+        &leaf_hash(entry.leaf.as_bytes()),
+        entry.seq,
+        checkpoint.size,
+        &scratch.proof,
+        &checkpoint.root,
+    ) {
+        return Err("its inclusion proof does not verify against the checkpoint".into());
+    }
+    Ok(match event.scope {
+        None => OrgCount::Unscoped,
+        Some(scope) => scope.get(org).map_or(OrgCount::Outside, |&n| OrgCount::Nth(n)),
+    })
+}
+
+fn decode_into(encoded: &[String], out: &mut Vec<Hash>) -> bool {
+    out.clear();
+    for hash in encoded {
+        let Some(hash) = decode_hash(hash) else { return false };
+        out.push(hash);
+    }
+    true
+}
+
+impl Scratch {
+    /// The first way `entry` (number `index`) breaks the bundle schema.
+    fn shape_violation(&mut self, index: usize, entry: &BundleEntry) -> Option<String> {
+        // Every field, so that a field added to entries is not left out.
+        let BundleEntry { seq, leaf, proof } = entry;
+        put(&mut self.shape, "seq", |slot| *slot = Value::from(*seq));
+        put(&mut self.shape, "leaf", |slot| set_text(slot, leaf));
+        put(&mut self.shape, "proof", |slot| set_texts(slot, proof));
+        let shape = Value::Object(std::mem::take(&mut self.shape));
+        let violation = entry_violation(index, &shape);
+        if let Value::Object(fields) = shape {
+            self.shape = fields;
+        }
+        violation
+    }
+}
+
+/// Overwrite the field `key`, adding it the first time.
+fn put(fields: &mut Map<String, Value>, key: &str, write: impl FnOnce(&mut Value)) {
+    match fields.get_mut(key) {
+        Some(slot) => write(slot),
+        None => {
+            let mut slot = Value::Null;
+            write(&mut slot);
+            fields.insert(key.to_owned(), slot);
+        }
+    }
+}
+
+/// Make `slot` the string `text`, in the buffer it already has.
+fn set_text(slot: &mut Value, text: &str) {
+    match slot {
+        Value::String(s) => {
+            s.clear();
+            s.push_str(text);
+        }
+        other => *other = Value::String(text.to_owned()),
+    }
+}
+
+/// Make `slot` the array of strings `texts`, reusing its strings' buffers.
+fn set_texts(slot: &mut Value, texts: &[String]) {
+    match slot {
+        Value::Array(items) => {
+            items.truncate(texts.len());
+            for (i, text) in texts.iter().enumerate() {
+                match items.get_mut(i) {
+                    Some(item) => set_text(item, text),
+                    None => items.push(Value::String(text.clone())),
+                }
+            }
+        }
+        other => *other = Value::Array(texts.iter().map(|t| Value::String(t.clone())).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: u64, leaf: &str, proof: &[&str]) -> BundleEntry {
+        BundleEntry { seq, leaf: leaf.into(), proof: proof.iter().map(|&p| p.into()).collect() }
+    }
+
+    #[test]
+    fn the_reused_shape_is_each_entry_exactly_as_serde_writes_it() {
+        let mut scratch = Scratch::default();
+        let hash = "A".repeat(43) + "=";
+        for e in [
+            entry(3, "a longer leaf than the next one", &[&hash, &hash, &hash]),
+            entry(4, "{}", &[&hash]),
+            entry(5, "", &[]),
+        ] {
+            assert_eq!(scratch.shape_violation(0, &e), None);
+            assert_eq!(Value::Object(scratch.shape.clone()), serde_json::to_value(&e).unwrap());
+        }
+    }
+
+    #[test]
+    fn a_proof_decodes_only_as_32_byte_hashes() {
+        let mut out = vec![[9; 32]];
+        let hash = "A".repeat(43) + "=";
+        assert!(decode_into(&[hash.clone(), hash.clone()], &mut out));
+        assert_eq!(out, vec![[0; 32], [0; 32]]);
+        for bad in ["A".repeat(42) + "==", "A".repeat(48), "A".repeat(43), "%".repeat(43) + "="] {
+            assert!(!decode_into(&[hash.clone(), bad.clone()], &mut out), "{bad}");
+        }
+    }
+}
