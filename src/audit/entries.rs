@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use super::bundle::{BundleEntry, VerifyError, decode_hash};
 use super::canonical::is_canonical_form;
 use super::checkpoint::Checkpoint;
-use super::merkle::{Hash, leaf_hash, verify_inclusion};
+use super::merkle::{Hash, Inclusions, leaf_hash};
 use super::schema::{entry_violation, event_violation};
 
 /// Where an entry's event stands in the bundle's org.
@@ -85,6 +85,7 @@ struct Scratch {
 
 fn check_chunk(offset: usize, entries: &[BundleEntry], checkpoint: Option<&Checkpoint>, org: &str) -> Checked {
     let mut scratch = Scratch::default();
+    let mut inclusions = checkpoint.map(|c| Inclusions::new(c.size, c.root));
     let mut out = Checked { schema: None, entry: None, counts: Vec::with_capacity(entries.len()) };
     for (i, entry) in (offset..).zip(entries) {
         if let Some(violation) = scratch.shape_violation(i, entry) {
@@ -94,8 +95,8 @@ fn check_chunk(offset: usize, entries: &[BundleEntry], checkpoint: Option<&Check
         }
         // After an entry fails, the rest are still checked against the
         // schema, whose failures come first.
-        if let (None, Some(checkpoint)) = (&out.entry, checkpoint) {
-            match check_leaf(entry, checkpoint, org, &mut scratch) {
+        if let (None, Some(inclusions)) = (&out.entry, &mut inclusions) {
+            match check_leaf(entry, inclusions, org, &mut scratch) {
                 Ok(count) => out.counts.push(count),
                 Err(what) => out.entry = Some(VerifyError::Entry { index: i, seq: entry.seq, what }),
             }
@@ -105,10 +106,11 @@ fn check_chunk(offset: usize, entries: &[BundleEntry], checkpoint: Option<&Check
 }
 
 /// The entry's leaf: canonical JSON of a conforming event with the entry's
-/// seq, included in the checkpoint's tree. Where it stands in `org`.
+/// seq, included in the checkpoint's tree (`inclusions`). Where it stands
+/// in `org`.
 fn check_leaf(
     entry: &BundleEntry,
-    checkpoint: &Checkpoint,
+    inclusions: &mut Inclusions,
     org: &str,
     scratch: &mut Scratch,
 ) -> Result<OrgCount, String> {
@@ -130,13 +132,7 @@ fn check_leaf(
     if !decode_into(&entry.proof, &mut scratch.proof) {
         return Err("the proof is not base64 SHA-256 hashes".into());
     }
-    if !verify_inclusion(
-        &leaf_hash(entry.leaf.as_bytes()),
-        entry.seq,
-        checkpoint.size,
-        &scratch.proof,
-        &checkpoint.root,
-    ) {
+    if !inclusions.verify(&leaf_hash(entry.leaf.as_bytes()), entry.seq, &scratch.proof) {
         return Err("its inclusion proof does not verify against the checkpoint".into());
     }
     Ok(match event.scope {
