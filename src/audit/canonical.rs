@@ -8,13 +8,18 @@
 //! of the verifier's time. Here only the structure is walked by hand (object
 //! members sorted by UTF-16 code units, RFC 8785 §3.2.3); every scalar is
 //! written by a library: numbers by `serde_json_canonicalizer` itself (the
-//! ECMAScript number form, §3.2.2.3), strings by `serde_json`, whose escapes
-//! are the ones §3.2.2.2 prescribes. A property test holds the result equal
+//! ECMAScript number form, §3.2.2.3) unless they are integers a double holds
+//! exactly (their digits), strings by `serde_json`, whose escapes are the
+//! ones §3.2.2.2 prescribes. A property test holds the result equal
 //! to `serde_json_canonicalizer`'s for arbitrary values.
 
 use std::cmp::Ordering;
+use std::io::Write;
 
 use serde_json::Value;
+
+/// 2^53: every integer up to this size is exactly a double.
+const MAX_SAFE_INTEGER: u64 = 1 << 53;
 
 /// Append the canonical JSON of `value` to `out`.
 pub fn write(value: &Value, out: &mut Vec<u8>) -> serde_json::Result<()> {
@@ -22,7 +27,12 @@ pub fn write(value: &Value, out: &mut Vec<u8>) -> serde_json::Result<()> {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) => serde_json_canonicalizer::to_writer(n, out)?,
+        // An integer a double holds exactly is written as its digits, in
+        // JavaScript as everywhere; any other number as the library does.
+        Value::Number(n) => match n.as_i64().filter(|i| i.unsigned_abs() <= MAX_SAFE_INTEGER) {
+            Some(i) => write!(out, "{i}").map_err(serde_json::Error::io)?,
+            None => serde_json_canonicalizer::to_writer(n, out)?,
+        },
         Value::String(s) => serde_json::to_writer(&mut *out, s)?,
         Value::Array(items) => {
             out.push(b'[');
@@ -38,22 +48,33 @@ pub fn write(value: &Value, out: &mut Vec<u8>) -> serde_json::Result<()> {
             // A map iterates its keys in UTF-8 byte order, which is the
             // UTF-16 order unless keys mix characters above U+FFFF with
             // ones from U+E000 to U+FFFF: sort only when it is not.
-            let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
-            if !sorted.is_sorted_by(|a, b| utf16_order(a.0, b.0) != Ordering::Greater) {
+            let keys = members.keys();
+            if keys.clone().zip(keys.skip(1)).all(|(a, b)| utf16_order(a, b) != Ordering::Greater) {
+                write_members(members.iter(), out)?;
+            } else {
+                let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
                 sorted.sort_unstable_by(|a, b| utf16_order(a.0, b.0));
+                write_members(sorted.into_iter(), out)?;
             }
-            out.push(b'{');
-            for (i, (key, member)) in sorted.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                serde_json::to_writer(&mut *out, key)?;
-                out.push(b':');
-                write(member, out)?;
-            }
-            out.push(b'}');
         }
     }
+    Ok(())
+}
+
+fn write_members<'a>(
+    members: impl Iterator<Item = (&'a String, &'a Value)>,
+    out: &mut Vec<u8>,
+) -> serde_json::Result<()> {
+    out.push(b'{');
+    for (i, (key, member)) in members.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, key)?;
+        out.push(b':');
+        write(member, out)?;
+    }
+    out.push(b'}');
     Ok(())
 }
 
@@ -93,6 +114,7 @@ mod tests {
             any::<i64>().prop_map(Number::from),
             any::<f64>().prop_filter_map("finite", Number::from_f64),
             (0u64..1 << 54).prop_map(Number::from),
+            (-(1i64 << 54)..0).prop_map(Number::from),
         ]
     }
 
@@ -142,6 +164,9 @@ mod tests {
             (r#"{"a":1.0,"b":[true,null]}"#, false),
             (r#"{"a":"\u0041"}"#, false),
             (r#"{"a":9007199254740993}"#, false),
+            (r#"{"a":9007199254740992,"b":-9007199254740992}"#, true),
+            (r#"{"a":-0}"#, false),
+            (r#"{"a":1e+21,"b":-7}"#, true),
         ] {
             let value: Value = serde_json::from_str(leaf).unwrap();
             assert_eq!(is_canonical_form(&value, leaf, &mut scratch), canonical, "{leaf}");

@@ -6,7 +6,11 @@
 //!
 //! Bundles run to hundreds of thousands of entries, so each core keeps its
 //! buffers from one entry to the next: the entry as the schema sees it, the
-//! canonical form of its event and its decoded proof.
+//! canonical form of its event and its decoded proof. Neighbouring entries'
+//! proofs share most of their hashes: a hash the same as the one at its
+//! place in the last entry's proof has already passed the schema and been
+//! decoded, and the inclusion proof's hashing stops where it meets the last
+//! verified path ([`Inclusions`]).
 
 use std::collections::BTreeMap;
 
@@ -17,7 +21,7 @@ use super::bundle::{BundleEntry, VerifyError, decode_hash};
 use super::canonical::is_canonical_form;
 use super::checkpoint::Checkpoint;
 use super::merkle::{Hash, Inclusions, leaf_hash};
-use super::schema::{entry_violation, event_violation};
+use super::schema::{entry_violation, event_violation, proof_hash_violation};
 
 /// Where an entry's event stands in the bundle's org.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,10 +81,17 @@ pub fn check(entries: &[BundleEntry], checkpoint: Option<&Checkpoint>, org: &str
 /// The buffers one core reuses from entry to entry.
 #[derive(Default)]
 struct Scratch {
-    /// The entry as JSON (`seq`, `leaf`, `proof`), as the schema sees it.
+    /// The entry as JSON (`seq`, `leaf` and an empty `proof`), as the
+    /// schema sees it, and one proof hash as JSON.
     shape: Map<String, Value>,
-    canonical: Vec<u8>,
+    hash: Value,
+    /// Each proof hash of the last entry that passed the schema and
+    /// decoded, by its place in the proof.
+    known: Vec<(String, Hash)>,
+    /// The entry's decoded proof, if every hash decodes.
     proof: Vec<Hash>,
+    proof_decodes: bool,
+    canonical: Vec<u8>,
 }
 
 fn check_chunk(offset: usize, entries: &[BundleEntry], checkpoint: Option<&Checkpoint>, org: &str) -> Checked {
@@ -129,7 +140,7 @@ fn check_leaf(
     if event.seq != entry.seq {
         return Err("the event's own seq differs from its position".into());
     }
-    if !decode_into(&entry.proof, &mut scratch.proof) {
+    if !scratch.proof_decodes {
         return Err("the proof is not base64 SHA-256 hashes".into());
     }
     if !inclusions.verify(&leaf_hash(entry.leaf.as_bytes()), entry.seq, &scratch.proof) {
@@ -141,29 +152,56 @@ fn check_leaf(
     })
 }
 
-fn decode_into(encoded: &[String], out: &mut Vec<Hash>) -> bool {
-    out.clear();
-    for hash in encoded {
-        let Some(hash) = decode_hash(hash) else { return false };
-        out.push(hash);
-    }
-    true
-}
-
 impl Scratch {
     /// The first way `entry` (number `index`) breaks the bundle schema.
+    /// Decodes its proof on the way.
     fn shape_violation(&mut self, index: usize, entry: &BundleEntry) -> Option<String> {
         // Every field, so that a field added to entries is not left out.
         let BundleEntry { seq, leaf, proof } = entry;
         put(&mut self.shape, "seq", |slot| *slot = Value::from(*seq));
         put(&mut self.shape, "leaf", |slot| set_text(slot, leaf));
-        put(&mut self.shape, "proof", |slot| set_texts(slot, proof));
+        put(&mut self.shape, "proof", |slot| *slot = Value::Array(Vec::new()));
         let shape = Value::Object(std::mem::take(&mut self.shape));
         let violation = entry_violation(index, &shape);
         if let Value::Object(fields) = shape {
             self.shape = fields;
         }
-        violation
+        if violation.is_some() {
+            return violation;
+        }
+        self.proof.clear();
+        self.proof_decodes = true;
+        for (k, text) in proof.iter().enumerate() {
+            let hash = match self.known.get(k) {
+                Some((known, hash)) if known == text => Some(*hash),
+                _ => {
+                    set_text(&mut self.hash, text);
+                    if let Some(violation) = proof_hash_violation(index, k, &self.hash) {
+                        return Some(violation);
+                    }
+                    let hash = decode_hash(text);
+                    self.remember(k, text, hash);
+                    hash
+                }
+            };
+            match hash {
+                Some(hash) => self.proof.push(hash),
+                None => self.proof_decodes = false,
+            }
+        }
+        None
+    }
+
+    /// Keep `text` as the known hash at place `k` of proofs, if it decoded.
+    fn remember(&mut self, k: usize, text: &str, hash: Option<Hash>) {
+        // One that does not decode is checked again wherever it appears.
+        let Some(hash) = hash else { return };
+        if let Some(known) = self.known.get_mut(k) {
+            set_string(&mut known.0, text);
+            known.1 = hash;
+        } else if k == self.known.len() {
+            self.known.push((text.to_owned(), hash));
+        }
     }
 }
 
@@ -182,28 +220,14 @@ fn put(fields: &mut Map<String, Value>, key: &str, write: impl FnOnce(&mut Value
 /// Make `slot` the string `text`, in the buffer it already has.
 fn set_text(slot: &mut Value, text: &str) {
     match slot {
-        Value::String(s) => {
-            s.clear();
-            s.push_str(text);
-        }
+        Value::String(s) => set_string(s, text),
         other => *other = Value::String(text.to_owned()),
     }
 }
 
-/// Make `slot` the array of strings `texts`, reusing its strings' buffers.
-fn set_texts(slot: &mut Value, texts: &[String]) {
-    match slot {
-        Value::Array(items) => {
-            items.truncate(texts.len());
-            for (i, text) in texts.iter().enumerate() {
-                match items.get_mut(i) {
-                    Some(item) => set_text(item, text),
-                    None => items.push(Value::String(text.clone())),
-                }
-            }
-        }
-        other => *other = Value::Array(texts.iter().map(|t| Value::String(t.clone())).collect()),
-    }
+fn set_string(s: &mut String, text: &str) {
+    s.clear();
+    s.push_str(text);
 }
 
 #[cfg(test)]
@@ -214,28 +238,47 @@ mod tests {
         BundleEntry { seq, leaf: leaf.into(), proof: proof.iter().map(|&p| p.into()).collect() }
     }
 
+    /// A well-formed hash (its last character's trailing bits are zero).
+    fn hash(c: char) -> String {
+        c.to_string().repeat(42) + "A="
+    }
+
     #[test]
-    fn the_reused_shape_is_each_entry_exactly_as_serde_writes_it() {
+    fn the_reused_shape_is_each_entry_as_serde_writes_it_with_its_proof_decoded_apart() {
         let mut scratch = Scratch::default();
-        let hash = "A".repeat(43) + "=";
+        let (a, b) = (hash('A'), hash('B'));
         for e in [
-            entry(3, "a longer leaf than the next one", &[&hash, &hash, &hash]),
-            entry(4, "{}", &[&hash]),
+            entry(3, "a longer leaf than the next one", &[&a, &b, &a]),
+            entry(4, "{}", &[&b, &b]),
             entry(5, "", &[]),
+            entry(6, "{}", &[&b, &a, &a, &b]),
         ] {
             assert_eq!(scratch.shape_violation(0, &e), None);
-            assert_eq!(Value::Object(scratch.shape.clone()), serde_json::to_value(&e).unwrap());
+            let mut expected = serde_json::to_value(&e).unwrap();
+            expected["proof"] = Value::Array(Vec::new());
+            assert_eq!(Value::Object(scratch.shape.clone()), expected);
+            let decoded: Vec<Hash> = e.proof.iter().map(|h| decode_hash(h).unwrap()).collect();
+            assert!(scratch.proof_decodes);
+            assert_eq!(scratch.proof, decoded);
         }
     }
 
     #[test]
-    fn a_proof_decodes_only_as_32_byte_hashes() {
-        let mut out = vec![[9; 32]];
-        let hash = "A".repeat(43) + "=";
-        assert!(decode_into(&[hash.clone(), hash.clone()], &mut out));
-        assert_eq!(out, vec![[0; 32], [0; 32]]);
-        for bad in ["A".repeat(42) + "==", "A".repeat(48), "A".repeat(43), "%".repeat(43) + "="] {
-            assert!(!decode_into(&[hash.clone(), bad.clone()], &mut out), "{bad}");
-        }
+    fn a_proof_hash_is_checked_and_decoded_wherever_it_differs_from_the_last_entrys() {
+        let mut scratch = Scratch::default();
+        let (a, b) = (hash('A'), hash('B'));
+        // Well formed, but with trailing bits set: the schema lets it pass,
+        // base64 does not.
+        let loose = "A".repeat(42) + "B=";
+        assert_eq!(scratch.shape_violation(0, &entry(0, "{}", &[&a, &b])), None);
+        assert!(scratch.proof_decodes);
+        assert_eq!(scratch.shape_violation(1, &entry(1, "{}", &[&a, &loose, &b])), None);
+        assert!(!scratch.proof_decodes);
+        assert_eq!(scratch.shape_violation(2, &entry(2, "{}", &[&a, &b, &b])), None);
+        assert!(scratch.proof_decodes);
+        let violation = scratch.shape_violation(3, &entry(3, "{}", &[&a, &b, "AA=="])).unwrap();
+        assert!(violation.ends_with(" at /entries/3/proof/2"), "{violation}");
+        let violation = scratch.shape_violation(4, &entry(4, "{}", &[&a, &(a.clone() + "A")])).unwrap();
+        assert!(violation.ends_with(" at /entries/4/proof/1"), "{violation}");
     }
 }

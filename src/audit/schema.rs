@@ -2,12 +2,14 @@
 //! built into the binary so that `rootvault audit verify` checks a bundle
 //! against exactly the contract it was published with, offline.
 //!
-//! A bundle is checked in two parts, so that a verifier never builds one
-//! JSON value of a whole bundle: its envelope (every field, with its
-//! entries left empty) against `bundle.schema.json`, and each entry against
-//! the schema the bundle schema gives its entries' items. That is the same
-//! check only while the schema says nothing else about the entries array,
-//! so compiling refuses a schema that does.
+//! A bundle is checked in parts, so that a verifier never builds one JSON
+//! value of a whole bundle, nor checks one proof hash twice: its envelope
+//! (every field, with its entries left empty) against `bundle.schema.json`,
+//! each entry (with its proof left empty) against the schema the bundle
+//! schema gives its entries' items, and each proof hash against the one it
+//! gives their proofs' items. That is the same check only while the schema
+//! says nothing else about those arrays, so compiling refuses a schema that
+//! does.
 
 use std::fmt::Display;
 use std::sync::LazyLock;
@@ -20,13 +22,13 @@ pub const EVENT_SCHEMA: &str = include_str!("../../audit-schema/event.schema.jso
 /// `audit-schema/bundle.schema.json`.
 pub const BUNDLE_SCHEMA: &str = include_str!("../../audit-schema/bundle.schema.json");
 
-/// The bundle schema's keywords that constrain the entries: the root's own
-/// keywords other than these could reach into the entries array.
-const ROOT_KEYWORDS: [&str; 8] =
+/// The keywords an object's schema may have for one of its arrays to be
+/// checked apart: none of them can reach into the array.
+const OBJECT_KEYWORDS: [&str; 8] =
     ["$schema", "$id", "title", "description", "type", "additionalProperties", "required", "properties"];
-/// The keywords the entries array may have: with only these, an array
-/// conforms exactly when each of its items does.
-const ENTRIES_KEYWORDS: [&str; 3] = ["type", "items", "description"];
+/// The keywords such an array may have: with only these, it conforms
+/// exactly when each of its items does.
+const ARRAY_KEYWORDS: [&str; 3] = ["type", "items", "description"];
 
 fn compile(schema: &Value) -> Result<Validator, String> {
     // The `regex` engine matches in linear time, so a hostile bundle cannot
@@ -38,29 +40,40 @@ fn parse(text: &str) -> Result<Value, String> {
     serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
-/// The bundle schema's validator and its entries' items' validator.
+/// The schema of the items of `schema`'s array property `name`, for a
+/// schema where the array conforms exactly when each item does (so the
+/// object can be checked with the array empty, and the items one by one).
+/// The items are compiled on their own: under the same draft.
+fn items_of(schema: &Value, name: &str) -> Result<Value, String> {
+    let object = schema.as_object().ok_or("a schema is not an object")?;
+    if let Some(keyword) = object.keys().find(|k| !OBJECT_KEYWORDS.contains(&k.as_str())) {
+        return Err(format!("the keyword {keyword:?} beside {name:?} is not supported by the verifier"));
+    }
+    let array = schema.get("properties").and_then(|p| p.get(name)).and_then(Value::as_object);
+    let array = array.ok_or_else(|| format!("no {name:?} property"))?;
+    if array.get("type").and_then(Value::as_str) != Some("array")
+        || array.keys().any(|k| !ARRAY_KEYWORDS.contains(&k.as_str()))
+    {
+        return Err(format!("the {name:?} property must be an array with only an items schema"));
+    }
+    let mut items = array.get("items").cloned().ok_or_else(|| format!("the {name:?} have no items schema"))?;
+    if let (Some(draft), Some(fields)) = (object.get("$schema"), items.as_object_mut()) {
+        fields.insert("$schema".into(), draft.clone());
+    }
+    Ok(items)
+}
+
+/// The bundle schema's validator, its entries' items' and their proofs'.
 struct BundleValidators {
     envelope: Validator,
     entry: Validator,
+    proof_hash: Validator,
 }
 
 fn compile_bundle(schema: &Value) -> Result<BundleValidators, String> {
-    let root = schema.as_object().ok_or("the bundle schema is not an object")?;
-    if let Some(keyword) = root.keys().find(|k| !ROOT_KEYWORDS.contains(&k.as_str())) {
-        return Err(format!("the bundle schema's {keyword:?} is not supported by the verifier"));
-    }
-    let entries = schema.pointer("/properties/entries").and_then(Value::as_object).ok_or("no entries property")?;
-    if entries.get("type").and_then(Value::as_str) != Some("array")
-        || entries.keys().any(|k| !ENTRIES_KEYWORDS.contains(&k.as_str()))
-    {
-        return Err("the entries property must be an array with only an items schema".into());
-    }
-    let mut item = entries.get("items").cloned().ok_or("the entries have no items schema")?;
-    // The item schema is compiled on its own: under the same draft.
-    if let (Some(draft), Some(fields)) = (root.get("$schema"), item.as_object_mut()) {
-        fields.insert("$schema".into(), draft.clone());
-    }
-    Ok(BundleValidators { envelope: compile(schema)?, entry: compile(&item)? })
+    let entry = items_of(schema, "entries")?;
+    let proof_hash = items_of(&entry, "proof")?;
+    Ok(BundleValidators { envelope: compile(schema)?, entry: compile(&entry)?, proof_hash: compile(&proof_hash)? })
 }
 
 static EVENT: LazyLock<Result<Validator, String>> = LazyLock::new(|| compile(&parse(EVENT_SCHEMA)?));
@@ -91,9 +104,16 @@ pub fn envelope_violation(envelope: &Value) -> Option<String> {
 }
 
 /// The first way the bundle's entry number `index` violates
-/// `bundle.schema.json`, if any, at its path in the bundle.
+/// `bundle.schema.json` outside its proof, if any, at its path in the
+/// bundle; `entry` has an empty proof.
 pub fn entry_violation(index: usize, entry: &Value) -> Option<String> {
     first_violation(BUNDLE.as_ref().map(|b| &b.entry), entry, format_args!("/entries/{index}"))
+}
+
+/// The first way hash `k` of entry `index`'s proof violates
+/// `bundle.schema.json`, if any, at its path in the bundle.
+pub fn proof_hash_violation(index: usize, k: usize, hash: &Value) -> Option<String> {
+    first_violation(BUNDLE.as_ref().map(|b| &b.proof_hash), hash, format_args!("/entries/{index}/proof/{k}"))
 }
 
 #[cfg(test)]
@@ -112,21 +132,26 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_is_checked_against_the_bundle_schemas_items_and_named_by_its_place() {
-        let proof = "A".repeat(43) + "=";
-        assert_eq!(entry_violation(4, &json!({"seq": 1, "leaf": "{}", "proof": [proof]})), None);
-        let violation = entry_violation(4, &json!({"seq": 1, "leaf": "{}", "proof": [proof, "AA=="]})).unwrap();
-        assert!(violation.ends_with(" at /entries/4/proof/1"), "{violation}");
+    fn entries_and_proof_hashes_are_checked_against_the_bundle_schemas_items_and_named_by_their_place() {
+        assert_eq!(entry_violation(4, &json!({"seq": 1, "leaf": "{}", "proof": []})), None);
+        let violation = entry_violation(4, &json!({"seq": 1, "leaf": 7, "proof": []})).unwrap();
+        assert!(violation.ends_with(" at /entries/4/leaf"), "{violation}");
         assert!(entry_violation(0, &json!({"seq": 1, "leaf": "{}", "proof": [], "extra": 1})).is_some());
+        assert_eq!(proof_hash_violation(4, 1, &json!("A".repeat(43) + "=")), None);
+        let violation = proof_hash_violation(4, 1, &json!("AA==")).unwrap();
+        assert!(violation.ends_with(" at /entries/4/proof/1"), "{violation}");
     }
 
     #[test]
-    fn a_bundle_schema_that_constrains_the_entries_array_itself_is_refused() {
+    fn a_bundle_schema_that_constrains_the_entries_or_proof_arrays_themselves_is_refused() {
         let mut schema = parse(BUNDLE_SCHEMA).unwrap();
         schema["properties"]["entries"]["minItems"] = json!(1);
         assert!(compile_bundle(&schema).is_err());
         let mut schema = parse(BUNDLE_SCHEMA).unwrap();
         schema["allOf"] = json!([{"properties": {"entries": {"maxItems": 3}}}]);
+        assert!(compile_bundle(&schema).is_err());
+        let mut schema = parse(BUNDLE_SCHEMA).unwrap();
+        schema["properties"]["entries"]["items"]["properties"]["proof"]["uniqueItems"] = json!(true);
         assert!(compile_bundle(&schema).is_err());
     }
 }
