@@ -10,15 +10,14 @@
 //! event that conforms to the published schema. It names the first entry,
 //! proof or gap that fails.
 
-use std::collections::BTreeMap;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{Checkpoint, VerifierKey};
-use super::merkle::{Hash, leaf_hash, verify_consistency, verify_inclusion};
-use super::schema::{bundle_violation, event_violation};
+use super::entries::{self, OrgCount};
+use super::merkle::{Hash, verify_consistency};
+use super::schema::envelope_violation;
 use super::scope::ScopeStatement;
 
 /// The bundle format this build writes and verifies (2: with scope
@@ -125,64 +124,57 @@ pub enum VerifyError {
     Crashed,
 }
 
-/// The fields of an event the verifier reads besides the schema check.
-#[derive(Deserialize)]
-struct Scoped {
-    seq: u64,
-    #[serde(default)]
-    scope: Option<BTreeMap<String, u64>>,
+/// A 32-byte hash in base64, decoded without allocating.
+pub(super) fn decode_hash(encoded: &str) -> Option<Hash> {
+    // Base64 estimates 33 bytes for the 44 characters of a padded 32-byte
+    // hash: room for that, and any other length fails or is refused below.
+    let mut buffer = [0u8; 33];
+    let n = B64.decode_slice(encoded, &mut buffer).ok()?;
+    buffer.get(..n)?.try_into().ok()
 }
 
 fn hashes(encoded: &[String]) -> Option<Vec<Hash>> {
-    encoded.iter().map(|h| B64.decode(h).ok()?.try_into().ok()).collect()
+    encoded.iter().map(|h| decode_hash(h)).collect()
 }
 
 fn entry_error(index: usize, entry: &BundleEntry, what: &str) -> VerifyError {
     VerifyError::Entry { index, seq: entry.seq, what: what.to_owned() }
 }
 
-/// Check entries starting at bundle position `offset`; the first failure.
-fn check_entries(offset: usize, entries: &[BundleEntry], checkpoint: &Checkpoint) -> Option<VerifyError> {
-    entries.iter().enumerate().find_map(|(i, entry)| {
-        let fail = |what: &str| Some(entry_error(offset + i, entry, what));
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(&entry.leaf) else {
-            return fail("the event is not JSON");
-        };
-        if !super::is_canonical_form(&value, &entry.leaf) {
-            return fail("its leaf is not the canonical JSON (RFC 8785) of its event");
-        }
-        if let Some(violation) = event_violation(&value) {
-            return fail(&format!("the event does not match event.schema.json: {violation}"));
-        }
-        let Ok(event) = serde_json::from_value::<Scoped>(value) else {
-            return fail("the event is not a JSON event");
-        };
-        if event.seq != entry.seq {
-            return fail("the event's own seq differs from its position");
-        }
-        let Some(proof) = hashes(&entry.proof) else { return fail("the proof is not base64 SHA-256 hashes") };
-        if !verify_inclusion(&leaf_hash(entry.leaf.as_bytes()), entry.seq, checkpoint.size, &proof, &checkpoint.root) {
-            return fail("its inclusion proof does not verify against the checkpoint");
-        }
-        None
-    })
+/// The bundle as `bundle.schema.json` sees it, but with no entries: they
+/// are checked one by one (see [`super::schema`]).
+#[derive(Serialize)]
+struct Envelope<'a> {
+    format: &'a str,
+    origin: &'a str,
+    public_key: &'a str,
+    checkpoint: &'a str,
+    tree_size: u64,
+    entries: [BundleEntry; 0],
+    consistency: &'a Option<Consistency>,
+    completeness: &'a Completeness,
 }
 
-/// Verify `bundle`. `pinned_key` is the verifier key the auditor trusts (if
-/// absent, the bundle's own key is used and reported as not pinned);
-/// `trusted_checkpoint` is a checkpoint note the auditor kept from earlier.
-pub fn verify(
-    bundle: &Bundle,
-    pinned_key: Option<&str>,
-    trusted_checkpoint: Option<&str>,
-) -> Result<Verified, VerifyError> {
-    if bundle.format != BUNDLE_FORMAT {
-        return Err(VerifyError::Format);
+impl<'a> Envelope<'a> {
+    fn of(bundle: &'a Bundle) -> Self {
+        // Every field, so that a field added to bundles is not left out.
+        let Bundle { format, origin, public_key, checkpoint, tree_size, entries: _, consistency, completeness } =
+            bundle;
+        Envelope {
+            format,
+            origin,
+            public_key,
+            checkpoint,
+            tree_size: *tree_size,
+            entries: [],
+            consistency,
+            completeness,
+        }
     }
-    let shape = serde_json::to_value(bundle).map_err(|_| VerifyError::Crashed)?;
-    if let Some(violation) = bundle_violation(&shape) {
-        return Err(VerifyError::Schema(violation));
-    }
+}
+
+/// The key to verify with and the bundle's checkpoint, verified by it.
+fn signed_checkpoint(bundle: &Bundle, pinned_key: Option<&str>) -> Result<(VerifierKey, Checkpoint), VerifyError> {
     if let Some(pinned) = pinned_key
         && pinned.trim() != bundle.public_key.trim()
     {
@@ -200,27 +192,53 @@ pub fn verify(
             checkpoint.size, bundle.tree_size
         )));
     }
-    for (index, pair) in bundle.entries.windows(2).enumerate() {
-        if pair[1].seq <= pair[0].seq {
-            return Err(entry_error(index + 1, &pair[1], "entries are out of order or repeated"));
+    Ok((key, checkpoint))
+}
+
+/// The first entry whose seq does not rise above the one before it.
+fn out_of_order(entries: &[BundleEntry]) -> Option<VerifyError> {
+    entries.windows(2).enumerate().find_map(|(index, pair)| match pair {
+        [before, entry] if entry.seq <= before.seq => {
+            Some(entry_error(index + 1, entry, "entries are out of order or repeated"))
         }
+        _ => None,
+    })
+}
+
+/// Verify `bundle`. `pinned_key` is the verifier key the auditor trusts (if
+/// absent, the bundle's own key is used and reported as not pinned);
+/// `trusted_checkpoint` is a checkpoint note the auditor kept from earlier.
+pub fn verify(
+    bundle: &Bundle,
+    pinned_key: Option<&str>,
+    trusted_checkpoint: Option<&str>,
+) -> Result<Verified, VerifyError> {
+    if bundle.format != BUNDLE_FORMAT {
+        return Err(VerifyError::Format);
     }
-    // Entries verify independently: split them across the machine's cores
-    // and report the first failure in bundle order.
-    let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8);
-    let chunk = bundle.entries.len().div_ceil(threads).max(1);
-    let checked = &checkpoint;
-    let first_failure = std::thread::scope(|scope| {
-        let workers: Vec<_> = bundle
-            .entries
-            .chunks(chunk)
-            .enumerate()
-            .map(|(n, entries)| scope.spawn(move || check_entries(n * chunk, entries, checked)))
-            .collect();
-        workers.into_iter().find_map(|w| w.join().unwrap_or(Some(VerifyError::Crashed)))
-    });
-    if let Some(failure) = first_failure {
+    let envelope = serde_json::to_value(Envelope::of(bundle)).map_err(|_| VerifyError::Crashed)?;
+    if let Some(violation) = envelope_violation(&envelope) {
+        return Err(VerifyError::Schema(violation));
+    }
+    // The failures are reported in this order: the bundle schema (envelope,
+    // then entries), the key and checkpoint, the entries' order, then the
+    // first failing entry. Entries are checked in one pass over them, their
+    // leaves only if the checkpoint and order are sound.
+    let signed = signed_checkpoint(bundle, pinned_key);
+    let order = out_of_order(&bundle.entries);
+    let sound = signed.as_ref().ok().filter(|_| order.is_none()).map(|(_, checkpoint)| checkpoint);
+    let checked = entries::check(&bundle.entries, sound, &bundle.completeness.org);
+    if let Some(failure) = checked.schema {
         return Err(failure);
+    }
+    let (key, checkpoint) = signed?;
+    if let Some(failure) = order.or(checked.entry) {
+        return Err(failure);
+    }
+    // Every entry passed, so each has its count (the completeness check
+    // below must see them all).
+    if checked.counts.len() != bundle.entries.len() {
+        return Err(VerifyError::Crashed);
     }
     let consistent_from = match trusted_checkpoint {
         None => None,
@@ -250,7 +268,7 @@ pub fn verify(
             Some(from)
         }
     };
-    let complete = check_completeness(bundle, &key, &checkpoint)?;
+    let complete = check_completeness(bundle, &checked.counts, &key, &checkpoint)?;
     Ok(Verified {
         events: bundle.entries.len(),
         checkpoint,
@@ -276,7 +294,12 @@ fn statement(key: &VerifierKey, note: &str, origin: &str, org: &str) -> Result<S
 /// the log's signature, so neither a deleted entry nor a shortened tail
 /// can go unnoticed. Events written before scopes existed carry no counter
 /// and are not counted.
-fn check_completeness(bundle: &Bundle, key: &VerifierKey, checkpoint: &Checkpoint) -> Result<Complete, VerifyError> {
+fn check_completeness(
+    bundle: &Bundle,
+    counts: &[OrgCount],
+    key: &VerifierKey,
+    checkpoint: &Checkpoint,
+) -> Result<Complete, VerifyError> {
     let c = &bundle.completeness;
     let to = statement(key, &c.to, &checkpoint.origin, &c.org)?;
     let from = c.from.as_deref().map(|n| statement(key, n, &checkpoint.origin, &c.org)).transpose()?;
@@ -300,14 +323,15 @@ fn check_completeness(bundle: &Bundle, key: &VerifierKey, checkpoint: &Checkpoin
         return Ok(Complete::NotProved { org: c.org.clone(), filters: to.filters });
     }
     let mut expected = first;
-    let covered = bundle.entries.iter().enumerate().filter(|(_, e)| e.seq >= from_size && e.seq < to.size);
-    for (index, entry) in covered {
-        let event: Scoped = serde_json::from_str(&entry.leaf).map_err(|_| VerifyError::Crashed)?;
-        let Some(n) = event.scope.as_ref().and_then(|s| s.get(&c.org).copied()) else {
-            if event.scope.is_some() {
+    let covered =
+        bundle.entries.iter().zip(counts).enumerate().filter(|(_, (e, _))| e.seq >= from_size && e.seq < to.size);
+    for (index, (entry, count)) in covered {
+        let n = match *count {
+            OrgCount::Nth(n) => n,
+            OrgCount::Unscoped => continue,
+            OrgCount::Outside => {
                 return Err(entry_error(index, entry, &format!("the event is not in org {}'s scope", c.org)));
             }
-            continue;
         };
         if n != expected {
             return Err(VerifyError::Gap {
@@ -325,4 +349,104 @@ fn check_completeness(bundle: &Bundle, key: &VerifierKey, checkpoint: &Checkpoin
         return Err(VerifyError::CutOff { org: c.org.clone(), last, count: to.count, size: to.size });
     }
     Ok(Complete::Proved { org: c.org.clone(), first, last, from_size, size: to.size })
+}
+
+#[cfg(test)]
+mod tests {
+    use zeroize::Zeroizing;
+
+    use super::*;
+    use crate::audit::log::LogKeys;
+    use crate::audit::sample::whole_log;
+    use crate::audit::{Action, EventDraft, HttpInfo, Outcome, Target};
+
+    const ORG: &str = "acme";
+
+    fn keys() -> LogKeys {
+        LogKeys::from_seed("rootvault/test", &Zeroizing::new([3; 32]))
+    }
+
+    /// Event `seq`'s leaf, scoped to `scope` (org and counter), or written
+    /// before scopes existed.
+    fn leaf(seq: u64, scope: Option<(&str, u64)>) -> String {
+        let mut event = EventDraft::new(None, Action::AccountRead, Target::default(), &HttpInfo::default())
+            .detail("n", seq)
+            .seal(seq, "2026-11-22T00:00:00.000Z", Outcome::Ok, None);
+        let Some((org, n)) = scope else {
+            let mut value = serde_json::to_value(&event).unwrap();
+            value.as_object_mut().unwrap().remove("scope");
+            return serde_json_canonicalizer::to_string(&value).unwrap();
+        };
+        event.scope.insert(org.to_owned(), n);
+        event.leaf_json().unwrap()
+    }
+
+    /// A bundle of `n` events of ORG, enough for every core to get some.
+    fn bundle(n: u64) -> Bundle {
+        whole_log(keys().signer(), ORG, (0..n).map(|seq| leaf(seq, Some((ORG, seq + 1)))).collect()).unwrap()
+    }
+
+    fn failure(bundle: &Bundle) -> String {
+        verify(bundle, Some(&keys().signer().vkey()), None).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_whole_log_verifies_with_every_event_counted() {
+        let verified = verify(&bundle(600), Some(&keys().signer().vkey()), None).unwrap();
+        assert_eq!(verified.events, 600);
+        assert_eq!(
+            verified.complete,
+            Complete::Proved { org: ORG.into(), first: 1, last: 600, from_size: 0, size: 600 }
+        );
+    }
+
+    #[test]
+    fn the_first_failing_entry_in_bundle_order_is_named_whichever_core_checks_it() {
+        let mut b = bundle(600);
+        b.entries[450].leaf = b.entries[450].leaf.replacen('{', "{ ", 1);
+        b.entries[520].leaf = b.entries[520].leaf.replacen(r#""outcome":"ok""#, r#""outcome":"maybe""#, 1);
+        assert_eq!(failure(&b), "entry 450 (seq 450): its leaf is not the canonical JSON (RFC 8785) of its event");
+        b.entries[100].leaf = b.entries[100].leaf.replacen(r#""outcome":"ok""#, r#""outcome":"maybe""#, 1);
+        let err = failure(&b);
+        assert!(
+            err.starts_with("entry 100 (seq 100): the event does not match event.schema.json: ")
+                && err.ends_with(" at /outcome"),
+            "{err}"
+        );
+        b.entries[7].leaf = "not json".into();
+        assert_eq!(failure(&b), "entry 7 (seq 7): the event is not JSON");
+    }
+
+    #[test]
+    fn an_entry_that_breaks_the_bundle_schema_is_named_before_the_key_the_order_or_any_leaf() {
+        let mut b = bundle(600);
+        b.entries[3].leaf = "not json".into();
+        b.entries.swap(10, 11);
+        b.entries[500].proof[0] = "not a hash".into();
+        b.entries[580].proof[1] = "nor this".into();
+        let err = verify(&b, Some("rootvault/other+00000000+AQ=="), None).unwrap_err().to_string();
+        assert!(
+            err.starts_with("the bundle does not match bundle.schema.json: ")
+                && err.ends_with(" at /entries/500/proof/0"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn entries_out_of_order_are_named_before_any_leaf() {
+        let mut b = bundle(600);
+        b.entries[3].leaf = "not json".into();
+        b.entries.swap(400, 401);
+        assert_eq!(failure(&b), "entry 401 (seq 400): entries are out of order or repeated");
+    }
+
+    #[test]
+    fn events_before_scopes_are_not_counted_and_an_event_of_another_org_is_named() {
+        let leaves = vec![leaf(0, Some((ORG, 1))), leaf(1, None), leaf(2, Some((ORG, 2))), leaf(3, Some(("other", 1)))];
+        let b = whole_log(keys().signer(), ORG, leaves.clone()).unwrap();
+        assert_eq!(failure(&b), "entry 3 (seq 3): the event is not in org acme's scope");
+        let b = whole_log(keys().signer(), ORG, leaves[..3].to_vec()).unwrap();
+        let err = failure(&b);
+        assert!(err.contains("has 3 events up to tree size 3: events were cut off"), "{err}");
+    }
 }

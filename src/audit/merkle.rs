@@ -195,27 +195,84 @@ impl MerkleTree {
 
 /// RFC 9162 §2.1.3.2: does `proof` show `leaf` at `index` under `root`?
 pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], root: &Hash) -> bool {
-    if index >= size {
-        return false;
+    Inclusions::new(size, *root).verify(leaf, index, proof)
+}
+
+/// The state of the RFC's verification loop before one of its steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Step {
+    fnode: u64,
+    snode: u64,
+    node: Hash,
+}
+
+/// Inclusion proofs of many leaves under one root, each given the verdict
+/// [`verify_inclusion`] gives it, without hashing again what a proof
+/// already verified has hashed.
+///
+/// The RFC's loop is a function of its state (the node positions and the
+/// hash so far) and the proof hashes still to come. So when, before some
+/// step, a proof reaches the very state the last verified proof was in
+/// there, and the rest of its hashes are the same, the rest of the loop is
+/// the same computation, and it succeeded. Neighbouring leaves share most
+/// of their path to the root, so a bundle's proofs mostly end that way.
+#[derive(Debug, Clone)]
+pub struct Inclusions {
+    size: u64,
+    root: Hash,
+    /// The states before each step of the last proof that verified, and
+    /// that proof.
+    verified: Vec<Step>,
+    proof: Vec<Hash>,
+    /// The states of the proof being verified.
+    steps: Vec<Step>,
+}
+
+impl Inclusions {
+    /// Proofs of leaves in the tree of `size` leaves with `root`.
+    pub fn new(size: u64, root: Hash) -> Self {
+        Self { size, root, verified: Vec::new(), proof: Vec::new(), steps: Vec::new() }
     }
-    let (mut fnode, mut snode, mut r) = (index, size - 1, *leaf);
-    for p in proof {
-        if snode == 0 {
+
+    /// Does `proof` show `leaf` at `index` under the root?
+    pub fn verify(&mut self, leaf: &Hash, index: u64, proof: &[Hash]) -> bool {
+        if index >= self.size {
             return false;
         }
-        if fnode & 1 == 1 || fnode == snode {
-            r = node_hash(p, &r);
-            while fnode & 1 == 0 && fnode != 0 {
-                fnode >>= 1;
-                snode >>= 1;
+        let (mut fnode, mut snode, mut r) = (index, self.size - 1, *leaf);
+        self.steps.clear();
+        for (k, p) in proof.iter().enumerate() {
+            let step = Step { fnode, snode, node: r };
+            if self.verified.get(k) == Some(&step) && self.proof.get(k..) == proof.get(k..) {
+                // Only the steps so far differ from the verified proof's.
+                self.verified[..k].copy_from_slice(&self.steps);
+                self.proof[..k].copy_from_slice(&proof[..k]);
+                return true;
             }
-        } else {
-            r = node_hash(&r, p);
+            self.steps.push(step);
+            if snode == 0 {
+                return false;
+            }
+            if fnode & 1 == 1 || fnode == snode {
+                r = node_hash(p, &r);
+                while fnode & 1 == 0 && fnode != 0 {
+                    fnode >>= 1;
+                    snode >>= 1;
+                }
+            } else {
+                r = node_hash(&r, p);
+            }
+            fnode >>= 1;
+            snode >>= 1;
         }
-        fnode >>= 1;
-        snode >>= 1;
+        let verified = snode == 0 && r == self.root;
+        if verified {
+            std::mem::swap(&mut self.verified, &mut self.steps);
+            self.proof.clear();
+            self.proof.extend_from_slice(proof);
+        }
+        verified
     }
-    snode == 0 && r == *root
 }
 
 /// RFC 9162 §2.1.4.2: does `proof` show the tree of size `from` (root
@@ -330,6 +387,49 @@ mod tests {
                     assert!(!verify_inclusion(&leaf, m, n, &bad, &root));
                 }
             }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn remembering_verified_proofs_changes_no_verdict(
+            size in 1u64..200,
+            checks in proptest::collection::vec((0u64..220, 0u8..4, 0usize..20), 1..60),
+        ) {
+            let t = tree(size);
+            let root = t.root(size).unwrap();
+            let mut remembering = Inclusions::new(size, root);
+            for (index, tamper, at) in checks {
+                let index = index % (size + 1);
+                let mut leaf = t.leaf(index).unwrap_or(root);
+                let mut proof = t.inclusion_proof(index.min(size - 1), size).unwrap();
+                match tamper {
+                    0 => {}
+                    1 if !proof.is_empty() => {
+                        let at = at % proof.len();
+                        proof[at][0] ^= 1;
+                    }
+                    2 => proof.truncate(at % (proof.len() + 1)),
+                    _ => leaf[31] ^= 1,
+                }
+                let alone = Inclusions::new(size, root).verify(&leaf, index, &proof);
+                proptest::prop_assert_eq!(remembering.verify(&leaf, index, &proof), alone);
+            }
+        }
+    }
+
+    #[test]
+    fn a_bundles_worth_of_proofs_verifies_in_order_and_a_wrong_one_among_them_fails() {
+        let t = tree(100);
+        let root = t.root(100).unwrap();
+        let mut inclusions = Inclusions::new(100, root);
+        for m in 0..100 {
+            let mut proof = t.inclusion_proof(m, 100).unwrap();
+            assert!(inclusions.verify(&t.leaf(m).unwrap(), m, &proof), "{m}");
+            // A wrong hash high in the path, where the last proof matched.
+            let last = proof.len() - 1;
+            proof[last][5] ^= 1;
+            assert!(!inclusions.verify(&t.leaf(m).unwrap(), m, &proof), "{m}");
         }
     }
 

@@ -12,10 +12,13 @@
 //! fixed reason sentences and non-secret details only.
 
 pub mod bundle;
+mod canonical;
 pub mod checkpoint;
+mod entries;
 pub mod log;
 pub mod manifest;
 pub mod merkle;
+pub mod sample;
 pub mod schema;
 pub mod scope;
 pub mod witness;
@@ -409,13 +412,7 @@ impl AuditEvent {
 /// holds: the check a verifier makes so that two different byte strings can
 /// never stand for one event.
 pub fn is_canonical(leaf: &str) -> bool {
-    serde_json::from_str::<Value>(leaf).is_ok_and(|v| is_canonical_form(&v, leaf))
-}
-
-/// Whether `leaf` is the canonical JSON of `value`, the value parsed from
-/// it (so a verifier that needs the value parses each leaf once).
-pub fn is_canonical_form(value: &Value, leaf: &str) -> bool {
-    serde_json_canonicalizer::to_string(value).is_ok_and(|c| c == leaf)
+    serde_json::from_str::<Value>(leaf).is_ok_and(|v| canonical::is_canonical_form(&v, leaf, &mut Vec::new()))
 }
 
 #[cfg(test)]

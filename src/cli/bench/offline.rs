@@ -3,16 +3,14 @@
 
 use std::time::Instant;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use zeroize::Zeroizing;
 
 use super::appends::draft;
 use crate::audit::Outcome;
-use crate::audit::bundle::{BUNDLE_FORMAT, Bundle, BundleEntry, Completeness, verify};
+use crate::audit::bundle::verify;
 use crate::audit::log::LogKeys;
 use crate::audit::merkle::{MerkleTree, leaf_hash};
-use crate::audit::scope::ScopeStatement;
+use crate::audit::sample::whole_log;
 use crate::vault::now_rfc3339;
 
 /// A realistic event's leaf bytes.
@@ -51,43 +49,7 @@ pub fn proofs(log_size: u64) -> anyhow::Result<()> {
 /// Print how fast a bundle of `n` events verifies offline.
 pub fn bundle_verification(n: u64) -> anyhow::Result<()> {
     let keys = LogKeys::from_seed("rootvault/bench", &Zeroizing::new([7; 32]));
-    let leaves: Vec<String> = (0..n).map(leaf).collect();
-    let mut tree = MerkleTree::default();
-    for l in &leaves {
-        tree.push(leaf_hash(l.as_bytes()));
-    }
-    let root = tree.root(n)?;
-    let entries = leaves
-        .into_iter()
-        .enumerate()
-        .map(|(seq, leaf)| {
-            let proof = tree.inclusion_proof(seq as u64, n)?;
-            Ok(BundleEntry { seq: seq as u64, leaf, proof: proof.iter().map(|h| B64.encode(h)).collect() })
-        })
-        .collect::<Result<Vec<_>, crate::audit::merkle::ProofError>>()?;
-    let bundle = Bundle {
-        format: BUNDLE_FORMAT.into(),
-        origin: "rootvault/bench".into(),
-        public_key: keys.signer().vkey(),
-        checkpoint: keys.signer().sign(n, &root),
-        tree_size: n,
-        entries,
-        consistency: None,
-        completeness: Completeness {
-            org: "bench".into(),
-            from: None,
-            to: keys.signer().sign_text(
-                &ScopeStatement {
-                    origin: "rootvault/bench".into(),
-                    org: "bench".into(),
-                    count: n,
-                    size: n,
-                    filters: vec![],
-                }
-                .body(),
-            ),
-        },
-    };
+    let bundle = whole_log(keys.signer(), "bench", (0..n).map(leaf).collect())?;
     let started = Instant::now();
     verify(&bundle, Some(&keys.signer().vkey()), None)?;
     let rate = n as f64 / started.elapsed().as_secs_f64();
