@@ -684,6 +684,37 @@ mod tests {
         conn.query("SELECT id FROM t ORDER BY id", params![]).unwrap().iter().map(|r| r.get(0).unwrap()).collect()
     }
 
+    #[tokio::test]
+    async fn a_group_that_asks_for_a_checkpoint_commits_one_covering_its_own_events() {
+        use crate::audit::checkpoint::VerifierKey;
+        use crate::audit::{Action, EventDraft, HttpInfo, Outcome, Target};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let keys = Arc::new(crate::audit::log::LogKeys::from_seed("rootvault/test", &zeroize::Zeroizing::new([5; 32])));
+        store.log().set_keys(Some(Arc::clone(&keys)));
+        store.log().set_provider("acme");
+        let append = |ask: bool| {
+            move |b: &mut Batch| {
+                let draft = EventDraft::new(None, Action::AccountRead, Target::default(), &HttpInfo::default());
+                audit::append(b, draft, "2026-01-01T00:00:00.000Z", Outcome::Ok, None)?;
+                if ask {
+                    b.checkpoint_at_commit("2026-01-01T00:00:00.000Z");
+                }
+                Ok::<_, StoreError>(())
+            }
+        };
+        store.write(append(false)).await.unwrap();
+        assert_eq!(store.read(audit::latest_checkpoint).await.unwrap(), None, "nobody asked for one");
+        assert!(store.log().newest_signed().is_none());
+
+        store.write(append(true)).await.unwrap();
+        let (size, note) = store.read(audit::latest_checkpoint).await.unwrap().unwrap();
+        assert_eq!(size, 2, "it covers the group's event and the one before");
+        let checkpoint = VerifierKey::parse(&keys.signer().vkey()).unwrap().verify(&note).unwrap();
+        assert_eq!((checkpoint.size, checkpoint.root), (2, store.log().tree().root(2).unwrap()));
+        assert_eq!(store.log().newest_signed().map(|(s, n)| (s, n.to_string())), Some((size, note)));
+    }
+
     #[test]
     fn on_sqlite_a_failed_statement_costs_only_itself() {
         let sqlite = Connection::open_in_memory().unwrap();
