@@ -171,7 +171,7 @@ pub(super) fn request_event(
     EventDraft::new(Some(&caller.principal), action, target, http)
 }
 
-pub(super) fn data_of(id: &str, request: &Request) -> serde_json::Value {
+fn data_of(id: &str, request: &Request) -> serde_json::Value {
     json!({
         "request_id": id,
         "state": request.state.as_str(),
