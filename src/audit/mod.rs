@@ -402,9 +402,13 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    /// The leaf bytes: the event's RFC 8785 (JCS) canonical JSON.
+    /// The leaf bytes: the event's RFC 8785 (JCS) canonical JSON, written
+    /// by the same walk a verifier checks leaves with ([`canonical`]); a
+    /// test holds it to `serde_json_canonicalizer`'s output.
     pub fn leaf_json(&self) -> Result<String, serde_json::Error> {
-        serde_json_canonicalizer::to_string(self)
+        let mut out = Vec::with_capacity(1024);
+        canonical::write(&serde_json::to_value(self)?, &mut out)?;
+        String::from_utf8(out).map_err(serde::ser::Error::custom)
     }
 }
 
@@ -446,6 +450,7 @@ mod tests {
         assert!(json.find('\u{1f600}').unwrap() < json.find('\u{fb01}').unwrap(), "{json}");
         assert!(json.contains(r#""scope":{"acme":3}"#), "{json}");
         assert!(is_canonical(&json));
+        assert_eq!(json, serde_json_canonicalizer::to_string(&event).unwrap());
     }
 
     #[test]

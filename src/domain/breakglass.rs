@@ -484,7 +484,8 @@ impl Request {
         true
     }
 
-    /// Whether `who` may receive `half` under this request now.
+    /// Whether `who` may receive `half` under this request now: what the
+    /// request decides, then the custody wall.
     pub fn check_release(
         &mut self,
         who: &Principal,
@@ -494,6 +495,15 @@ impl Request {
         current: CurrentVersions,
         now: i64,
     ) -> Result<(), RequestError> {
+        self.check_release_terms(who, half, now)?;
+        check_recipient(sets, exposures, current, who, half)
+    }
+
+    /// What the request alone decides about a release of `half` to `who`
+    /// now: that `who` is its recipient of `half`, that it is approved and
+    /// its window open, and that a password view is left. Not the custody
+    /// wall, which only [`Request::check_release`] checks.
+    pub fn check_release_terms(&mut self, who: &Principal, half: Half, now: i64) -> Result<(), RequestError> {
         let named = match half {
             Half::Password => self.password_to.as_ref(),
             Half::Mfa => self.mfa_to.as_ref(),
@@ -510,7 +520,7 @@ impl Request {
         if half == Half::Password && self.password_views_left == 0 {
             return Err(RequestError::NoViewsLeft);
         }
-        check_recipient(sets, exposures, current, who, half)
+        Ok(())
     }
 
     /// Count one password view; the request closes when nothing is left to
@@ -680,6 +690,27 @@ mod tests {
         assert_eq!(
             r.approve(&p("acme/carol"), APPROVER, Party::Provider, false, Policy::default(), None, late),
             Err(RequestError::NotPending("expired"))
+        );
+    }
+
+    #[test]
+    fn the_terms_of_a_release_leave_the_wall_to_the_full_check() {
+        let mut r = open(CustodyMode::ProviderSplit);
+        let policy = Policy::default();
+        r.approve(&p("acme/carol"), APPROVER, Party::Provider, false, policy, None, 1001).unwrap();
+        r.approve(&p("acme/dave"), APPROVER, Party::Provider, false, policy, None, 1002).unwrap();
+        let current = CurrentVersions { password: Some(1), mfa: Some(1) };
+        // Alice has seen the current MFA seed: the request's terms let her
+        // have the password, the wall does not.
+        let seen = [Exposure { principal: p("acme/alice"), half: Half::Mfa, version: 1 }];
+        assert_eq!(r.check_release_terms(&p("acme/alice"), Half::Password, 1003), Ok(()));
+        assert!(matches!(
+            r.check_release(&p("acme/alice"), Half::Password, &sets(), &seen, current, 1003),
+            Err(RequestError::Walled { .. })
+        ));
+        assert_eq!(
+            r.check_release_terms(&p("globex/gus"), Half::Password, 1003),
+            Err(RequestError::NotRecipient(Half::Password))
         );
     }
 

@@ -526,7 +526,7 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         let reader = self.reader.clone();
-        tokio::task::spawn_blocking(move || reader.with(f)).await.map_err(|_| E::from(StoreError::Join))?
+        tokio::task::spawn_blocking(move || reader.with_snapshot(f)).await.map_err(|_| E::from(StoreError::Join))?
     }
 
     /// Run `f` in the next group commit. Its result is returned once the

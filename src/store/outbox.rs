@@ -174,7 +174,9 @@ pub fn remove_org_subscribers(tx: &Conn, account: &AccountId, org: &OrgName, now
 }
 
 /// Queue `payload` for every live subscriber of `account` that wants `event`.
-/// Each delivery gets its own id, which the payload carries for de-duplication.
+/// Each delivery gets its own id, which the payload carries for de-duplication;
+/// ids are UUIDv7s, ordered by time, so inserts append to the id index rather
+/// than touching a random page of it.
 pub fn enqueue(
     tx: &Conn,
     account: &AccountId,
@@ -197,7 +199,7 @@ pub fn enqueue(
         if !events.is_empty() && !events.iter().any(|e| e == event) {
             continue;
         }
-        let delivery = uuid::Uuid::new_v4().to_string();
+        let delivery = uuid::Uuid::now_v7().to_string();
         let mut body = payload.clone();
         if let Value::Object(map) = &mut body {
             map.insert("delivery_id".into(), Value::String(delivery.clone()));
@@ -231,13 +233,13 @@ pub struct NewMessage<'a> {
     pub payload: &'a str,
 }
 
-/// Queue a message to a person or chat channel.
+/// Queue a message to a person or chat channel (its id a UUIDv7, as above).
 pub fn enqueue_message(tx: &Conn, message: &NewMessage<'_>, now: &str, now_ms: i64) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO outbox (id, channel, target, account_id, event, subject, payload, state, next_attempt_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9)",
         params![
-            uuid::Uuid::new_v4().to_string(),
+            uuid::Uuid::now_v7().to_string(),
             message.channel.as_str(),
             message.target,
             message.account.as_str(),

@@ -28,13 +28,57 @@ impl Reader {
         }
     }
 
-    /// Run `f` with a read connection. Blocks.
+    /// Run `f` with a read connection, each statement in a transaction of
+    /// its own. Blocks.
     pub(super) fn with<T, E: From<StoreError>>(&self, f: impl FnOnce(&Conn) -> Result<T, E>) -> Result<T, E> {
         match self {
-            Reader::Sqlite(readers) => f(&Conn::sqlite(&readers.take())),
+            Reader::Sqlite(readers) => f(&Conn::sqlite(&recovered(readers.take()))),
             Reader::Postgres(pool) => f(&Conn::postgres(&mut *pool.get()?)),
         }
     }
+
+    /// Run `f` with a read connection, on SQLite all of it in one
+    /// transaction: its statements see one snapshot, and SQLite checks the
+    /// write-ahead log (dropping its page cache if the file changed) once
+    /// rather than once per statement. Blocks.
+    pub(super) fn with_snapshot<T, E: From<StoreError>>(&self, f: impl FnOnce(&Conn) -> Result<T, E>) -> Result<T, E> {
+        let Reader::Sqlite(readers) = self else {
+            return self.with(f);
+        };
+        let conn = recovered(readers.take());
+        run_cached(&conn, "BEGIN").map_err(StoreError::from)?;
+        let result = f(&Conn::sqlite(&conn));
+        // COMMIT, so a statement that wrote keeps what it wrote, as it
+        // would have in autocommit mode.
+        let ended = run_cached(&conn, "COMMIT");
+        if !conn.is_autocommit() {
+            end_failed(&conn);
+        }
+        let value = result?;
+        ended.map_err(StoreError::from)?;
+        Ok(value)
+    }
+}
+
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute([])
+}
+
+/// Roll back a transaction left open by a read that panicked (poisoning
+/// its lock) or whose end failed.
+fn end_failed(conn: &Connection) {
+    if let Err(e) = run_cached(conn, "ROLLBACK") {
+        tracing::warn!(error = %e, "a read transaction could not be rolled back");
+    }
+}
+
+/// A connection as the previous read left it, out of any transaction, so
+/// this read neither sees an old snapshot nor fails to begin its own.
+fn recovered(conn: MutexGuard<'_, Connection>) -> MutexGuard<'_, Connection> {
+    if !conn.is_autocommit() {
+        end_failed(&conn);
+    }
+    conn
 }
 
 /// SQLite's read connections.
@@ -59,13 +103,63 @@ impl SqliteReaders {
         for i in 0..n {
             match self.conns[(start + i) % n].try_lock() {
                 Ok(conn) => return conn,
-                // Reads run single statements in autocommit mode and never
-                // leave a transaction open, so a connection behind a
-                // poisoned lock is consistent.
                 Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
                 Err(TryLockError::WouldBlock) => {}
             }
         }
         self.conns[start % n].lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    use super::*;
+    use crate::store::sql::params;
+
+    fn count(conn: &Conn) -> Result<i64, StoreError> {
+        conn.query_one("SELECT COUNT(*) FROM t", params![])?.get(0)
+    }
+
+    fn setup(dir: &std::path::Path) -> (Connection, Reader) {
+        let path = dir.join("t.db");
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1);")
+            .unwrap();
+        let reader = Reader::Sqlite(Arc::new(SqliteReaders::new(Connection::open(&path).unwrap(), Vec::new())));
+        (writer, reader)
+    }
+
+    #[test]
+    fn the_statements_of_one_read_see_one_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, reader) = setup(dir.path());
+        let (before, after) = reader
+            .with_snapshot(|c| {
+                let before = count(c)?;
+                writer.execute("INSERT INTO t VALUES (2)", []).unwrap();
+                Ok::<_, StoreError>((before, count(c)?))
+            })
+            .unwrap();
+        assert_eq!((before, after), (1, 1));
+        assert_eq!(reader.with_snapshot(count).unwrap(), 2, "the next read sees the write");
+    }
+
+    #[test]
+    fn a_read_that_panicked_leaves_no_old_snapshot_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, reader) = setup(dir.path());
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            reader.with_snapshot(|c| -> Result<(), StoreError> {
+                count(c)?;
+                panic!("a read fails half-way");
+            })
+        }));
+        assert!(panicked.is_err());
+        writer.execute("INSERT INTO t VALUES (2)", []).unwrap();
+        assert_eq!(reader.with_snapshot(count).unwrap(), 2);
+        assert_eq!(reader.with(count).unwrap(), 2);
     }
 }

@@ -1,13 +1,17 @@
 //! Releasing a half under an approved request: the password (counted
 //! views) or the current TOTP code (never the seed).
 //!
-//! A release makes two trips to the database. The read before it checks
-//! everything a release needs (the request, the wall, the account's state)
-//! and loads the half's current stored version, so the secret can be
-//! decrypted while no lock is held. The write then checks it all again
-//! under the writer, counts the view, records the exposure and the audit
-//! event, and signs the checkpoint that covers it (invariant 4: only after
-//! that commit, and the checkpoint's witnessing, does the secret leave).
+//! A release makes two trips to the database. The read before it loads the
+//! half's current stored version, so the secret can be decrypted while no
+//! lock is held, and gates that decryption on the request: only its named
+//! recipient, once it is approved and while its window is open, on an
+//! account in custody, gets the secret decrypted. The write then decides:
+//! under the writer it checks everything (the request again, the account,
+//! the custody wall against the custodians and exposures as they are at
+//! commit), counts the view, records the exposure and the audit event, and
+//! signs the checkpoint that covers it (invariant 4: only after that
+//! commit, and the checkpoint's witnessing, does the secret leave). The
+//! wall is checked only there: a check before it could only repeat it.
 
 use std::sync::Arc;
 
@@ -17,7 +21,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use super::requests::{load, request_event};
-use super::{CustodyRecords, Vault, notify, unix_now};
+use super::{CustodyRecords, Vault, ensure_active, notify, unix_now};
 use crate::audit::{Action, EventDraft, HttpInfo};
 use crate::auth::Caller;
 use crate::crypto::totp::MfaSeed;
@@ -53,14 +57,14 @@ pub struct CodeRelease {
 pub(super) struct ReleaseRead {
     /// The request's account, for the audit record whatever comes of it.
     pub account: Option<AccountId>,
-    /// The account and the half's current stored version when the caller
-    /// may receive it now; why not otherwise.
+    /// The account and the half's current stored version when the request
+    /// lets the caller receive it now; why not otherwise.
     pub checked: Result<(AccountId, StoredHalf), Error>,
 }
 
 /// The request `stored` as `caller` may see it, with its account's custody
-/// records, checked for a release of `half` to `caller` now. Both the read
-/// before a release and the write that commits it run this.
+/// records, checked for a release of `half` to `caller` now: the request's
+/// terms and the custody wall. The write that commits a release runs this.
 fn check_release(
     orgs: &OrgDirectory,
     conn: &Conn,
@@ -77,7 +81,9 @@ fn check_release(
 
 impl Vault {
     /// The read before a release of `half` under request `id`, in one trip
-    /// to the database: see [`ReleaseRead`]. Nothing is changed.
+    /// to the database: see [`ReleaseRead`]. Nothing is changed. The checks
+    /// are those of the request and its account, in the order the write
+    /// makes them; the wall is the write's alone.
     pub(super) async fn release_read(&self, caller: &Caller, id: &str, half: Half) -> ReleaseRead {
         let gate = self.ensure_unsealed().and_then(|()| self.require_recent_signin(caller));
         let (orgs, caller, id) = (Arc::clone(&self.orgs), caller.clone(), id.to_owned());
@@ -88,7 +94,9 @@ impl Vault {
                 let account = stored.as_ref().map(|s| s.account_id.clone());
                 let checked = gate.and_then(|()| {
                     let stored = stored.ok_or(Error::NotFound("request"))?;
-                    let (stored, _) = check_release(&orgs, conn, &caller, stored, half, unix_now())?;
+                    let (mut stored, _) = Vault::visible_request(&orgs, conn, &caller, stored)?;
+                    ensure_active(conn, &stored.account_id)?;
+                    stored.request.check_release_terms(&caller.principal, half, unix_now())?;
                     let current = store::halves::load_current(conn, &stored.account_id, half)?;
                     Ok((stored.account_id, current.ok_or_else(|| nothing_deposited(half))?))
                 });
@@ -132,7 +140,12 @@ impl Vault {
                 store::requests::save(tx, &id, &request)?;
                 store::halves::mark_rotation_due(tx, &account_id, half, now)?;
             }
-            store::exposures::record(tx, &account_id, who, half, version, ExposureKind::Received, now)?;
+            // The wall needs to know who has seen which version, not how
+            // often: a second code of the same version adds no row.
+            let seen = records.exposures.iter().any(|e| e.principal == *who && e.half == half && e.version == version);
+            if !seen {
+                store::exposures::record(tx, &account_id, who, half, version, ExposureKind::Received, now)?;
+            }
             draft.details.insert("version".into(), version.into());
             draft.details.insert("views_left".into(), request.password_views_left.into());
             if !draft.details.contains_key("form") {

@@ -50,8 +50,33 @@ async fn the_wall_is_checked_again_at_release_time() {
         .unwrap();
     let code = app.step(&id, "mfa-code", "acme/bob", STAFF).await;
     assert_eq!((code.status, code.code()), (StatusCode::CONFLICT, "four_eyes_violation"));
+    assert!(code.body.get("code").is_none(), "no code leaves with the refusal");
     let password = app.step(&id, "password", "acme/alice", STAFF).await;
     assert_eq!(password.status, StatusCode::OK, "alice is not walled");
+}
+
+#[tokio::test]
+async fn every_code_of_one_seed_version_is_one_exposure_of_it() {
+    let app = spawn_app().await;
+    app.stocked_account("123456789012").await;
+    let id = app.approved_request("123456789012").await;
+    for _ in 0..3 {
+        assert_eq!(app.step(&id, "mfa-code", "acme/bob", STAFF).await.status, StatusCode::OK);
+    }
+    let rows: i64 = app
+        .db()
+        .query_row("SELECT COUNT(*) FROM exposures WHERE principal = 'acme/bob' AND half = 'mfa'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1);
+    let released: i64 = app
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'half.release' AND outcome = 'ok' AND actor = 'acme/bob'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(released, 3, "each code is still audited");
 }
 
 #[tokio::test]
