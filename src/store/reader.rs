@@ -42,22 +42,41 @@ impl Reader {
     /// write-ahead log (dropping its page cache if the file changed) once
     /// rather than once per statement. Blocks.
     pub(super) fn with_snapshot<T, E: From<StoreError>>(&self, f: impl FnOnce(&Conn) -> Result<T, E>) -> Result<T, E> {
-        let Reader::Sqlite(readers) = self else {
-            return self.with(f);
-        };
-        let conn = recovered(readers.take());
-        run_cached(&conn, "BEGIN").map_err(StoreError::from)?;
-        let result = f(&Conn::sqlite(&conn));
-        // COMMIT, so a statement that wrote keeps what it wrote, as it
-        // would have in autocommit mode.
-        let ended = run_cached(&conn, "COMMIT");
-        if !conn.is_autocommit() {
-            end_failed(&conn);
+        match self {
+            Reader::Sqlite(readers) => in_snapshot(&recovered(readers.take()), f),
+            Reader::Postgres(_) => self.with(f),
         }
-        let value = result?;
-        ended.map_err(StoreError::from)?;
-        Ok(value)
     }
+
+    /// Run `f` as [`Reader::with_snapshot`] does, but only if a SQLite
+    /// read connection is free at once; `f` comes back unrun when none is
+    /// (or on PostgreSQL, whose reads wait on the network).
+    pub(super) fn try_snapshot_now<T, E, F>(&self, f: F) -> Result<Result<T, E>, F>
+    where
+        E: From<StoreError>,
+        F: FnOnce(&Conn) -> Result<T, E>,
+    {
+        let Reader::Sqlite(readers) = self else { return Err(f) };
+        match readers.try_take() {
+            Some(conn) => Ok(in_snapshot(&recovered(conn), f)),
+            None => Err(f),
+        }
+    }
+}
+
+/// `f` in one read transaction on `conn`.
+fn in_snapshot<T, E: From<StoreError>>(conn: &Connection, f: impl FnOnce(&Conn) -> Result<T, E>) -> Result<T, E> {
+    run_cached(conn, "BEGIN").map_err(StoreError::from)?;
+    let result = f(&Conn::sqlite(conn));
+    // COMMIT, so a statement that wrote keeps what it wrote, as it would
+    // have in autocommit mode.
+    let ended = run_cached(conn, "COMMIT");
+    if !conn.is_autocommit() {
+        end_failed(conn);
+    }
+    let value = result?;
+    ended.map_err(StoreError::from)?;
+    Ok(value)
 }
 
 fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<usize> {
@@ -99,15 +118,22 @@ impl SqliteReaders {
     /// A free connection if there is one, else the next in turn once free.
     fn take(&self) -> MutexGuard<'_, Connection> {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
+        self.free_from(start)
+            .unwrap_or_else(|| self.conns[start % self.conns.len()].lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// A free connection, if one is free now.
+    fn try_take(&self) -> Option<MutexGuard<'_, Connection>> {
+        self.free_from(self.next.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn free_from(&self, start: usize) -> Option<MutexGuard<'_, Connection>> {
         let n = self.conns.len();
-        for i in 0..n {
-            match self.conns[(start + i) % n].try_lock() {
-                Ok(conn) => return conn,
-                Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
-                Err(TryLockError::WouldBlock) => {}
-            }
-        }
-        self.conns[start % n].lock().unwrap_or_else(PoisonError::into_inner)
+        (0..n).find_map(|i| match self.conns[(start + i) % n].try_lock() {
+            Ok(conn) => Some(conn),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        })
     }
 }
 
@@ -161,5 +187,18 @@ mod tests {
         writer.execute("INSERT INTO t VALUES (2)", []).unwrap();
         assert_eq!(reader.with_snapshot(count).unwrap(), 2);
         assert_eq!(reader.with(count).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_read_now_waits_for_no_connection_and_gives_its_work_back_when_all_are_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_writer, reader) = setup(dir.path());
+        let Reader::Sqlite(readers) = &reader else { unreachable!() };
+        let held = readers.try_take().unwrap();
+        assert!(readers.try_take().is_none(), "one connection, held");
+        let unrun = reader.try_snapshot_now(count);
+        assert!(unrun.is_err());
+        drop(held);
+        assert_eq!(reader.try_snapshot_now(count).ok().unwrap().unwrap(), 1);
     }
 }

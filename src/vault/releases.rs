@@ -89,7 +89,7 @@ impl Vault {
         let (orgs, caller, id) = (Arc::clone(&self.orgs), caller.clone(), id.to_owned());
         let read = self
             .store
-            .read(move |conn| {
+            .read_by_key(move |conn| {
                 let stored = load(conn, &id)?;
                 let account = stored.as_ref().map(|s| s.account_id.clone());
                 let checked = gate.and_then(|()| {
