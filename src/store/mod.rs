@@ -208,7 +208,7 @@ impl<'c> Batch<'c> {
     /// Undo everything this write did so far (its savepoint), keeping the
     /// other writes of the group.
     pub fn rollback(&mut self) -> Result<(), StoreError> {
-        self.conn.execute_batch("ROLLBACK TO job")?;
+        self.conn.control("ROLLBACK TO job")?;
         self.leaves.truncate(self.mark);
         Ok(())
     }
@@ -221,7 +221,7 @@ impl<'c> Batch<'c> {
 /// (`crate::ha::fence`); if it does not, every job is refused.
 fn run_group<'c>(conn: Conn<'c>, log: &'c AuditLog, fence: Option<&FenceState>, jobs: Vec<Job>) {
     let _commit = log.metrics().group(jobs.len());
-    if let Err(e) = conn.execute_batch(conn.dialect().begin_write()) {
+    if let Err(e) = conn.control(conn.dialect().begin_write()) {
         tracing::error!(error = %e, "cannot begin a write transaction");
         return refuse_all(jobs, Refused::NoTransaction);
     }
@@ -231,14 +231,14 @@ fn run_group<'c>(conn: Conn<'c>, log: &'c AuditLog, fence: Option<&FenceState>, 
         if let FenceError::Database(e) = &e {
             tracing::error!(error = %e, "the fencing check failed");
         }
-        let _ = conn.execute_batch("ROLLBACK");
+        let _ = conn.control("ROLLBACK");
         return refuse_all(jobs, Refused::NotActive);
     }
     let mut finishers = Vec::with_capacity(jobs.len());
     let mut batch = Batch { conn, log, leaves: Vec::new(), mark: 0, checkpoint_at: None };
     for job in jobs {
         batch.mark = batch.leaves.len();
-        if batch.conn.execute_batch("SAVEPOINT job").is_err() {
+        if batch.conn.control("SAVEPOINT job").is_err() {
             finishers.push((job(Err(Refused::NoTransaction)), false));
             continue;
         }
@@ -254,17 +254,17 @@ fn run_group<'c>(conn: Conn<'c>, log: &'c AuditLog, fence: Option<&FenceState>, 
         // PostgreSQL refuses to release a savepoint after a failed statement
         // that was not rolled back: the job's work is undone, and it is told
         // that nothing it wrote was kept.
-        let kept = batch.conn.execute_batch("RELEASE job").is_ok();
+        let kept = batch.conn.control("RELEASE job").is_ok();
         if !kept {
             tracing::error!("a write left its transaction failed; its changes were rolled back");
             let _ = batch.rollback();
-            let _ = batch.conn.execute_batch("RELEASE job");
+            let _ = batch.conn.control("RELEASE job");
         }
         finishers.extend(finish.map(|finish| (finish, kept)));
     }
     let Batch { conn, leaves, checkpoint_at, .. } = batch;
     let signed = checkpoint_at.and_then(|now| sign_group(&conn, log, &leaves, &now));
-    let committed = match conn.execute_batch("COMMIT") {
+    let committed = match conn.control("COMMIT") {
         Ok(()) => {
             log.extend(leaves);
             if let Some((size, note)) = signed {
@@ -276,7 +276,7 @@ fn run_group<'c>(conn: Conn<'c>, log: &'c AuditLog, fence: Option<&FenceState>, 
             tracing::error!(error = %e, "group commit failed; its writes were not kept");
             // The transaction may still be open (a busy database); it may
             // also be gone already, which this error would only repeat.
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = conn.control("ROLLBACK");
             false
         }
     };
@@ -302,13 +302,13 @@ fn sign_group(conn: &Conn, log: &AuditLog, leaves: &[Hash], now: &str) -> Option
         (tree.size() + leaves.len() as u64, tree.root_with(leaves))
     };
     let note = keys.signer().sign(size, &root);
-    conn.execute_batch("SAVEPOINT checkpoint").ok()?;
+    conn.control("SAVEPOINT checkpoint").ok()?;
     match audit::store_checkpoint(conn, size, &root, &note, now) {
-        Ok(()) => conn.execute_batch("RELEASE checkpoint").ok().map(|()| (size, note)),
+        Ok(()) => conn.control("RELEASE checkpoint").ok().map(|()| (size, note)),
         Err(e) => {
             tracing::error!(error = %e, "the group's checkpoint could not be stored");
-            let _ = conn.execute_batch("ROLLBACK TO checkpoint");
-            let _ = conn.execute_batch("RELEASE checkpoint");
+            let _ = conn.control("ROLLBACK TO checkpoint");
+            let _ = conn.control("RELEASE checkpoint");
             None
         }
     }

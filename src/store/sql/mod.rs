@@ -110,6 +110,18 @@ impl<'a> Conn<'a> {
             .ok_or_else(|| StoreError::Corrupt("a query that always returns a row returned none".into()))
     }
 
+    /// Run one statement of transaction control (`BEGIN`, `SAVEPOINT`,
+    /// `RELEASE`, `ROLLBACK TO`, `COMMIT`): on SQLite a prepared one from
+    /// the statement cache (a group commit runs two for each of its
+    /// writes, and parsing them was most of their cost), on PostgreSQL as
+    /// a simple query.
+    pub fn control(&self, sql: &'static str) -> Result<(), StoreError> {
+        match &self.0 {
+            Engine::Sqlite(conn) => sqlite::execute(conn, sql, &[]).map(drop),
+            Engine::Postgres(conn) => conn.borrow_mut().execute_batch(sql),
+        }
+    }
+
     /// Run statements without parameters (transaction control, schema).
     pub fn execute_batch(&self, sql: &str) -> Result<(), StoreError> {
         match &self.0 {
