@@ -6,13 +6,14 @@
 //! `serde_json_canonicalizer` buffers every object member separately and
 //! re-parses every key to sort it, costing dozens of allocations per event;
 //! checking a bundle of many events with it was most of the verifier's
-//! time, and writing leaves with it a tenth of the log writer's. Here only the structure is walked by hand (object
-//! members sorted by UTF-16 code units, RFC 8785 §3.2.3); every scalar is
-//! written by a library: numbers by `serde_json_canonicalizer` itself (the
-//! ECMAScript number form, §3.2.2.3) unless they are integers a double holds
-//! exactly (their digits), strings by `serde_json`, whose escapes are the
-//! ones §3.2.2.2 prescribes. A property test holds the result equal
-//! to `serde_json_canonicalizer`'s for arbitrary values.
+//! time, and writing leaves with it about a tenth of the log writer's.
+//! Here only the structure is walked by hand (object members sorted by
+//! UTF-16 code units, RFC 8785 §3.2.3); every scalar is written by a
+//! library: numbers by `serde_json_canonicalizer` itself (the ECMAScript
+//! number form, §3.2.2.3) unless they are integers a double holds exactly
+//! (their digits), strings by `serde_json`, whose escapes are the ones
+//! §3.2.2.2 prescribes. A property test holds the result equal to
+//! `serde_json_canonicalizer`'s for arbitrary values.
 
 use std::cmp::Ordering;
 use std::io::Write;

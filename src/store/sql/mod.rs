@@ -112,9 +112,8 @@ impl<'a> Conn<'a> {
 
     /// Run one statement of transaction control (`BEGIN`, `SAVEPOINT`,
     /// `RELEASE`, `ROLLBACK TO`, `COMMIT`): on SQLite a prepared one from
-    /// the statement cache (a group commit runs two for each of its
-    /// writes, and parsing them was most of their cost), on PostgreSQL as
-    /// a simple query.
+    /// the statement cache rather than parsed each time (a group commit
+    /// runs two for each of its writes), on PostgreSQL as a simple query.
     pub fn control(&self, sql: &'static str) -> Result<(), StoreError> {
         match &self.0 {
             Engine::Sqlite(conn) => sqlite::execute(conn, sql, &[]).map(drop),
