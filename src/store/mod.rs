@@ -536,7 +536,10 @@ impl Store {
     /// release's CPU went to that hand-off), so it holds the async thread
     /// for less than the hand-off would. Only for reads that neither scan
     /// nor wait: on PostgreSQL, whose reads wait on the network, and when
-    /// every connection is busy, `f` goes to a blocking thread.
+    /// every connection is busy, `f` goes to a blocking thread. (A SQLite
+    /// reader in WAL mode seldom waits: on SQLite's brief locks around a
+    /// reset or truncation of the log, or its recovery after a crash; the
+    /// async thread then waits with it, up to the busy timeout.)
     pub async fn read_by_key<T, E>(&self, f: impl FnOnce(&Conn) -> Result<T, E> + Send + 'static) -> Result<T, E>
     where
         T: Send + 'static,
